@@ -1,0 +1,113 @@
+"""The engine clock: the only place engine code gets "now" from.
+
+Production uses the system clock. Tests and demos install a ``SettableClock``.
+SpiffWorkflow's timer module reads ``datetime.now`` itself; ``install_timer_clock``
+points that module at this clock so timers arm and fire on engine time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """Return the current time as an aware UTC datetime."""
+        ...
+
+
+class SystemClock:
+    """Wall-clock time."""
+
+    def now(self) -> datetime:
+        return datetime.now(timezone.utc)
+
+
+class SettableClock:
+    """A clock that stands still until it is set or advanced (tests, demos)."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self._now = _aware(start or datetime.now(timezone.utc))
+
+    def now(self) -> datetime:
+        return self._now
+
+    def set(self, when: datetime) -> None:
+        self._now = _aware(when)
+
+    def advance(self, delta: timedelta) -> None:
+        self._now = self._now + delta
+
+
+class OffsetClock:
+    """System time shifted by a fixed offset (a moved clock shared through the database)."""
+
+    def __init__(self, offset: timedelta) -> None:
+        self.offset = offset
+
+    def now(self) -> datetime:
+        return datetime.now(timezone.utc) + self.offset
+
+
+def _aware(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=BERLIN)
+    return value.astimezone(timezone.utc)
+
+
+_current: contextvars.ContextVar[Clock] = contextvars.ContextVar("lotse_clock", default=SystemClock())
+
+
+def now() -> datetime:
+    """Current engine time (aware, UTC)."""
+    return _current.get().now()
+
+
+def now_berlin() -> datetime:
+    """Current engine time in Europe/Berlin."""
+    return now().astimezone(BERLIN)
+
+
+def current() -> Clock:
+    """The clock in force in this context."""
+    return _current.get()
+
+
+@contextlib.contextmanager
+def using(clock: Clock) -> Iterator[Clock]:
+    """Run a block with ``clock`` as the engine clock."""
+    token = _current.set(clock)
+    try:
+        yield clock
+    finally:
+        _current.reset(token)
+
+
+def set_default(clock: Clock) -> None:
+    """Install ``clock`` for this context and its children (process start-up, tests)."""
+    _current.set(clock)
+
+
+class _EngineDatetime(datetime):
+    """``datetime`` whose ``now()`` answers from the engine clock."""
+
+    @classmethod
+    def now(cls, tz=None):  # type: ignore[override]
+        value = now()
+        return value.astimezone(tz) if tz is not None else value.astimezone(BERLIN).replace(tzinfo=None)
+
+
+def install_timer_clock() -> None:
+    """Make SpiffWorkflow's timer definitions read the engine clock and Berlin local time."""
+    from SpiffWorkflow.bpmn.specs.event_definitions import timer
+
+    timer.datetime = _EngineDatetime  # type: ignore[attr-defined]
+    # Naive timer datetimes mean German local time, not the server's zone.
+    timer.LOCALTZ = BERLIN  # type: ignore[attr-defined]
