@@ -1,0 +1,351 @@
+"""Deploy BPMN/DMN/form files: parse, validate, and store a new version when content changed.
+
+Every refusal names the file, the element and the problem; nothing is stored
+unless the whole deployment is valid.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path, PurePosixPath
+
+from lxml import etree
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
+
+from engine import serialization as ser
+from engine import store
+from engine.bpmn_xml import UnsafeXml, parse_xml
+from engine.errors import DeployError
+from engine.models import AuditEvent, ProcessDefinition
+
+BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+DMN_NAMESPACES = ("https://www.omg.org/spec/DMN/", "http://www.omg.org/spec/DMN/")
+FORM_PROPERTY = "formJsonSchemaFilename"
+UI_PROPERTY = "formUiSchemaFilename"
+
+LaneResolver = Callable[[str | None, str | None], str | None]
+
+
+@dataclass
+class SourceFile:
+    name: str
+    content: bytes
+
+
+@dataclass
+class PreparedProcess:
+    process_id: str
+    name: str | None
+    spec_body: str
+    spec_hash: str
+    content_hash: str
+    source_files: dict[str, str]
+    lane_offices: dict[str, str]
+
+
+@dataclass
+class DeployOutcome:
+    process_id: str
+    version: int
+    changed: bool
+    definition_id: int
+
+
+@dataclass
+class _Problems:
+    items: list[dict[str, str | None]] = field(default_factory=list)
+
+    def add(self, file: str | None, element: str | None, problem: str) -> None:
+        self.items.append({"file": file, "element": element, "problem": problem})
+
+
+def collect_files(paths: Iterable[str | Path]) -> list[SourceFile]:
+    """Read BPMN, DMN and JSON form files from files and folders (recursively)."""
+    out: list[SourceFile] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            found = sorted(
+                f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in (".bpmn", ".dmn", ".json")
+            )
+            out.extend(SourceFile(str(f.relative_to(p.parent)), f.read_bytes()) for f in found)
+        elif p.is_file():
+            out.append(SourceFile(p.name, p.read_bytes()))
+        else:
+            raise DeployError([{"file": str(p), "element": None, "problem": "no such file or folder"}])
+    return out
+
+
+class _LotseParser(SpiffBpmnParser):
+    """Spiff parser that resolves lanes to office codes and keeps document roots alive.
+
+    SpiffWorkflow 3.2 caches lanes by ``id(root)``; a freed root's id can be reused by the
+    next document, which then silently gets another document's (or no) lanes. Keeping every
+    root referenced makes the ids unique for the parser's lifetime.
+    """
+
+    def __init__(self, resolve_lane: LaneResolver, problems: _Problems) -> None:
+        super().__init__()
+        self._roots: list = []
+        self._resolve_lane = resolve_lane
+        self._problems = problems
+        self.lane_offices: dict[str, str] = {}
+
+    def add_bpmn_xml(self, bpmn, filename=None):
+        self._roots.append(bpmn.getroot() if hasattr(bpmn, "getroot") else bpmn)
+        self._current_file = filename
+        super().add_bpmn_xml(bpmn, filename)
+
+    def _add_diagram_indexes(self, bpmn):
+        key = self._document_key(bpmn)
+        if key in self.document_lanes:
+            return
+        super()._add_diagram_indexes(bpmn)
+        lanes: dict[str, str | None] = {}
+        for lane in bpmn.xpath(".//bpmn:lane", namespaces=self.namespaces):
+            name = lane.get("name")
+            prop = lane.xpath(
+                "./bpmn:extensionElements//*[local-name()='property'][@name='office']/@value",
+                namespaces=self.namespaces,
+            )
+            office = self._resolve_lane(name, prop[0] if prop else None)
+            process = next(lane.iterancestors(f"{{{BPMN_NS}}}process"), None)
+            executable = process is not None and process.get("isExecutable") == "true"
+            if office is None:
+                if executable:
+                    self._problems.add(
+                        self._current_file,
+                        lane.get("id"),
+                        f"lane '{name or ''}' resolves to no office (set the office property, "
+                        "or name the lane with an office code or German office name)",
+                    )
+                continue
+            self.lane_offices[name or lane.get("id")] = office
+            for ref in lane.xpath("./bpmn:flowNodeRef", namespaces=self.namespaces):
+                if ref.text:
+                    lanes[ref.text.strip()] = office
+        self.document_lanes[key] = lanes
+
+
+def prepare(
+    files: list[SourceFile],
+    *,
+    resolve_lane: LaneResolver,
+    catalogue_sources: Callable[[str], dict[str, str] | None] = lambda _pid: None,
+    check_expression: Callable[[str], str | None],
+    check_script: Callable[[str], str | None],
+    check_form: Callable[[dict], str | None],
+) -> list[PreparedProcess]:
+    """Parse and validate a deployment; raise DeployError listing every problem."""
+    problems = _Problems()
+    parser = _LotseParser(resolve_lane, problems)
+    trees: dict[str, etree._ElementTree] = {}
+    forms: dict[str, str] = {}
+    texts: dict[str, str] = {}
+    executable: list[tuple[str, str | None, str]] = []
+    for f in files:
+        base = PurePosixPath(f.name).name
+        if f.name.lower().endswith(".json"):
+            try:
+                json.loads(f.content)
+            except ValueError as exc:
+                problems.add(f.name, None, f"invalid JSON: {exc}")
+                continue
+            if base in forms and forms[base] != f.content.decode("utf-8"):
+                problems.add(f.name, None, f"two different form files named '{base}'")
+            forms[base] = f.content.decode("utf-8")
+            continue
+        try:
+            tree = parse_xml(f.content)
+        except UnsafeXml as exc:
+            problems.add(f.name, None, str(exc))
+            continue
+        except etree.XMLSyntaxError as exc:
+            problems.add(f.name, None, f"malformed XML (line {exc.lineno}): {exc.msg}")
+            continue
+        ns = etree.QName(tree.getroot()).namespace or ""
+        try:
+            if ns.startswith(DMN_NAMESPACES):
+                parser.add_dmn_xml(tree, filename=f.name)
+            elif ns == BPMN_NS:
+                parser.add_bpmn_xml(tree, filename=f.name)
+                for proc in tree.getroot().iterfind(f"{{{BPMN_NS}}}process"):
+                    if proc.get("isExecutable") == "true":
+                        executable.append((proc.get("id"), proc.get("name"), f.name))
+            else:
+                problems.add(f.name, None, "neither a BPMN 2.0 nor a DMN document")
+                continue
+        except ValidationException as exc:
+            problems.add(f.name, getattr(exc, "id", None) or None, _validation_message(exc))
+            continue
+        trees[f.name] = tree
+        texts[f.name] = f.content.decode("utf-8")
+    if not executable and not problems.items:
+        problems.add(None, None, "no executable process (isExecutable=\"true\") in the deployment")
+    _add_called_from_catalogue(parser, trees, catalogue_sources, texts, problems)
+    if problems.items:
+        raise DeployError(problems.items)
+
+    out: list[PreparedProcess] = []
+    for pid, name, fname in executable:
+        try:
+            spec = parser.get_spec(pid)
+            subs = parser.get_subprocess_specs(pid)
+        except ValidationException as exc:
+            problems.add(getattr(exc, "file_name", None) or fname, getattr(exc, "id", None) or pid,
+                         _validation_message(exc))
+            continue
+        except Exception as exc:  # Spiff raises assorted errors for broken models
+            problems.add(fname, pid, f"cannot build process: {exc}")
+            continue
+        used_forms: dict[str, str] = {}
+        for s in [spec, *subs.values()]:
+            _check_spec(s, fname, forms, used_forms, problems, check_expression, check_script, check_form)
+        body = ser.spec_to_body(spec, subs)
+        spec_files = {getattr(sp, "file", None) for sp in [spec, *subs.values()]}
+        spec_files |= {n for n in texts if n.lower().endswith(".dmn")}
+        sources = {n: texts[n] for n in sorted(texts) if n in spec_files}
+        sources.update(used_forms)
+        content = ser.dumps({"spec": ser.sha256(body), "forms": used_forms})
+        out.append(
+            PreparedProcess(pid, name, body, ser.sha256(body), ser.sha256(content), sources,
+                            dict(parser.lane_offices))
+        )
+    if problems.items:
+        raise DeployError(problems.items)
+    return out
+
+
+def _validation_message(exc: ValidationException) -> str:
+    msg = str(exc).split("\n")[0]
+    line = getattr(exc, "line_number", "")
+    return f"{msg} (line {line})" if line else msg
+
+
+def _add_called_from_catalogue(parser, trees, catalogue_sources, texts, problems) -> None:
+    known = set(parser.get_process_ids())
+    pending = [
+        (fname, ca.get("id"), ca.get("calledElement"))
+        for fname, tree in trees.items()
+        for ca in tree.getroot().iter(f"{{{BPMN_NS}}}callActivity")
+    ]
+    while pending:
+        fname, elem, called = pending.pop()
+        if not called or called in known:
+            continue
+        sources = catalogue_sources(called)
+        if not sources:
+            problems.add(fname, elem, f"calls process '{called}', which is neither in this "
+                                      "deployment nor deployed")
+            continue
+        for sname, text in sources.items():
+            if not sname.lower().endswith((".bpmn", ".dmn")) or sname in texts:
+                continue
+            tree = parse_xml(text.encode("utf-8"))
+            ns = etree.QName(tree.getroot()).namespace or ""
+            if ns == BPMN_NS:
+                parser.add_bpmn_xml(tree, filename=sname)
+                pending.extend((sname, ca.get("id"), ca.get("calledElement"))
+                               for ca in tree.getroot().iter(f"{{{BPMN_NS}}}callActivity"))
+            else:
+                parser.add_dmn_xml(tree, filename=sname)
+            texts[sname] = text
+        known = set(parser.get_process_ids())
+
+
+def _check_spec(spec, fname, forms, used_forms, problems, check_expression, check_script,
+                check_form) -> None:
+    for ts in spec.task_specs.values():
+        if getattr(ts, "bpmn_id", None) is None:
+            continue
+        elem = ts.bpmn_id
+
+        def expr(text, what, _elem=elem):
+            if text is None:
+                return
+            err = check_expression(text)
+            if err:
+                problems.add(fname, _elem, f"{what} does not compile: {err}")
+
+        script = getattr(ts, "script", None)
+        if script:
+            err = check_script(script)
+            if err:
+                problems.add(fname, elem, f"script does not compile: {err}")
+        ext = getattr(ts, "extensions", None) or {}
+        for key in ("preScript", "postScript"):
+            if ext.get(key):
+                err = check_script(ext[key])
+                if err:
+                    problems.add(fname, elem, f"{key} does not compile: {err}")
+        for cond, _target in getattr(ts, "cond_task_specs", None) or []:
+            args = getattr(cond, "args", None)
+            expr(args[0] if args else cond, "condition")
+        ed = getattr(ts, "event_definition", None)
+        if isinstance(ed, TimerEventDefinition):
+            expr(ed.expression, "timer expression")
+        elif ed is not None and getattr(ed, "expression", None):
+            expr(ed.expression, "message payload expression")
+        for attr in ("cardinality", "condition"):
+            value = getattr(ts, attr, None)
+            if isinstance(value, str):
+                expr(value, f"multi-instance {attr}")
+        props = ext.get("properties") or {}
+        if props.get("due"):
+            expr(props["due"], "due date expression")
+        if getattr(ts, "manual", False):
+            if ts.lane is None:
+                problems.add(fname, elem, "user task is in no lane, so no office would see it")
+            form = props.get(FORM_PROPERTY)
+            if form:
+                text = forms.get(PurePosixPath(form).name)
+                if text is None:
+                    problems.add(fname, elem, f"form file '{form}' is not in the deployment")
+                    continue
+                err = check_form(json.loads(text))
+                if err:
+                    problems.add(form, elem, f"form is not a valid JSON Schema: {err}")
+                used_forms[PurePosixPath(form).name] = text
+                ui = props.get(UI_PROPERTY)
+                if ui and PurePosixPath(ui).name in forms:
+                    used_forms[PurePosixPath(ui).name] = forms[PurePosixPath(ui).name]
+
+
+def store_prepared(
+    session: Session, prepared: list[PreparedProcess], *, actor: str | None, now: datetime
+) -> list[DeployOutcome]:
+    """Store each prepared process as a new version unless its content is unchanged."""
+    out = []
+    for p in prepared:
+        latest = session.scalar(
+            select(ProcessDefinition)
+            .where(ProcessDefinition.process_id == p.process_id)
+            .order_by(ProcessDefinition.version.desc())
+            .limit(1)
+        )
+        if latest is not None and latest.content_hash == p.content_hash:
+            out.append(DeployOutcome(p.process_id, latest.version, False, latest.id))
+            continue
+        store.store_spec(session, p.spec_hash, p.spec_body)
+        version = (session.scalar(select(func.max(ProcessDefinition.version))
+                                  .where(ProcessDefinition.process_id == p.process_id)) or 0) + 1
+        d = ProcessDefinition(
+            process_id=p.process_id, version=version, name=p.name, content_hash=p.content_hash,
+            spec_hash=p.spec_hash, source_files=p.source_files, lane_offices=p.lane_offices,
+            deployed_at=now, deployed_by=actor,
+        )
+        session.add(d)
+        session.flush()
+        session.add(AuditEvent(at=now, event_type="process.deployed", actor=actor,
+                               definition_id=d.id,
+                               details={"process_id": p.process_id, "version": version,
+                                        "content_hash": p.content_hash}))
+        out.append(DeployOutcome(p.process_id, version, True, d.id))
+    return out

@@ -1,0 +1,454 @@
+"""The engine facade: deploy, start, list, claim, complete, show.
+
+Each state-changing call is one unit of work: lock the instance, load the workflow,
+run it to the next wait, write changed task rows, the worklist projection and audit
+events, and commit - or change nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path, PurePosixPath
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.util.task import TaskState
+
+from engine import clock as engine_clock
+from engine import deploy as deploy_mod
+from engine import forms, sandbox, store
+from engine.db import Database
+from engine.errors import (
+    FormInvalid,
+    InstanceNotFound,
+    InstanceNotRunning,
+    InvalidInput,
+    ProcessNotFound,
+    TaskClaimedByOther,
+    TaskNotFound,
+    TaskNotOpen,
+    WorkflowDepthExceeded,
+)
+from engine.logs import guard_spiff_logging
+from engine.models import AuditEvent, HumanTask, ProcessDefinition, ProcessInstance
+from engine.steps import advance
+from engine.views import human_task_dict, instance_summary
+
+HUMAN_STATES = {
+    TaskState.READY: "READY",
+    TaskState.COMPLETED: "COMPLETED",
+    TaskState.CANCELLED: "CANCELLED",
+    TaskState.ERROR: "ERROR",
+}
+
+
+@dataclass
+class Actor:
+    """Who acts, and (when not None) the offices whose tasks they may touch."""
+
+    user: str | None = None
+    offices: frozenset[str] | None = None
+
+
+SYSTEM = Actor()
+
+
+class Engine:
+    """Runs BPMN cases on SpiffWorkflow with SQL persistence."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        resolve_lane: deploy_mod.LaneResolver,
+        helpers: Mapping[str, Callable] | None = None,
+        format_checker: Any = None,
+        clock: engine_clock.Clock | None = None,
+    ) -> None:
+        self.db = db
+        self.resolve_lane = resolve_lane
+        self.helpers = dict(helpers or {})
+        self.format_checker = format_checker
+        self.clock = clock or engine_clock.SystemClock()
+        self.script_engine = sandbox.make_script_engine(self.helpers)
+        engine_clock.install_timer_clock()
+        guard_spiff_logging()
+
+    # ------------------------------------------------------------------ deploy
+    def deploy(self, paths: Iterable[str | Path], *, actor: str | None = None):
+        """Deploy files/folders; returns a DeployOutcome per executable process."""
+        files = deploy_mod.collect_files(paths)
+        return self.deploy_files(files, actor=actor)
+
+    def deploy_files(self, files: list[deploy_mod.SourceFile], *, actor: str | None = None):
+        """Deploy in-memory files (used by the CLI, the API and the modeler)."""
+        with engine_clock.using(self.clock):
+            prepared = deploy_mod.prepare(
+                files,
+                resolve_lane=self.resolve_lane,
+                catalogue_sources=self._catalogue_sources,
+                check_expression=sandbox.check_expression,
+                check_script=sandbox.check_script,
+                check_form=forms.check_schema,
+            )
+            with self.db.unit_of_work() as s:
+                return deploy_mod.store_prepared(s, prepared, actor=actor, now=self.now())
+
+    def _catalogue_sources(self, process_id: str) -> dict[str, str] | None:
+        with self.db.reader() as s:
+            d = self._latest_definition(s, process_id)
+            return dict(d.source_files) if d else None
+
+    @staticmethod
+    def _latest_definition(s: Session, process_id: str) -> ProcessDefinition | None:
+        return s.scalar(
+            select(ProcessDefinition)
+            .where(ProcessDefinition.process_id == process_id)
+            .order_by(ProcessDefinition.version.desc())
+            .limit(1)
+        )
+
+    def now(self) -> datetime:
+        """Engine time."""
+        return self.clock.now()
+
+    # ------------------------------------------------------------------ start
+    def start(
+        self,
+        process_id: str,
+        data: dict | None = None,
+        case_ref: str | None = None,
+        *,
+        actor: Actor = SYSTEM,
+        version: int | None = None,
+    ) -> dict:
+        """Start an instance of the latest (or given) version with initial data."""
+        if data is not None and not isinstance(data, dict):
+            raise InvalidInput("initial data must be a JSON object")
+        with engine_clock.using(self.clock), self.db.unit_of_work() as s:
+            q = select(ProcessDefinition).where(ProcessDefinition.process_id == process_id)
+            if version is not None:
+                q = q.where(ProcessDefinition.version == version)
+            d = s.scalar(q.order_by(ProcessDefinition.version.desc()).limit(1))
+            if d is None:
+                raise ProcessNotFound(f"process '{process_id}' is not deployed", process_id=process_id)
+            now = self.now()
+            inst = ProcessInstance(
+                definition_id=d.id, process_id=d.process_id, case_ref=case_ref, status="running",
+                created_at=now, updated_at=now, created_by=actor.user, revision=0, next_seq=0,
+            )
+            s.add(inst)
+            s.flush()
+            spec, subs = store.ser.SPEC_CACHE.get(d.spec_hash, lambda: _spec_body(s, d.spec_hash))
+            wf = BpmnWorkflow(spec, subs, script_engine=self.script_engine)
+            start = wf.get_next_task(spec_name="Start")
+            if start is not None and data:
+                start.data.update(store.ser.restore(store.ser.convert(data)))
+            self._audit(s, "instance.started", actor, inst, details={"process_id": process_id,
+                                                                     "version": d.version})
+            self._run_and_save(s, inst, d, wf, store.Snapshot(), actor, completed_task=None)
+            return instance_summary(inst)
+
+    # ------------------------------------------------------------------ worklists
+    def tasks(
+        self,
+        *,
+        office: str | None = None,
+        instance_id: int | None = None,
+        assignee: str | None = None,
+        state: str | None = "READY",
+        limit: int | None = None,
+        after: tuple[datetime, str] | None = None,
+    ) -> list[dict]:
+        """Human tasks from the projection alone (no workflow is loaded)."""
+        q = select(HumanTask)
+        if office is not None:
+            q = q.where(HumanTask.office == office)
+        if instance_id is not None:
+            q = q.where(HumanTask.instance_id == instance_id)
+        if assignee is not None:
+            q = q.where(HumanTask.assignee == assignee)
+        if state is not None:
+            q = q.where(HumanTask.state == state)
+        if after is not None:
+            q = q.where((HumanTask.created_at, HumanTask.id) > after)  # type: ignore[operator]
+        q = q.order_by(HumanTask.created_at, HumanTask.id)
+        if limit is not None:
+            q = q.limit(limit)
+        with self.db.reader() as s:
+            return [human_task_dict(t) for t in s.scalars(q)]
+
+    def get_task(self, task_id: str, *, actor: Actor = SYSTEM) -> dict:
+        """A human task with its form schema, UI schema and instructions."""
+        with self.db.reader() as s:
+            ht = self._visible_task(s, task_id, actor)
+            inst = s.get(ProcessInstance, ht.instance_id)
+            d = s.get(ProcessDefinition, inst.definition_id)
+            spec, subs = store.ser.SPEC_CACHE.get(d.spec_hash, lambda: _spec_body(s, d.spec_hash))
+            out = human_task_dict(ht)
+            ts = _find_task_spec(spec, subs, ht.element_id)
+            props = (getattr(ts, "extensions", None) or {}).get("properties") or {}
+            out["documentation"] = getattr(ts, "documentation", None)
+            out["instructions"] = (getattr(ts, "extensions", None) or {}).get("instructionsForEndUser")
+            out["form_schema"] = _form_file(d, props.get(deploy_mod.FORM_PROPERTY))
+            out["ui_schema"] = _form_file(d, props.get(deploy_mod.UI_PROPERTY))
+            out["process_version"] = d.version
+            out["legal_basis"] = props.get("handlungsgrundlage")
+            return out
+
+    def _visible_task(self, s: Session, task_id: str, actor: Actor) -> HumanTask:
+        ht = s.get(HumanTask, _task_key(task_id))
+        if ht is None or (actor.offices is not None and ht.office not in actor.offices):
+            raise TaskNotFound(f"task '{task_id}' not found", task_id=task_id)
+        return ht
+
+    # ------------------------------------------------------------------ claim
+    def claim(self, task_id: str, *, actor: Actor) -> dict:
+        """Assign an open task to ``actor.user``."""
+        if not actor.user:
+            raise InvalidInput("claiming needs a user")
+        with engine_clock.using(self.clock), self.db.unit_of_work() as s:
+            ht = self._open_task_for_update(s, task_id, actor)
+            if ht.assignee not in (None, actor.user):
+                raise TaskClaimedByOther(f"task is claimed by {ht.assignee}", assignee=ht.assignee)
+            ht.assignee = actor.user
+            self._audit(s, "task.claimed", actor, None, task=ht)
+            return human_task_dict(ht)
+
+    def unclaim(self, task_id: str, *, actor: Actor, force: bool = False) -> dict:
+        """Return a claimed task to the office queue (own claim, or ``force`` for team leads)."""
+        with engine_clock.using(self.clock), self.db.unit_of_work() as s:
+            ht = self._open_task_for_update(s, task_id, actor)
+            if ht.assignee is not None and ht.assignee != actor.user and not force:
+                raise TaskClaimedByOther(f"task is claimed by {ht.assignee}", assignee=ht.assignee)
+            ht.assignee = None
+            self._audit(s, "task.unclaimed", actor, None, task=ht)
+            return human_task_dict(ht)
+
+    def _open_task_for_update(self, s: Session, task_id: str, actor: Actor) -> HumanTask:
+        ht = self._visible_task(s, task_id, actor)
+        s.scalar(select(ProcessInstance.id).where(ProcessInstance.id == ht.instance_id)
+                 .with_for_update())
+        s.refresh(ht)
+        if ht.state != "READY":
+            raise TaskNotOpen(_not_open_message(ht), task_id=task_id, state=ht.state,
+                              completed_by=ht.completed_by)
+        return ht
+
+    # ------------------------------------------------------------------ complete
+    def complete(self, task_id: str, data: dict | None = None, *, actor: Actor = SYSTEM) -> dict:
+        """Complete a human task with form data and run the case to its next wait."""
+        if data is not None and not isinstance(data, dict):
+            raise InvalidInput("task data must be a JSON object")
+        with engine_clock.using(self.clock), self.db.unit_of_work() as s:
+            ht = self._visible_task(s, task_id, actor)
+            inst = s.scalar(select(ProcessInstance).where(ProcessInstance.id == ht.instance_id)
+                            .with_for_update())
+            s.refresh(ht)
+            if ht.state != "READY":
+                raise TaskNotOpen(_not_open_message(ht), task_id=task_id, state=ht.state,
+                                  completed_by=ht.completed_by)
+            if actor.user and ht.assignee not in (None, actor.user):
+                raise TaskClaimedByOther(f"task is claimed by {ht.assignee}", assignee=ht.assignee)
+            if inst.status != "running":
+                raise InstanceNotRunning(f"instance {inst.id} is {inst.status}", status=inst.status)
+            d = s.get(ProcessDefinition, inst.definition_id)
+            cleaned = dict(data or {})
+            schema = _form_file(d, ht.form)
+            if schema is not None:
+                cleaned, errors = forms.clean_and_validate(
+                    schema, cleaned, format_checker=self.format_checker
+                )
+                if errors:
+                    raise FormInvalid(errors)
+            wf, snap = store.load(s, inst, d.spec_hash)
+            wf.script_engine = self.script_engine  # never serialized: re-attach on every load
+            task = wf.get_task_from_id(UUID(ht.id))
+            if task is None or task.state != TaskState.READY:
+                raise TaskNotOpen("task is no longer open", task_id=task_id)
+            task.data.update(store.ser.restore(store.ser.convert(cleaned)))
+            task.run()
+            ht.completed_by = actor.user
+            self._audit(s, "task.completed", actor, inst, task=ht,
+                        details={"fields": sorted(cleaned)})
+            self._run_and_save(s, inst, d, wf, snap, actor, completed_task=ht)
+            return instance_summary(inst)
+
+    # ------------------------------------------------------------------ internals
+    def _run_and_save(self, s: Session, inst: ProcessInstance, d: ProcessDefinition,
+                      wf: BpmnWorkflow, snap: store.Snapshot, actor: Actor,
+                      completed_task: HumanTask | None) -> store.SaveResult:
+        error = advance(wf)
+        now = self.now()
+        result = store.save(s, inst, wf, snap)
+        self._project(s, inst, d, wf, result, actor, completed_task, now)
+        inst.updated_at = now
+        inst.revision += 1
+        inst.next_timer_at = next_timer_at(wf)
+        if error is not None:
+            inst.status = "error"
+            inst.error = error["message"]
+            self._audit(s, "instance.error", actor, inst, element=error.get("element"),
+                        details={"error": error["message"]})
+        elif is_finished(wf):
+            inst.status = "completed"
+            inst.completed_at = now
+            inst.next_timer_at = None
+            self._audit(s, "instance.completed", actor, inst)
+        self.last_save = result
+        return result
+
+    def _project(self, s, inst, d, wf, res: store.SaveResult, actor, completed_task, now) -> None:
+        new_rows, changes = [], []
+        for task in [*res.inserted, *res.updated]:
+            ts = task.task_spec
+            if not ts.manual or ts.bpmn_id is None:
+                continue
+            before = res.previous_states.get(task.id)
+            state = HUMAN_STATES.get(task.state)
+            if task.state == TaskState.READY and before != TaskState.READY:
+                props = (getattr(ts, "extensions", None) or {}).get("properties") or {}
+                new_rows.append({
+                    "id": str(task.id), "instance_id": inst.id, "process_id": inst.process_id,
+                    "case_ref": inst.case_ref, "element_id": ts.bpmn_id, "name": ts.bpmn_name,
+                    "office": ts.lane, "state": "READY", "assignee": None,
+                    "form": props.get(deploy_mod.FORM_PROPERTY), "created_at": now,
+                    "due_at": self._due(wf, task, props.get("due")),
+                })
+            elif before == TaskState.READY and state is not None and state != "READY":
+                is_done = completed_task is not None and completed_task.id == str(task.id)
+                changes.append({
+                    "id": str(task.id), "state": state, "completed_at": now,
+                    "completed_by": actor.user if is_done else None,
+                })
+        for guid, before in res.deleted.items():
+            if before == TaskState.READY:
+                changes.append({"id": str(guid), "state": "CANCELLED", "completed_at": now,
+                                "completed_by": None})
+        if new_rows:
+            s.execute(insert(HumanTask), new_rows)
+        if changes:
+            s.execute(update(HumanTask), changes)
+
+    def _due(self, wf, task, expression: str | None) -> datetime | None:
+        if not expression:
+            return None
+        try:
+            value = wf.script_engine.evaluate(task, expression)
+            return engine_clock._aware(datetime.fromisoformat(str(value)))
+        except (SpiffWorkflowException, ValueError, TypeError):
+            return None
+
+    def _audit(self, s: Session, event_type: str, actor: Actor, inst: ProcessInstance | None,
+               *, task: HumanTask | None = None, element: str | None = None,
+               details: dict | None = None) -> None:
+        s.add(AuditEvent(
+            at=self.now(), event_type=event_type, actor=actor.user,
+            office=task.office if task is not None else None,
+            instance_id=inst.id if inst is not None else (task.instance_id if task else None),
+            definition_id=inst.definition_id if inst is not None else None,
+            task_id=task.id if task is not None else None,
+            element_id=task.element_id if task is not None else element,
+            details=details or {},
+        ))
+
+    # ------------------------------------------------------------------ show
+    def show(self, instance_id: int, *, actor: Actor = SYSTEM) -> dict:
+        """Instance status, current data and its human tasks."""
+        with self.db.reader() as s:
+            inst = s.get(ProcessInstance, instance_id)
+            if inst is None:
+                raise InstanceNotFound(f"instance {instance_id} not found", instance_id=instance_id)
+            d = s.get(ProcessDefinition, inst.definition_id)
+            wf, _ = store.load(s, inst, d.spec_hash)
+            tasks = s.scalars(select(HumanTask).where(HumanTask.instance_id == inst.id)
+                              .order_by(HumanTask.created_at, HumanTask.id)).all()
+            if actor.offices is not None and not any(t.office in actor.offices for t in tasks):
+                raise InstanceNotFound(f"instance {instance_id} not found", instance_id=instance_id)
+            out = instance_summary(inst)
+            out.update(process_id=inst.process_id, version=d.version, case_ref=inst.case_ref,
+                       data=store.ser.convert(current_data(wf)), error=inst.error,
+                       tasks=[human_task_dict(t) for t in tasks])
+            return out
+
+
+def _spec_body(s: Session, spec_hash: str) -> str:
+    from engine.models import SpecBlob
+
+    return s.scalar(select(SpecBlob.body).where(SpecBlob.hash == spec_hash))
+
+
+def _task_key(task_id: str) -> str:
+    try:
+        return str(UUID(str(task_id)))
+    except ValueError:
+        raise TaskNotFound(f"task '{task_id}' not found (not a task id)", task_id=task_id) from None
+
+
+def _not_open_message(ht: HumanTask) -> str:
+    if ht.state == "COMPLETED":
+        who = f" by {ht.completed_by}" if ht.completed_by else ""
+        when = f" at {ht.completed_at.isoformat()}" if ht.completed_at else ""
+        return f"task already completed{who}{when}"
+    return f"task is {ht.state.lower()}, not open"
+
+
+def _find_task_spec(spec, subs, element_id: str):
+    for sp in [spec, *subs.values()]:
+        for ts in sp.task_specs.values():
+            if getattr(ts, "bpmn_id", None) == element_id:
+                return ts
+    return None
+
+
+def _form_file(d: ProcessDefinition, name: str | None) -> dict | None:
+    if not name:
+        return None
+    text = d.source_files.get(PurePosixPath(name).name)
+    return json.loads(text) if text else None
+
+
+def current_data(wf: BpmnWorkflow) -> dict:
+    """The case data as it stands: workflow data when finished, else the latest task data."""
+    if wf.data:
+        return dict(wf.data)
+    if wf.last_task is not None:
+        return dict(wf.last_task.data)
+    return dict(wf.task_tree.data)
+
+
+def is_finished(wf: BpmnWorkflow) -> bool:
+    """True when no task of the top workflow is still open (not trusting Spiff's cached flag)."""
+    open_states = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR | TaskState.FUTURE
+    return not any(t.state & open_states for t in wf.tasks.values()) and not any(
+        t.state & open_states for sp in wf.subprocesses.values() for t in sp.tasks.values()
+    )
+
+
+def next_timer_at(wf: BpmnWorkflow) -> datetime | None:
+    """The earliest due time of any waiting timer, for the scheduler's indexed column."""
+    from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+    from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+
+    due = []
+    for _key, w in store.iter_workflows(wf):
+        for t in w.tasks.values():
+            if t.state != TaskState.WAITING:
+                continue
+            ts = t.task_spec
+            ed = getattr(ts, "event_definition", None)
+            if isinstance(ts, CatchingEvent) and isinstance(ed, TimerEventDefinition):
+                value = ed.details(t).value
+                if isinstance(value, str):
+                    due.append(TimerEventDefinition.get_datetime(value))
+    return min(due) if due else None
+
+
+__all__ = ["Engine", "Actor", "SYSTEM", "WorkflowDepthExceeded"]

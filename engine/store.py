@@ -1,0 +1,246 @@
+"""Per-task persistence of SpiffWorkflow workflows.
+
+A save writes only what changed since the load: new tasks, tasks whose state or
+children changed, open tasks whose data or internal data changed, and the
+workflow attribute rows that changed. Task data is stored once per content hash.
+Loading rebuilds the exact workflow from the rows in creation order.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.task import Task
+from SpiffWorkflow.util.task import TaskState
+
+from engine import serialization as ser
+from engine.models import JsonData, ProcessInstance, SpecBlob, TaskRow, WorkflowState
+
+
+@dataclass
+class TaskSnap:
+    """What a task looked like when loaded or last saved."""
+
+    state: int
+    last_state_change: float
+    children: tuple[UUID, ...]
+    props_hash: str
+    data_hash: str
+
+
+@dataclass
+class Snapshot:
+    """The persisted shape of one instance, to compute the next delta against."""
+
+    tasks: dict[UUID, TaskSnap] = field(default_factory=dict)
+    workflows: dict[str, str] = field(default_factory=dict)  # key -> body hash
+
+
+@dataclass
+class SaveResult:
+    """What one save wrote (for projections, audit and measurement)."""
+
+    inserted: list[Task] = field(default_factory=list)
+    updated: list[Task] = field(default_factory=list)
+    previous_states: dict[UUID, int] = field(default_factory=dict)
+    deleted: dict[UUID, int] = field(default_factory=dict)  # guid -> state it had
+    bytes_written: int = 0
+    rows_written: int = 0
+
+
+def iter_workflows(wf: BpmnWorkflow):
+    """Yield (key, workflow) for the top workflow ('') and each subprocess (its task guid)."""
+    yield "", wf
+    for key, sub in wf.subprocesses.items():
+        yield str(key), sub
+
+
+def _workflow_body(key: str, w) -> str:
+    body: dict[str, Any] = {
+        "typename": ser.WORKFLOW_TYPENAME if key == "" else ser.SUBWORKFLOW_TYPENAME,
+        "data": ser.convert(w.data),
+        "correlations": w.correlations,
+        "last_task": str(w.last_task.id) if w.last_task is not None else None,
+        "success": w.success,
+        "completed": w.completed,
+        "root": str(w.task_tree.id),
+    }
+    if key == "":
+        body["bpmn_events"] = ser.REGISTRY.convert(w.bpmn_events)
+    else:
+        body["parent_task_id"] = str(w.parent_task_id)
+        body["spec"] = w.spec.name
+    return ser.dumps(body)
+
+
+def _task_props(task: Task) -> str:
+    return ser.dumps(
+        {
+            "typename": ser.TASK_TYPENAME,
+            "id": str(task.id),
+            "parent": str(task._parent) if task._parent is not None else None,
+            "children": [str(c) for c in task._children],
+            "last_state_change": task.last_state_change,
+            "state": task.state,
+            "task_spec": task.task_spec.name,
+            "triggered": task.triggered,
+            "internal_data": ser.REGISTRY.convert(task.internal_data),
+        }
+    )
+
+
+def _task_data(task: Task) -> str:
+    return ser.dumps(ser.convert(task.data))
+
+
+def load(session: Session, instance: ProcessInstance, spec_hash: str) -> tuple[BpmnWorkflow, Snapshot]:
+    """Rebuild the workflow of ``instance`` from its rows."""
+    spec, subprocess_specs = ser.SPEC_CACHE.get(
+        spec_hash, lambda: session.scalar(select(SpecBlob.body).where(SpecBlob.hash == spec_hash))
+    )
+    snap = Snapshot()
+    states = session.execute(
+        select(WorkflowState.key, WorkflowState.body).where(WorkflowState.instance_id == instance.id)
+    ).all()
+    rows = session.execute(
+        select(TaskRow.workflow_key, TaskRow.props, TaskRow.data_hash, JsonData.body)
+        .join(JsonData, JsonData.hash == TaskRow.data_hash)
+        .where(TaskRow.instance_id == instance.id)
+        .order_by(TaskRow.seq)
+    ).all()
+    tasks_by_key: dict[str, dict[str, Any]] = {}
+    for key, props, data_hash, data_body in rows:
+        t = json.loads(props)
+        t["data"] = json.loads(data_body)
+        tasks_by_key.setdefault(key, {})[t["id"]] = t
+        snap.tasks[UUID(t["id"])] = TaskSnap(
+            t["state"],
+            t["last_state_change"],
+            tuple(UUID(c) for c in t["children"]),
+            ser.sha256(props),
+            data_hash,
+        )
+    top: dict[str, Any] = {}
+    subs: dict[str, Any] = {}
+    for key, body in states:
+        snap.workflows[key] = ser.sha256(body)
+        d = json.loads(body)
+        d["tasks"] = tasks_by_key.get(key, {})
+        if key == "":
+            top = d
+        else:
+            subs[key] = d
+    top["spec"] = spec
+    top["subprocess_specs"] = subprocess_specs
+    top["subprocesses"] = subs
+    wf = ser.REGISTRY.restore(top)
+    return wf, snap
+
+
+def save(session: Session, instance: ProcessInstance, wf: BpmnWorkflow, snap: Snapshot) -> SaveResult:
+    """Write the delta between ``snap`` and ``wf``; update ``snap`` to the new state."""
+    res = SaveResult()
+    new_rows: list[dict] = []
+    changed_rows: list[dict] = []
+    data_rows: dict[str, str] = {}
+    live: set[UUID] = set()
+    seq = instance.next_seq
+    for key, w in iter_workflows(wf):
+        for task in w.tasks.values():
+            live.add(task.id)
+            old = snap.tasks.get(task.id)
+            children = tuple(task._children)
+            if old is not None and old.state == task.state and old.children == children:
+                if old.last_state_change == task.last_state_change and task.state & TaskState.FINISHED_MASK:
+                    continue
+            props = _task_props(task)
+            data = _task_data(task)
+            props_hash, data_hash = ser.sha256(props), ser.sha256(data)
+            if old is not None and old.props_hash == props_hash and old.data_hash == data_hash:
+                continue
+            if data_hash not in data_rows and (old is None or old.data_hash != data_hash):
+                data_rows[data_hash] = data
+            values = {
+                "guid": str(task.id),
+                "state": task.state,
+                "spec_name": task.task_spec.name,
+                "props": props,
+                "data_hash": data_hash,
+            }
+            res.bytes_written += len(props)
+            if old is None:
+                seq += 1
+                values.update(instance_id=instance.id, workflow_key=key, seq=seq)
+                new_rows.append(values)
+                res.inserted.append(task)
+            else:
+                changed_rows.append(values)
+                res.updated.append(task)
+                res.previous_states[task.id] = old.state
+            snap.tasks[task.id] = TaskSnap(
+                task.state, task.last_state_change, children, props_hash, data_hash
+            )
+    gone = [g for g in snap.tasks if g not in live]
+    for g in gone:
+        res.deleted[g] = snap.tasks.pop(g).state
+
+    if data_rows:
+        stmt = _insert_ignore(session, JsonData)
+        session.execute(stmt, [{"hash": h, "body": b} for h, b in data_rows.items()])
+        res.bytes_written += sum(len(b) for b in data_rows.values())
+    if new_rows:
+        session.execute(insert(TaskRow), new_rows)
+    if changed_rows:
+        session.execute(update(TaskRow), changed_rows)
+    if gone:
+        session.execute(delete(TaskRow).where(TaskRow.guid.in_([str(g) for g in gone])))
+
+    wf_new, wf_changed = [], []
+    live_keys = set()
+    for key, w in iter_workflows(wf):
+        live_keys.add(key)
+        body = _workflow_body(key, w)
+        h = ser.sha256(body)
+        if snap.workflows.get(key) == h:
+            continue
+        row = {"instance_id": instance.id, "key": key, "body": body}
+        (wf_changed if key in snap.workflows else wf_new).append(row)
+        snap.workflows[key] = h
+        res.bytes_written += len(body)
+    if wf_new:
+        session.execute(insert(WorkflowState), wf_new)
+    if wf_changed:
+        session.execute(update(WorkflowState), wf_changed)
+    dropped = [k for k in snap.workflows if k not in live_keys]
+    if dropped:
+        session.execute(
+            delete(WorkflowState).where(
+                WorkflowState.instance_id == instance.id, WorkflowState.key.in_(dropped)
+            )
+        )
+        for k in dropped:
+            snap.workflows.pop(k)
+    instance.next_seq = seq
+    res.rows_written = len(new_rows) + len(changed_rows) + len(data_rows) + len(wf_new) + len(wf_changed)
+    return res
+
+
+def _insert_ignore(session: Session, model):
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(model).on_conflict_do_nothing()
+    if dialect == "sqlite":
+        return sqlite.insert(model).on_conflict_do_nothing()
+    raise RuntimeError(f"unsupported database dialect {dialect}")
+
+
+def store_spec(session: Session, spec_hash: str, body: str) -> None:
+    """Store a spec body once per hash."""
+    session.execute(_insert_ignore(session, SpecBlob), [{"hash": spec_hash, "body": body}])

@@ -1,0 +1,32 @@
+"""Builds an Engine configured with the KIM domain: offices, helpers, form formats."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine.clock import Clock
+from engine.db import Database
+from engine.runtime import Engine
+from processes import dates
+from processes.offices import OfficeRegistry
+from processes.validators import make_format_checker
+
+
+def script_helpers() -> dict:
+    """Every function BPMN scripts and expressions may call (deny by default)."""
+    return dict(dates.HELPERS)
+
+
+def build_engine(
+    db: Database, *, offices_file: Path | None = None, clock: Clock | None = None
+) -> tuple[Engine, OfficeRegistry]:
+    """An Engine wired to the office registry, the script helpers and the KIM field formats."""
+    registry = OfficeRegistry.load(offices_file)
+    engine = Engine(
+        db,
+        resolve_lane=registry.resolve_lane,
+        helpers=script_helpers(),
+        format_checker=make_format_checker(registry),
+        clock=clock,
+    )
+    return engine, registry

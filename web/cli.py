@@ -1,0 +1,239 @@
+"""The ``lotse`` command line. With ``--json`` every command prints one JSON document on
+stdout; errors go to stderr with a non-zero exit code."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from typing import Any
+
+import click
+
+from engine.errors import LotseError
+from web import settings as settings_mod
+
+
+class Context:
+    """Lazily built engine for one CLI invocation."""
+
+    def __init__(self) -> None:
+        self.settings = settings_mod.from_env()
+        self._engine = None
+        self._db = None
+
+    @property
+    def db(self):
+        if self._db is None:
+            from engine.db import Database
+
+            self._db = Database(self.settings.database_url)
+        return self._db
+
+    @property
+    def engine(self):
+        if self._engine is None:
+            from processes.wiring import build_engine
+
+            self._engine, self.offices = build_engine(self.db, offices_file=self.settings.offices_file)
+        return self._engine
+
+
+def _emit(as_json: bool, payload: Any, human: str | None = None) -> None:
+    if as_json:
+        click.echo(json.dumps(payload, ensure_ascii=False, default=str))
+    else:
+        click.echo(human if human is not None else json.dumps(payload, ensure_ascii=False,
+                                                            indent=2, default=str))
+
+
+def command(group, name: str | None = None):
+    """A CLI command with --json and uniform error handling."""
+
+    def deco(fn):
+        @group.command(name)
+        @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+        @click.pass_obj
+        @functools.wraps(fn)
+        def wrapper(ctx: Context, as_json: bool, **kwargs):
+            try:
+                payload, human = fn(ctx, **kwargs)
+            except LotseError as exc:
+                _fail(as_json, exc.to_dict())
+            except (ValueError, LookupError) as exc:
+                _fail(as_json, {"error": "INVALID_INPUT", "message": str(exc)})
+            _emit(as_json, payload, human)
+
+        return wrapper
+
+    return deco
+
+
+def _fail(as_json: bool, err: dict) -> None:
+    if as_json:
+        click.echo(json.dumps(err, ensure_ascii=False, default=str), err=True)
+    else:
+        click.echo(f"Fehler / error: {err.get('message')}", err=True)
+        for p in err.get("problems") or []:
+            click.echo("  - " + ": ".join(str(x) for x in (p.get("file"), p.get("element"),
+                                                             p.get("problem")) if x), err=True)
+        for field, msgs in (err.get("errors") or {}).items():
+            click.echo(f"  - {field}: {'; '.join(msgs)}", err=True)
+    sys.exit(2)
+
+
+def _json_arg(text: str | None) -> dict | None:
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise ValueError(f"--data is not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise ValueError("--data must be a JSON object")
+    return value
+
+
+@click.group()
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """Lotse: BPMN-Prozesse für das Kommunale Integrationsmanagement."""
+    ctx.obj = Context()
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@command(db, "upgrade")
+def db_upgrade(ctx: Context):
+    from engine.migrate import upgrade
+
+    upgrade(ctx.db)
+    return {"status": "ok", "database": ctx.db.url.render_as_string(hide_password=True)}, \
+        "Datenbank ist aktuell / database is up to date"
+
+
+@command(main)
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--user", default=None)
+def deploy(ctx: Context, paths, user):
+    """Deploy BPMN, DMN and form files or folders."""
+    outcomes = ctx.engine.deploy(paths, actor=user)
+    payload = [{"process_id": o.process_id, "version": o.version, "changed": o.changed}
+               for o in outcomes]
+    human = "\n".join(f"{o.process_id} v{o.version} {'neu / new' if o.changed else 'unverändert / unchanged'}"
+                      for o in outcomes)
+    return payload, human
+
+
+@command(main)
+@click.argument("process_id")
+@click.option("--data", default=None, help="Initial data as a JSON object.")
+@click.option("--case", "case_ref", default=None, help="Case reference.")
+@click.option("--user", default=None)
+def start(ctx: Context, process_id, data, case_ref, user):
+    """Start a process instance."""
+    from engine.runtime import Actor
+
+    out = ctx.engine.start(process_id, _json_arg(data), case_ref, actor=Actor(user=user))
+    return {"instance_id": out["instance_id"], "status": out["status"]}, \
+        f"instance {out['instance_id']}: {out['status']}"
+
+
+@command(main)
+@click.option("--office", default=None)
+@click.option("--instance", "instance_id", type=int, default=None)
+def tasks(ctx: Context, office, instance_id):
+    """List waiting human tasks."""
+    if office is not None:
+        ctx.engine  # noqa: B018 - loads the registry
+        ctx.offices.get(office)
+    rows = ctx.engine.tasks(office=office, instance_id=instance_id)
+    keys = ("task_id", "instance_id", "element_id", "name", "office", "state", "assignee")
+    payload = [{k: r[k] for k in keys} for r in rows]
+    human = "\n".join(f"{r['task_id']}  {r['office'] or '-':8} {r['name']} "
+                      f"(#{r['instance_id']}){' @' + r['assignee'] if r['assignee'] else ''}"
+                      for r in rows) or "keine Aufgaben / no tasks"
+    return payload, human
+
+
+@command(main)
+@click.argument("task_id")
+@click.option("--user", required=True)
+def claim(ctx: Context, task_id, user):
+    """Claim a task for a user."""
+    from engine.runtime import Actor
+
+    out = ctx.engine.claim(task_id, actor=Actor(user=user))
+    return out, f"{task_id} -> {user}"
+
+
+@command(main)
+@click.argument("task_id")
+@click.option("--user", required=True)
+def unclaim(ctx: Context, task_id, user):
+    """Return a claimed task to its office queue."""
+    from engine.runtime import Actor
+
+    out = ctx.engine.unclaim(task_id, actor=Actor(user=user))
+    return out, f"{task_id} freigegeben / released"
+
+
+@command(main)
+@click.argument("task_id")
+@click.option("--data", default=None, help="Form data as a JSON object.")
+@click.option("--user", default=None)
+def complete(ctx: Context, task_id, data, user):
+    """Complete a task with data."""
+    from engine.runtime import Actor
+
+    out = ctx.engine.complete(task_id, _json_arg(data), actor=Actor(user=user))
+    return out, f"instance {out['instance_id']}: {out['status']}"
+
+
+@command(main)
+@click.argument("instance_id", type=int)
+def show(ctx: Context, instance_id):
+    """Show an instance with its data and tasks."""
+    out = ctx.engine.show(instance_id)
+    keys = ("instance_id", "process_id", "version", "status", "data", "tasks", "case_ref", "error")
+    return {k: out[k] for k in keys}, None
+
+
+@command(main)
+def offices(ctx: Context):
+    """List the configured offices."""
+    ctx.engine  # noqa: B018
+    rows = [{"code": o.code, "name_de": o.name_de, "name_en": o.name_en,
+             "legal_domain": o.legal_domain} for o in ctx.offices]
+    return rows, "\n".join(f"{r['code']:8} {r['name_de']}" for r in rows)
+
+
+@main.group()
+def demo() -> None:
+    """Demo data."""
+
+
+@command(demo, "seed")
+def demo_seed(ctx: Context):
+    from processes.demo import seed
+
+    out = seed(ctx.engine)
+    return out, f"{out['created']} Demo-Fälle angelegt / demo cases created"
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1")
+@click.option("--port", default=5000, type=int)
+@click.option("--workers", default=2, type=int)
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve the web app with gunicorn."""
+    from web.server import serve as run
+
+    run(host=host, port=port, workers=workers)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
