@@ -235,5 +235,9 @@ def serve(host: str, port: int, workers: int) -> None:
     run(host=host, port=port, workers=workers)
 
 
+from web.cli_users import user as _user_group  # noqa: E402
+
+main.add_command(_user_group)
+
 if __name__ == "__main__":  # pragma: no cover
     main()
