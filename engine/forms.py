@@ -234,7 +234,7 @@ def _object_schema(root: dict, error: ValidationError) -> Any:
             del keys[-2:], chain[-2:]
         else:
             break
-    return chain[-1]
+    return chain[-1] if isinstance(chain[-1], dict) else error.schema
 
 
 def _custom(schema: Any, keyword: str, lang: str) -> str | None:
@@ -356,8 +356,7 @@ def _allows_null(subs: list[Any], root: dict) -> bool:
 def _clean(value: Any, schema: Any, root: dict) -> Any:
     """Trim strings, drop blank and unexpected-null fields, recurse into objects and lists."""
     if isinstance(value, str):
-        trim = all(p.get("x-trim", True) is not False for p in _parts(schema, root))
-        return value.strip() if trim else value
+        return value.strip()
     if isinstance(value, list):
         items = [p.get("items") for p in _parts(schema, root) if p.get("items") is not None]
         return [_clean(item, items[0] if items else None, root) for item in value]
