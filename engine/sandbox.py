@@ -1,17 +1,18 @@
-"""Sandboxed script engine for SpiffWorkflow: RestrictedPython for scripts, simpleeval for expressions.
+"""Sandboxed SpiffWorkflow script engine: RestrictedPython scripts, simpleeval expressions.
 
-Scripts (script tasks, pre/post scripts) are compiled with RestrictedPython and run with guarded
-attribute/item/iteration/write hooks and a small builtin set. Expressions (gateway conditions, timer
-expressions, DMN entries, message payloads/correlations, multi-instance cardinality/conditions) are
-evaluated by ``simpleeval.EvalWithCompoundTypes`` with task data as names and whitelisted functions.
-Imports, dunder names/attributes, reflective builtins (``getattr``, ``eval``, ``open`` ...) and
-attribute access on modules are refused; functions come only from an explicit ``HelperRegistry``.
+Scripts (script tasks, pre/post scripts) run as RestrictedPython bytecode with guarded hooks;
+expressions (conditions, timers, DMN entries, message payloads/correlations, multi-instance) go
+through ``simpleeval.EvalWithCompoundTypes`` with task data as names. Both refuse imports, dunder
+names/attributes, reflective builtins (``getattr``, ``eval``, ``open`` ...) and module access;
+the only functions are SAFE_BUILTINS plus an explicit ``HelperRegistry``.
 
-Residual risk: CPU and memory exhaustion (``while True``, ``s = s + s`` in a loop) is NOT prevented;
-only ``range``, ``**``, ``*`` and ``+=`` are bounded. Run untrusted models in a worker with limits.
+Residual risk: CPU and memory exhaustion (``while True``, ``s = s + s`` in a loop) is NOT
+prevented; only ``range``, ``**``, ``*`` and ``+=`` are bounded. Run untrusted models in a worker
+with time/memory limits.
 
 SpiffWorkflow does NOT serialize the script engine: a deserialized ``BpmnWorkflow`` silently gets
-the default, unrestricted ``PythonScriptEngine``. Re-attach ``make_script_engine()`` after every load.
+the default, unrestricted ``PythonScriptEngine``. Re-attach ``make_script_engine()`` after every
+load (the persistence layer does this).
 """
 
 from __future__ import annotations
@@ -26,12 +27,7 @@ from functools import lru_cache
 from typing import Any
 
 import simpleeval
-from RestrictedPython import compile_restricted_exec
-from RestrictedPython.Guards import (
-    full_write_guard,
-    guarded_iter_unpack_sequence,
-    guarded_unpack_sequence,
-)
+from RestrictedPython import Guards, compile_restricted_exec
 from RestrictedPython.PrintCollector import PrintCollector
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
@@ -61,7 +57,7 @@ class SandboxViolation(ScriptError):
 
 
 class SandboxSyntaxError(SandboxViolation, SyntaxError):
-    """A refusal found at compile time; carries ``lineno`` for SpiffWorkflow's error formatter."""
+    """A compile-time refusal; carries ``lineno`` so SpiffWorkflow's error formatter works."""
 
     def __init__(self, message: str, lineno: int = 1) -> None:
         super().__init__(message)
@@ -72,44 +68,44 @@ def _refuse(reason: str) -> SandboxViolation:
     return SandboxViolation(_PREFIX + reason)
 
 
-# --- bounded operations -------------------------------------------------------------------------
-
 def _bounded_range(*args: int) -> range:
     """range() refusing more than MAX_RANGE items."""
     result = range(*args)
-    try:
-        too_long = len(result) > MAX_RANGE
-    except OverflowError:
-        too_long = True
-    if too_long:
+    if result[MAX_RANGE:]:  # a slice, not len(): len() overflows on huge ranges
         raise _refuse(f"range longer than {MAX_RANGE} items")
     return result
 
 
 def _safe_pow(a: Any, b: Any) -> Any:
     """a ** b refusing integer results beyond MAX_INT_BITS bits."""
-    if isinstance(a, int) and isinstance(b, int) and abs(a) > 1 and max(a.bit_length(), 1) * abs(b) > MAX_INT_BITS:
+    ints = isinstance(a, int) and isinstance(b, int)
+    if ints and abs(a) > 1 and a.bit_length() * abs(b) > MAX_INT_BITS:
         raise _refuse("number too large")
     return operator.pow(a, b)
+
+
+def _check_length(length: int) -> None:
+    if length > MAX_SEQUENCE_LENGTH:
+        raise _refuse(f"sequence longer than {MAX_SEQUENCE_LENGTH} items")
 
 
 def _safe_mult(a: Any, b: Any) -> Any:
     """a * b refusing sequences longer than MAX_SEQUENCE_LENGTH."""
     for seq, n in ((a, b), (b, a)):
-        if hasattr(seq, "__len__") and isinstance(n, int) and len(seq) * n > MAX_SEQUENCE_LENGTH:
-            raise _refuse(f"sequence longer than {MAX_SEQUENCE_LENGTH} items")
+        if hasattr(seq, "__len__") and isinstance(n, int):
+            _check_length(len(seq) * n)
     return operator.mul(a, b)
 
 
-def _safe_add(a: Any, b: Any) -> Any:
+def _safe_iadd(a: Any, b: Any) -> Any:
     """a += b refusing sequences longer than MAX_SEQUENCE_LENGTH."""
-    if hasattr(a, "__len__") and hasattr(b, "__len__") and len(a) + len(b) > MAX_SEQUENCE_LENGTH:
-        raise _refuse(f"sequence longer than {MAX_SEQUENCE_LENGTH} items")
+    if hasattr(a, "__len__") and hasattr(b, "__len__"):
+        _check_length(len(a) + len(b))
     return operator.iadd(a, b)
 
 
 _INPLACE: dict[str, Callable[[Any, Any], Any]] = {
-    "+=": _safe_add, "-=": operator.isub, "*=": _safe_mult, "/=": operator.itruediv,
+    "+=": _safe_iadd, "-=": operator.isub, "*=": _safe_mult, "/=": operator.itruediv,
     "//=": operator.ifloordiv, "%=": operator.imod, "**=": _safe_pow, "<<=": operator.ilshift,
     ">>=": operator.irshift, "&=": operator.iand, "|=": operator.ior, "^=": operator.ixor,
 }
@@ -121,12 +117,10 @@ SAFE_BUILTINS: Mapping[str, Callable[..., Any]] = types.MappingProxyType({
     "dict": dict, "set": set, "tuple": tuple, "enumerate": enumerate, "range": _bounded_range,
     "zip": zip,
 })
-_SCRIPT_ONLY = {e.__name__: e for e in (Exception, ValueError, KeyError, TypeError, IndexError, ZeroDivisionError)}
+_EXCEPTIONS = (Exception, ValueError, KeyError, TypeError, IndexError, ZeroDivisionError)
 
 
-# --- runtime guards for RestrictedPython ----------------------------------------------------------
-
-def _check_value(value: Any) -> Any:
+def _no_module(value: Any) -> Any:
     if isinstance(value, types.ModuleType):
         raise _refuse("access to a module is not allowed")
     return value
@@ -138,52 +132,42 @@ def _guarded_getattr(obj: Any, name: str, *default: Any) -> Any:
         raise _refuse(f"attribute '{name}' is not allowed")
     if isinstance(obj, types.ModuleType):
         raise _refuse(f"attribute access on module '{obj.__name__}' is not allowed")
-    return _check_value(getattr(obj, name, *default))
-
-
-def _guarded_getitem(obj: Any, key: Any) -> Any:
-    return _check_value(obj[key])
-
-
-def _inplacevar(op: str, x: Any, y: Any) -> Any:
-    return _INPLACE[op](x, y)
-
-
-def _apply(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    return func(*args, **kwargs)
+    return _no_module(getattr(obj, name, *default))
 
 
 _SCRIPT_GLOBALS: Mapping[str, Any] = types.MappingProxyType({
-    "__builtins__": {**SAFE_BUILTINS, **_SCRIPT_ONLY},
-    "_getattr_": _guarded_getattr, "_getitem_": _guarded_getitem, "_getiter_": iter,
-    "_write_": full_write_guard, "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
-    "_unpack_sequence_": guarded_unpack_sequence, "_inplacevar_": _inplacevar, "_apply_": _apply,
-    "_print_": PrintCollector,
+    "__builtins__": {**SAFE_BUILTINS, **{e.__name__: e for e in _EXCEPTIONS}},
+    "_getattr_": _guarded_getattr, "_getitem_": lambda obj, key: _no_module(obj[key]),
+    "_getiter_": iter, "_write_": Guards.full_write_guard,
+    "_iter_unpack_sequence_": Guards.guarded_iter_unpack_sequence,
+    "_unpack_sequence_": Guards.guarded_unpack_sequence,
+    "_inplacevar_": lambda op, x, y: _INPLACE[op](x, y),
+    "_apply_": lambda func, *args, **kwargs: func(*args, **kwargs),
+    "_print_": PrintCollector,  # print() output is collected and discarded
 })
-
-
-# --- static checks and compile caches ---------------------------------------------------------------
-
-_EXPRESSION_NODES = frozenset(t for t in simpleeval.EvalWithCompoundTypes().nodes if issubclass(t, ast.expr))
+_EXPRESSION_NODES = frozenset(
+    t for t in simpleeval.EvalWithCompoundTypes().nodes if issubclass(t, ast.expr)
+)
 
 
 def _check_tree(tree: ast.AST, *, expression: bool) -> None:
-    """Raise SandboxSyntaxError for imports, forbidden names, private attributes, unsupported syntax."""
+    """Raise SandboxSyntaxError for imports, classes, forbidden names/attributes, bad syntax."""
     for node in ast.walk(tree):
-        line = getattr(node, "lineno", 1)
         reason = None
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             reason = "import is not allowed"
         elif isinstance(node, ast.ClassDef):
             reason = "class definitions are not allowed"
-        elif isinstance(node, ast.Name) and (node.id in FORBIDDEN_NAMES or node.id.startswith("__")):
+        elif isinstance(node, ast.Name) and (node.id in FORBIDDEN_NAMES or node.id[:2] == "__"):
             reason = f"name '{node.id}' is not allowed"
-        elif isinstance(node, ast.Attribute) and (node.attr.startswith("_") or node.attr in _FORBIDDEN_ATTRS):
+        elif isinstance(node, ast.Attribute) and (
+            node.attr.startswith("_") or node.attr in _FORBIDDEN_ATTRS
+        ):
             reason = f"attribute '{node.attr}' is not allowed"
         elif expression and isinstance(node, ast.expr) and type(node) not in _EXPRESSION_NODES:
             reason = f"{type(node).__name__} is not supported in expressions"
         if reason:
-            raise SandboxSyntaxError(_PREFIX + reason, line)
+            raise SandboxSyntaxError(_PREFIX + reason, getattr(node, "lineno", 1))
 
 
 @lru_cache(maxsize=_CACHE_SIZE)
@@ -191,7 +175,7 @@ def _compile_script(source: str) -> types.CodeType:
     tree = ast.parse(source, "<string>", "exec")
     _check_tree(tree, expression=False)
     result = compile_restricted_exec(tree, "<string>")
-    if result.errors:
+    if result.errors:  # RestrictedPython's own SyntaxError has no lineno: take it from the text
         match = re.match(r"Line (\d+):", result.errors[0])
         raise SandboxSyntaxError(_PREFIX + "; ".join(result.errors), int(match[1]) if match else 1)
     return result.code
@@ -205,7 +189,7 @@ def _parse_expression(source: str) -> ast.expr:
 
 
 def check_expression(expression: str, names: Iterable[str] = ()) -> str | None:
-    """Parse-only check of an expression; if ``names`` (helper names) is given, unknown calls fail too."""
+    """Parse-only expression check; with helper ``names`` given, calls to others are errors."""
     try:
         tree = _parse_expression(expression)
     except SyntaxError as err:
@@ -214,7 +198,7 @@ def check_expression(expression: str, names: Iterable[str] = ()) -> str | None:
     if known:
         for node in ast.walk(tree):
             func = node.func if isinstance(node, ast.Call) else None
-            if isinstance(func, ast.Name) and func.id not in known and func.id not in SAFE_BUILTINS:
+            if isinstance(func, ast.Name) and func.id not in known | SAFE_BUILTINS.keys():
                 return f"unknown function '{func.id}'"
     return None
 
@@ -228,8 +212,6 @@ def check_script(script: str) -> str | None:
     return None
 
 
-# --- registry, environment, engine -----------------------------------------------------------------
-
 class HelperRegistry(Mapping[str, Callable[..., Any]]):
     """Explicit, deny-by-default registry of functions visible to scripts and expressions."""
 
@@ -239,14 +221,15 @@ class HelperRegistry(Mapping[str, Callable[..., Any]]):
             self.register(name, func)
 
     def register(self, name: str, func: Callable[..., Any]) -> Callable[..., Any]:
-        """Register ``func`` under ``name``; refuses private names, modules and dangerous builtins."""
-        if not name.isidentifier() or keyword.iskeyword(name) or name.startswith("_") or name in FORBIDDEN_NAMES:
-            raise ValueError(f"invalid helper name {name!r}")
+        """Register ``func`` as ``name``; refuses private/forbidden names and dangerous builtins."""
+        bad_name = not name.isidentifier() or keyword.iskeyword(name) or name.startswith("_")
+        if bad_name or name in FORBIDDEN_NAMES:
+            raise ValueError(f"invalid or forbidden helper name {name!r}")
         if not callable(func):
             raise TypeError(f"helper {name!r} is not callable")
         try:
             dangerous = func in simpleeval.DISALLOW_FUNCTIONS
-        except TypeError:
+        except TypeError:  # unhashable callable
             dangerous = False
         if dangerous:
             raise ValueError(f"helper {name!r} is a forbidden builtin")
@@ -264,29 +247,35 @@ class HelperRegistry(Mapping[str, Callable[..., Any]]):
 
 
 class SandboxEnvironment(TaskDataEnvironment):
-    """TaskDataEnvironment that runs scripts with RestrictedPython and expressions with simpleeval."""
+    """TaskDataEnvironment running scripts with RestrictedPython and expressions with simpleeval."""
 
     def __init__(self, helpers: Mapping[str, Callable[..., Any]] | None = None) -> None:
         super().__init__({})
         self.helpers = helpers if isinstance(helpers, HelperRegistry) else HelperRegistry(helpers)
         self._functions = {**SAFE_BUILTINS, **self.helpers}
 
-    def evaluate(self, expression: str, context: dict[str, Any], external_context: Mapping[str, Any] | None = None) -> Any:
+    def evaluate(
+        self, expression: str, context: dict[str, Any], external_context: Mapping | None = None
+    ) -> Any:
         """Evaluate an expression with task data as names; refusals raise SandboxViolation."""
         tree = _parse_expression(expression)
         names = {**(external_context or {}), **context}
-        evaluator = simpleeval.EvalWithCompoundTypes(operators=_OPERATORS, functions=self._functions, names=names)
+        evaluator = simpleeval.EvalWithCompoundTypes(
+            operators=_OPERATORS, functions=self._functions, names=names
+        )
         try:
             return evaluator.eval(expression, previously_parsed=tree)
-        except simpleeval.NameNotDefined as err:
+        except simpleeval.NameNotDefined as err:  # a NameError lets Spiff suggest "did you mean"
             raise NameError(f"name '{err.name}' is not defined") from None
         except simpleeval.FunctionNotDefined as err:
             raise _refuse(f"function '{err.func_name}' is not available") from None
         except simpleeval.InvalidExpression as err:
             raise _refuse(str(err)) from None
 
-    def execute(self, script: str, context: dict[str, Any], external_context: Mapping[str, Any] | None = None) -> bool:
-        """Run a script on task data; on success keep only plain, public values in ``context``."""
+    def execute(
+        self, script: str, context: dict[str, Any], external_context: Mapping | None = None
+    ) -> bool:
+        """Run a script on task data; on success keep only public, non-callable values."""
         code = _compile_script(script)
         external = dict(external_context or {})
         clash = (set(self.helpers) | set(external)) & set(context)
@@ -294,25 +283,25 @@ class SandboxEnvironment(TaskDataEnvironment):
             raise ScriptError(f"task data overwrites helper function(s): {sorted(clash)}")
         namespace = {k: v for k, v in context.items() if not k.startswith("_")}
         namespace.update({**external, **self.helpers, **_SCRIPT_GLOBALS})
-        exec(code, namespace)  # noqa: S102 - restricted bytecode with guarded builtins
+        exec(code, namespace)  # noqa: S102 - restricted bytecode, guarded builtins
         injected = set(_SCRIPT_GLOBALS) | set(self.helpers) | set(external)
-        result = {
-            k: v for k, v in namespace.items()
-            if k not in injected and not k.startswith("_") and not callable(v) and not isinstance(v, types.ModuleType)
-        }
         context.clear()
-        context.update(result)
+        context.update({
+            k: v for k, v in namespace.items()
+            if k not in injected and not k.startswith("_")
+            and not callable(v) and not isinstance(v, types.ModuleType)
+        })
         return True
 
     def call_service(self, context: dict[str, Any], **kwargs: Any) -> Any:
-        """Service tasks are not available in the sandbox."""
-        raise _refuse(f"service task operation {kwargs.get('operation_name')!r} is not available")
+        """Service tasks are refused: expose vetted helpers instead."""
+        raise _refuse(f"service operation {kwargs.get('operation_name')!r} is not available")
 
 
 class SandboxScriptEngine(PythonScriptEngine):
     """PythonScriptEngine whose wrapped errors keep the sandbox's reason in the message."""
 
-    def evaluate(self, task: Any, expression: str, external_context: Mapping[str, Any] | None = None) -> Any:
+    def evaluate(self, task: Any, expression: str, external_context: Mapping | None = None) -> Any:
         """Evaluate ``expression`` for ``task``; failures raise WorkflowTaskException."""
         try:
             return self.environment.evaluate(expression, task.data, external_context)
@@ -324,13 +313,14 @@ class SandboxScriptEngine(PythonScriptEngine):
             raise WorkflowTaskException(msg, task=task, exception=err) from err
 
     def call_service(self, task: Any, **kwargs: Any) -> Any:
-        """Call a service (refused by SandboxEnvironment); fixes upstream's NameError error path."""
+        """Call a service; unlike upstream (NameError on 'script') the real error is reported."""
         try:
             return self.environment.call_service(task.data, **kwargs)
         except Exception as err:
-            raise WorkflowTaskException(f"{type(err).__name__}: {err}", task=task, exception=err) from err
+            msg = f"{type(err).__name__}: {err}"
+            raise WorkflowTaskException(msg, task=task, exception=err) from err
 
 
-def make_script_engine(helpers: Mapping[str, Callable[..., Any]] | None = None) -> PythonScriptEngine:
-    """A sandboxed engine; re-attach it after every deserialization (Spiff does not persist it)."""
+def make_script_engine(helpers: Mapping[str, Callable] | None = None) -> PythonScriptEngine:
+    """A sandboxed engine; re-attach after every deserialization (Spiff does not persist it)."""
     return SandboxScriptEngine(environment=SandboxEnvironment(helpers))
