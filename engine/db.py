@@ -57,12 +57,11 @@ class Database:
 
     @contextlib.contextmanager
     def reader(self) -> Iterator[Session]:
-        """A read-only session (rolled back at the end)."""
+        """A read-only session; closing it ends (rolls back) its transaction."""
         session = self._read()
         try:
             yield session
         finally:
-            session.rollback()
             session.close()
 
     def dispose(self) -> None:

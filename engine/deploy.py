@@ -29,6 +29,8 @@ BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 DMN_NAMESPACES = ("https://www.omg.org/spec/DMN/", "http://www.omg.org/spec/DMN/")
 FORM_PROPERTY = "formJsonSchemaFilename"
 UI_PROPERTY = "formUiSchemaFilename"
+# SpiffWorkflow names internal task specs like this; a BPMN element with the same id breaks the spec.
+RESERVED_IDS = frozenset({"Start", "End", "Root"})
 
 LaneResolver = Callable[[str | None, str | None], str | None]
 
@@ -175,6 +177,10 @@ def prepare(
             if ns.startswith(DMN_NAMESPACES):
                 parser.add_dmn_xml(tree, filename=f.name)
             elif ns == BPMN_NS:
+                for el in tree.getroot().iter():
+                    if isinstance(el.tag, str) and el.get("id") in RESERVED_IDS:
+                        problems.add(f.name, el.get("id"), "element id is reserved by the engine; "
+                                     "rename it (e.g. StartEvent_1)")
                 parser.add_bpmn_xml(tree, filename=f.name)
                 for proc in tree.getroot().iterfind(f"{{{BPMN_NS}}}process"):
                     if proc.get("isExecutable") == "true":

@@ -96,7 +96,9 @@ class Engine:
                 catalogue_sources=self._catalogue_sources,
                 check_expression=sandbox.check_expression,
                 check_script=sandbox.check_script,
-                check_form=forms.check_schema,
+                check_form=lambda schema: forms.check_schema(
+                    schema, format_checker=self.format_checker
+                ),
             )
             with self.db.unit_of_work() as s:
                 return deploy_mod.store_prepared(s, prepared, actor=actor, now=self.now())
