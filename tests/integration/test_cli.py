@@ -1,0 +1,74 @@
+"""The ``lotse`` CLI contract, run as a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+LOTSE = [sys.executable, "-m", "web.cli"]
+
+
+@pytest.fixture
+def cli(db, tmp_path):
+    env = dict(os.environ, LOTSE_DATABASE_URL=db.url.render_as_string(hide_password=False),
+               LOTSE_ENV="test")
+
+    def run(*args, ok=True):
+        proc = subprocess.run([*LOTSE, *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                              timeout=120)
+        if ok:
+            assert proc.returncode == 0, proc.stderr
+            return json.loads(proc.stdout) if "--json" in args else proc.stdout
+        assert proc.returncode != 0 and proc.stdout == ""
+        return proc
+
+    return run
+
+
+def test_cli_contract(cli):
+    deployed = cli("deploy", "bpmn/kim_first_referral", "--json")
+    assert deployed == [{"process_id": "kim_first_referral", "version": 1, "changed": True}]
+    assert cli("deploy", "bpmn/kim_first_referral", "--json")[0]["changed"] is False
+    started = cli("start", "kim_first_referral", "--case", "CLI-1", "--data", "{}", "--json")
+    assert set(started) == {"instance_id", "status"} and started["status"] == "running"
+    tasks = cli("tasks", "--office", "KIM_CM", "--json")
+    assert set(tasks[0]) == {"task_id", "instance_id", "element_id", "name", "office", "state",
+                             "assignee"}
+    tid = tasks[0]["task_id"]
+    assert cli("claim", tid, "--user", "anna", "--json")["assignee"] == "anna"
+    bad = cli("complete", tid, "--data", '{"first_name": ""}', "--user", "anna", "--json", ok=False)
+    err = json.loads(bad.stderr)
+    assert err["error"] == "VALIDATION_FAILED" and "last_name" in err["errors"]
+    data = {"first_name": "Олена", "last_name": "Коваленко", "birth_date": "1985-02-11",
+            "nationality": "UKR", "language": "uk", "residence_status": "temporary"}
+    done = cli("complete", tid, "--data", json.dumps(data), "--user", "anna", "--json")
+    assert done["status"] == "running"
+    again = cli("complete", tid, "--data", json.dumps(data), "--json", ok=False)
+    assert json.loads(again.stderr)["error"] == "TASK_NOT_OPEN"
+    shown = cli("show", str(started["instance_id"]), "--json")
+    assert {"instance_id", "process_id", "version", "status", "data", "tasks"} <= set(shown)
+    assert shown["data"]["first_name"] == "Олена"
+    assert {t["office"] for t in cli("tasks", "--instance", str(started["instance_id"]),
+                                     "--json")} == {"ABH", "JC"}
+
+
+def test_cli_errors_go_to_stderr(cli, tmp_path):
+    broken = tmp_path / "broken.bpmn"
+    broken.write_text("<definitions")
+    proc = cli("deploy", str(broken), "--json", ok=False)
+    assert json.loads(proc.stderr)["error"] == "DEPLOY_REFUSED"
+    assert "Traceback" not in proc.stderr
+    proc = cli("show", "999", "--json", ok=False)
+    assert json.loads(proc.stderr)["error"] == "INSTANCE_NOT_FOUND"
+    proc = cli("start", "x", "--data", "not json", "--json", ok=False)
+    assert json.loads(proc.stderr)["error"] == "INVALID_INPUT"
+    proc = cli("tasks", "--office", "NOPE", "--json", ok=False)
+    assert "NOPE" in json.loads(proc.stderr)["message"]
+    proc = cli("deploy", str(tmp_path / "missing"), ok=False)
+    assert "no such file" in proc.stderr
