@@ -33,6 +33,7 @@ $(NPM_STAMP): package-lock.json package.json
 	npm ci --no-audit --no-fund --ignore-scripts
 	@touch $@
 
+run: export LOTSE_ENV ?= development
 run: venv assets
 	$(VENV)/bin/lotse db upgrade
 	$(VENV)/bin/lotse deploy bpmn/
