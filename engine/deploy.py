@@ -16,6 +16,7 @@ from lxml import etree
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
@@ -50,6 +51,7 @@ class PreparedProcess:
     content_hash: str
     source_files: dict[str, str]
     lane_offices: dict[str, str]
+    start_messages: list[str]
 
 
 @dataclass
@@ -85,6 +87,24 @@ def collect_files(paths: Iterable[str | Path]) -> list[SourceFile]:
     return out
 
 
+class _LaneAwareProcessParser(SpiffBpmnParser.PROCESS_PARSER_CLASS):
+    """Lets an element inside an embedded subprocess have its own lane.
+
+    SpiffWorkflow gives every child of a subprocess the subprocess's lane, so an escalation
+    task drawn in the coordinator's lane inside a waiting subprocess would land in the case
+    manager's queue. Here a child listed in a lane gets that lane; others inherit.
+    """
+
+    def __init__(self, *args, lane=None, **kwargs):
+        super().__init__(*args, lane=lane, **kwargs)
+        self.parent_lane = lane
+        self.lane = None
+
+    def get_lane_name(self, node_id):
+        name = super().get_lane_name(node_id)
+        return name if name is not None else self.parent_lane
+
+
 class _LotseParser(SpiffBpmnParser):
     """Spiff parser that resolves lanes to office codes and keeps document roots alive.
 
@@ -92,6 +112,8 @@ class _LotseParser(SpiffBpmnParser):
     next document, which then silently gets another document's (or no) lanes. Keeping every
     root referenced makes the ids unique for the parser's lifetime.
     """
+
+    PROCESS_PARSER_CLASS = _LaneAwareProcessParser
 
     def __init__(self, resolve_lane: LaneResolver, problems: _Problems) -> None:
         super().__init__()
@@ -222,11 +244,20 @@ def prepare(
         content = ser.dumps({"spec": ser.sha256(body), "forms": used_forms})
         out.append(
             PreparedProcess(pid, name, body, ser.sha256(body), ser.sha256(content), sources,
-                            dict(parser.lane_offices))
+                            dict(parser.lane_offices), _start_messages(spec))
         )
     if problems.items:
         raise DeployError(problems.items)
     return out
+
+
+def _start_messages(spec) -> list[str]:
+    names = []
+    for ts in getattr(spec, "bpmn_start_events", None) or []:
+        ed = getattr(ts, "event_definition", None)
+        if isinstance(ed, MessageEventDefinition):
+            names.append(ed.name)
+    return sorted(names)
 
 
 def _validation_message(exc: ValidationException) -> str:
@@ -345,7 +376,7 @@ def store_prepared(
         d = ProcessDefinition(
             process_id=p.process_id, version=version, name=p.name, content_hash=p.content_hash,
             spec_hash=p.spec_hash, source_files=p.source_files, lane_offices=p.lane_offices,
-            deployed_at=now, deployed_by=actor,
+            deployed_at=now, deployed_by=actor, start_messages=p.start_messages,
         )
         session.add(d)
         session.flush()

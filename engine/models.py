@@ -91,6 +91,8 @@ class ProcessDefinition(Base):
     lane_offices: Mapped[dict] = mapped_column(JSON)
     deployed_at: Mapped[datetime] = mapped_column(UTCDateTime())
     deployed_by: Mapped[str | None] = mapped_column(String(100))
+    # Message names whose arrival starts this process (message start events).
+    start_messages: Mapped[list] = mapped_column(JSON, default=list)
 
 
 class ProcessInstance(Base):
@@ -111,6 +113,8 @@ class ProcessInstance(Base):
     revision: Mapped[int] = mapped_column(Integer, default=0)
     next_seq: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
+    error_element: Mapped[str | None] = mapped_column(String(200))
+    error_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class WorkflowState(Base):
@@ -182,3 +186,47 @@ class AuditEvent(Base):
     element_id: Mapped[str | None] = mapped_column(String(200))
     details: Mapped[dict] = mapped_column(JSON, default=dict)
     hash: Mapped[str | None] = mapped_column(String(64))
+
+
+class Message(Base):
+    """A thrown message (outbox): written with the step that threw it, delivered once."""
+
+    __tablename__ = "message"
+    __table_args__ = (Index("ix_message_status_created", "status", "created_at"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    event: Mapped[str] = mapped_column(Text)  # serialized SpiffWorkflow BpmnEvent
+    corr_key: Mapped[str | None] = mapped_column(String(40))
+    corr_value: Mapped[str | None] = mapped_column(String(200))
+    sender_instance_id: Mapped[int | None] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(20))  # pending|delivered|unmatched
+    reason: Mapped[str | None] = mapped_column(Text)
+    target_instance_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class MessageSubscription(Base):
+    """A waiting message catch event, with the correlation values its instance holds."""
+
+    __tablename__ = "message_subscription"
+    __table_args__ = (
+        Index("ix_message_subscription_name_referral", "name", "referral_id"),
+        Index("ix_message_subscription_name_case", "name", "case_id"),
+    )
+    task_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    instance_id: Mapped[int] = mapped_column(
+        ForeignKey("process_instance.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    referral_id: Mapped[str | None] = mapped_column(String(200))
+    case_id: Mapped[str | None] = mapped_column(String(200))
+
+
+class ClockSetting(Base):
+    """Outside production: the offset of the engine clock from system time (one row)."""
+
+    __tablename__ = "clock_setting"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    offset_seconds: Mapped[float] = mapped_column(default=0.0)

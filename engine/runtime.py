@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path, PurePosixPath
 from typing import Any
 from uuid import UUID
@@ -23,13 +23,14 @@ from SpiffWorkflow.util.task import TaskState
 
 from engine import clock as engine_clock
 from engine import deploy as deploy_mod
-from engine import forms, sandbox, store
+from engine import forms, messaging, sandbox, store
 from engine.db import Database
 from engine.errors import (
     FormInvalid,
     InstanceNotFound,
     InstanceNotRunning,
     InvalidInput,
+    LotseError,
     ProcessNotFound,
     TaskClaimedByOther,
     TaskNotFound,
@@ -37,8 +38,8 @@ from engine.errors import (
     WorkflowDepthExceeded,
 )
 from engine.logs import guard_spiff_logging
-from engine.models import AuditEvent, HumanTask, ProcessDefinition, ProcessInstance
-from engine.steps import advance
+from engine.models import AuditEvent, HumanTask, Message, ProcessDefinition, ProcessInstance
+from engine.steps import advance, current_data, is_finished, next_timer_at
 from engine.views import human_task_dict, instance_summary
 
 HUMAN_STATES = {
@@ -58,6 +59,11 @@ class Actor:
 
 
 SYSTEM = Actor()
+TIMER_RETRY = timedelta(minutes=1)
+
+
+def _short(exc: Exception) -> str:
+    return (f"{exc.__class__.__name__}: {exc}")[:1000]
 
 
 class Engine:
@@ -71,12 +77,14 @@ class Engine:
         helpers: Mapping[str, Callable] | None = None,
         format_checker: Any = None,
         clock: engine_clock.Clock | None = None,
+        message_listeners: Iterable[messaging.MessageListener] = (),
     ) -> None:
         self.db = db
         self.resolve_lane = resolve_lane
         self.helpers = dict(helpers or {})
         self.format_checker = format_checker
         self.clock = clock or engine_clock.SystemClock()
+        self.message_listeners = list(message_listeners)
         self.script_engine = sandbox.make_script_engine(self.helpers)
         engine_clock.install_timer_clock()
         guard_spiff_logging()
@@ -134,29 +142,45 @@ class Engine:
         """Start an instance of the latest (or given) version with initial data."""
         if data is not None and not isinstance(data, dict):
             raise InvalidInput("initial data must be a JSON object")
-        with engine_clock.using(self.clock), self.db.unit_of_work() as s:
-            q = select(ProcessDefinition).where(ProcessDefinition.process_id == process_id)
-            if version is not None:
-                q = q.where(ProcessDefinition.version == version)
-            d = s.scalar(q.order_by(ProcessDefinition.version.desc()).limit(1))
-            if d is None:
-                raise ProcessNotFound(f"process '{process_id}' is not deployed", process_id=process_id)
-            now = self.now()
-            inst = ProcessInstance(
-                definition_id=d.id, process_id=d.process_id, case_ref=case_ref, status="running",
-                created_at=now, updated_at=now, created_by=actor.user, revision=0, next_seq=0,
-            )
-            s.add(inst)
-            s.flush()
-            spec, subs = store.ser.SPEC_CACHE.get(d.spec_hash, lambda: _spec_body(s, d.spec_hash))
-            wf = BpmnWorkflow(spec, subs, script_engine=self.script_engine)
-            start = wf.get_next_task(spec_name="Start")
-            if start is not None and data:
-                start.data.update(store.ser.restore(store.ser.convert(data)))
-            self._audit(s, "instance.started", actor, inst, details={"process_id": process_id,
-                                                                     "version": d.version})
-            self._run_and_save(s, inst, d, wf, store.Snapshot(), actor, completed_task=None)
-            return instance_summary(inst)
+        with engine_clock.using(self._tick()):
+            with self.db.unit_of_work() as s:
+                q = select(ProcessDefinition).where(ProcessDefinition.process_id == process_id)
+                if version is not None:
+                    q = q.where(ProcessDefinition.version == version)
+                d = s.scalar(q.order_by(ProcessDefinition.version.desc()).limit(1))
+                if d is None:
+                    raise ProcessNotFound(f"process '{process_id}' is not deployed",
+                                          process_id=process_id)
+                inst, wf = self._new_instance(s, d, case_ref, actor)
+                start = wf.get_next_task(spec_name="Start")
+                if start is not None and data:
+                    start.data.update(store.ser.restore(store.ser.convert(data)))
+                sent = self._run_and_save(s, inst, d, wf, store.Snapshot(), actor, None)
+                out = instance_summary(inst)
+            self.deliver(sent)
+            return out
+
+    def _new_instance(self, s: Session, d: ProcessDefinition, case_ref: str | None,
+                      actor: Actor) -> tuple[ProcessInstance, BpmnWorkflow]:
+        now = self.now()
+        inst = ProcessInstance(
+            definition_id=d.id, process_id=d.process_id, case_ref=case_ref, status="running",
+            created_at=now, updated_at=now, created_by=actor.user, revision=0, next_seq=0,
+        )
+        s.add(inst)
+        s.flush()
+        spec, subs = store.ser.SPEC_CACHE.get(d.spec_hash, lambda: _spec_body(s, d.spec_hash))
+        wf = BpmnWorkflow(spec, subs, script_engine=self.script_engine)
+        self._audit(s, "instance.started", actor, inst,
+                    details={"process_id": d.process_id, "version": d.version})
+        return inst, wf
+
+    def _tick(self) -> engine_clock.Clock:
+        """The clock for this call (a stored, movable clock re-reads its offset)."""
+        refresh = getattr(self.clock, "refresh", None)
+        if refresh is not None:
+            refresh()
+        return self.clock
 
     # ------------------------------------------------------------------ worklists
     def tasks(
@@ -216,7 +240,7 @@ class Engine:
         """Assign an open task to ``actor.user``."""
         if not actor.user:
             raise InvalidInput("claiming needs a user")
-        with engine_clock.using(self.clock), self.db.unit_of_work() as s:
+        with engine_clock.using(self._tick()), self.db.unit_of_work() as s:
             ht = self._open_task_for_update(s, task_id, actor)
             if ht.assignee not in (None, actor.user):
                 raise TaskClaimedByOther(f"task is claimed by {ht.assignee}", assignee=ht.assignee)
@@ -226,7 +250,7 @@ class Engine:
 
     def unclaim(self, task_id: str, *, actor: Actor, force: bool = False) -> dict:
         """Return a claimed task to the office queue (own claim, or ``force`` for team leads)."""
-        with engine_clock.using(self.clock), self.db.unit_of_work() as s:
+        with engine_clock.using(self._tick()), self.db.unit_of_work() as s:
             ht = self._open_task_for_update(s, task_id, actor)
             if ht.assignee is not None and ht.assignee != actor.user and not force:
                 raise TaskClaimedByOther(f"task is claimed by {ht.assignee}", assignee=ht.assignee)
@@ -249,54 +273,231 @@ class Engine:
         """Complete a human task with form data and run the case to its next wait."""
         if data is not None and not isinstance(data, dict):
             raise InvalidInput("task data must be a JSON object")
-        with engine_clock.using(self.clock), self.db.unit_of_work() as s:
-            ht = self._visible_task(s, task_id, actor)
-            inst = s.scalar(select(ProcessInstance).where(ProcessInstance.id == ht.instance_id)
-                            .with_for_update())
-            s.refresh(ht)
-            if ht.state != "READY":
-                raise TaskNotOpen(_not_open_message(ht), task_id=task_id, state=ht.state,
-                                  completed_by=ht.completed_by)
-            if actor.user and ht.assignee not in (None, actor.user):
-                raise TaskClaimedByOther(f"task is claimed by {ht.assignee}", assignee=ht.assignee)
-            if inst.status != "running":
-                raise InstanceNotRunning(f"instance {inst.id} is {inst.status}", status=inst.status)
-            d = s.get(ProcessDefinition, inst.definition_id)
-            cleaned = dict(data or {})
-            schema = _form_file(d, ht.form)
-            if schema is not None:
-                cleaned, errors = forms.clean_and_validate(
-                    schema, cleaned, format_checker=self.format_checker
-                )
-                if errors:
-                    raise FormInvalid(errors)
-            wf, snap = store.load(s, inst, d.spec_hash)
-            wf.script_engine = self.script_engine  # never serialized: re-attach on every load
-            task = wf.get_task_from_id(UUID(ht.id))
-            if task is None or task.state != TaskState.READY:
-                raise TaskNotOpen("task is no longer open", task_id=task_id)
-            task.data.update(store.ser.restore(store.ser.convert(cleaned)))
-            task.run()
-            ht.completed_by = actor.user
-            self._audit(s, "task.completed", actor, inst, task=ht,
-                        details={"fields": sorted(cleaned)})
-            self._run_and_save(s, inst, d, wf, snap, actor, completed_task=ht)
-            return instance_summary(inst)
+        with engine_clock.using(self._tick()):
+            with self.db.unit_of_work() as s:
+                ht = self._visible_task(s, task_id, actor)
+                inst = s.scalar(select(ProcessInstance).where(ProcessInstance.id == ht.instance_id)
+                                .with_for_update())
+                s.refresh(ht)
+                if ht.state != "READY":
+                    raise TaskNotOpen(_not_open_message(ht), task_id=task_id, state=ht.state,
+                                      completed_by=ht.completed_by)
+                if actor.user and ht.assignee not in (None, actor.user):
+                    raise TaskClaimedByOther(f"task is claimed by {ht.assignee}",
+                                             assignee=ht.assignee)
+                if inst.status != "running":
+                    raise InstanceNotRunning(f"instance {inst.id} is {inst.status}",
+                                             status=inst.status)
+                d = s.get(ProcessDefinition, inst.definition_id)
+                cleaned = dict(data or {})
+                schema = _form_file(d, ht.form)
+                if schema is not None:
+                    cleaned, errors = forms.clean_and_validate(
+                        schema, cleaned, format_checker=self.format_checker
+                    )
+                    if errors:
+                        raise FormInvalid(errors)
+                wf, snap = self._load(s, inst, d)
+                task = wf.get_task_from_id(UUID(ht.id))
+                if task is None or task.state != TaskState.READY:
+                    raise TaskNotOpen("task is no longer open", task_id=task_id)
+                task.data.update(store.ser.restore(store.ser.convert(cleaned)))
+                task.run()
+                ht.completed_by = actor.user
+                self._audit(s, "task.completed", actor, inst, task=ht,
+                            details={"fields": sorted(cleaned)})
+                sent = self._run_and_save(s, inst, d, wf, snap, actor, completed_task=ht)
+                out = instance_summary(inst)
+            self.deliver(sent)
+            return out
+
+    def _load(self, s: Session, inst: ProcessInstance, d: ProcessDefinition):
+        wf, snap = store.load(s, inst, d.spec_hash)
+        wf.script_engine = self.script_engine  # never serialized: re-attach on every load
+        snap.subscriptions = messaging.subscriptions(wf, inst.case_ref)
+        return wf, snap
+
+    # ------------------------------------------------------------------ timers
+    def fire_due_timers(self, *, limit: int | None = None) -> int:
+        """Fire every timer due at engine time, oldest first, one instance per transaction."""
+        fired = 0
+        with engine_clock.using(self._tick()):
+            while limit is None or fired < limit:
+                iid = self._fire_one()
+                if iid is None:
+                    break
+                fired += 1
+        return fired
+
+    def _fire_one(self) -> int | None:
+        now = self.now()
+        iid = None
+        try:
+            with self.db.unit_of_work() as s:
+                q = (select(ProcessInstance)
+                     .where(ProcessInstance.status == "running",
+                            ProcessInstance.next_timer_at <= now)
+                     .order_by(ProcessInstance.next_timer_at, ProcessInstance.id).limit(1))
+                inst = s.scalar(q.with_for_update(skip_locked=True))
+                if inst is None:
+                    return None
+                iid, due = inst.id, inst.next_timer_at
+                d = s.get(ProcessDefinition, inst.definition_id)
+                wf, snap = self._load(s, inst, d)
+                sent = self._run_and_save(s, inst, d, wf, snap, SYSTEM, None)
+                if inst.next_timer_at is not None and inst.next_timer_at <= due:
+                    # SpiffWorkflow did not fire it (e.g. an exhausted cycle): do not spin.
+                    inst.next_timer_at = now + TIMER_RETRY
+                self._audit(s, "timer.fired", SYSTEM, inst,
+                            details={"due": due.isoformat(), "fired": now.isoformat()})
+        except Exception as exc:  # an unexpected failure becomes a visible incident
+            if iid is None or isinstance(exc, LotseError):
+                raise
+            self._incident(iid, exc)
+            return iid
+        self.deliver(sent)
+        return iid
+
+    def _incident(self, instance_id: int, exc: Exception) -> None:
+        with self.db.unit_of_work() as s:
+            inst = s.get(ProcessInstance, instance_id)
+            inst.status, inst.error, inst.error_at = "error", _short(exc), self.now()
+            self._audit(s, "instance.incident", SYSTEM, inst,
+                        details={"error": exc.__class__.__name__})
+
+    def retry(self, instance_id: int, *, actor: Actor = SYSTEM) -> dict:
+        """Run an instance with an incident again from its failed tasks."""
+        with engine_clock.using(self._tick()):
+            with self.db.unit_of_work() as s:
+                inst = s.scalar(select(ProcessInstance).where(ProcessInstance.id == instance_id)
+                                .with_for_update())
+                if inst is None:
+                    raise InstanceNotFound(f"instance {instance_id} not found",
+                                           instance_id=instance_id)
+                if inst.status != "error":
+                    raise InstanceNotRunning(f"instance {instance_id} has no incident "
+                                             f"(status {inst.status})", status=inst.status)
+                d = s.get(ProcessDefinition, inst.definition_id)
+                wf, snap = self._load(s, inst, d)
+                for _k, w in store.iter_workflows(wf):
+                    for t in w.tasks.values():
+                        if t.state == TaskState.ERROR:
+                            t._set_state(TaskState.READY)
+                inst.status, inst.error, inst.error_element, inst.error_at = (
+                    "running", None, None, None)
+                self._audit(s, "instance.retried", actor, inst)
+                sent = self._run_and_save(s, inst, d, wf, snap, actor, None)
+                out = instance_summary(inst)
+            self.deliver(sent)
+            return out
+
+    # ------------------------------------------------------------------ messages
+    def deliver(self, message_ids: Iterable[str] | None = None) -> int:
+        """Deliver the given (or all pending) messages, and the messages that delivery throws."""
+        queue = list(message_ids) if message_ids is not None else self._pending_ids()
+        delivered = 0
+        with engine_clock.using(self.clock):
+            while queue:
+                mid = queue.pop(0)
+                more = self._deliver_one(mid)
+                if more is not None:
+                    delivered += 1
+                    queue.extend(more)
+        return delivered
+
+    def deliver_pending(self) -> int:
+        """Deliver every pending message (worker loop)."""
+        with engine_clock.using(self._tick()):
+            return self.deliver(self._pending_ids())
+
+    def _pending_ids(self) -> list[str]:
+        with self.db.reader() as s:
+            return list(s.scalars(select(Message.id).where(Message.status == "pending")
+                                  .order_by(Message.created_at, Message.id).limit(1000)))
+
+    def _deliver_one(self, message_id: str) -> list[str] | None:
+        with self.db.unit_of_work() as s:
+            msg = s.scalar(select(Message).where(Message.id == message_id,
+                                                 Message.status == "pending")
+                           .with_for_update(skip_locked=True))
+            if msg is None:
+                return None  # consumed already (or being consumed): deliver at most once
+            msg.attempts += 1
+            event = messaging.restore_event(msg)
+            now = self.now()
+            sub = messaging.find_subscriber(s, msg)
+            if sub is not None:
+                inst = s.scalar(select(ProcessInstance)
+                                .where(ProcessInstance.id == sub.instance_id).with_for_update())
+                d = s.get(ProcessDefinition, inst.definition_id)
+                wf, snap = self._load(s, inst, d)
+                if not messaging.catch_on_task(wf, sub.task_id, event):
+                    msg.status, msg.reason = "unmatched", "the waiting task no longer waits"
+                    return []
+            else:
+                d = self._start_definition(s, msg)
+                if d is None:
+                    msg.status = "unmatched"
+                    msg.reason = (f"no instance waits for '{msg.name}' with "
+                                  f"{msg.corr_key or 'a correlation'}={msg.corr_value!r}, "
+                                  "and no process starts on it")
+                    return []
+                payload = messaging.payload_of(msg)
+                inst, wf = self._new_instance(s, d, payload.get("case_id") or None, SYSTEM)
+                snap = store.Snapshot()
+                wf.do_engine_steps()
+                starts = [t for t in messaging.subscriptions(wf, inst.case_ref)
+                          if t.name == msg.name]
+                if not starts or not messaging.catch_on_task(wf, starts[0].task_id, event):
+                    raise InvalidInput(f"process {d.process_id} does not start on {msg.name}")
+            msg.status, msg.delivered_at, msg.target_instance_id = "delivered", now, inst.id
+            self._audit(s, "message.delivered", SYSTEM, inst,
+                        details={"message_id": msg.id, "name": msg.name,
+                                 "from_instance": msg.sender_instance_id})
+            return self._run_and_save(s, inst, d, wf, snap, SYSTEM, None)
+
+    def _start_definition(self, s: Session, msg: Message) -> ProcessDefinition | None:
+        latest = {}
+        for d in s.scalars(select(ProcessDefinition).order_by(ProcessDefinition.version)):
+            latest[d.process_id] = d
+        candidates = [d for d in latest.values() if msg.name in (d.start_messages or [])]
+        if len(candidates) > 1:
+            office = str(messaging.payload_of(msg).get("office") or "").lower()
+            candidates = [d for d in candidates if office and d.process_id.endswith("_" + office)]
+        return candidates[0] if len(candidates) == 1 else None
+
+    def messages(self, *, status: str | None = None) -> list[dict]:
+        """Stored messages (e.g. the unmatched ones), newest first."""
+        q = select(Message).order_by(Message.created_at.desc(), Message.id)
+        if status is not None:
+            q = q.where(Message.status == status)
+        with self.db.reader() as s:
+            return [{"message_id": m.id, "name": m.name, "status": m.status,
+                     "reason": m.reason, "correlation": {m.corr_key: m.corr_value}
+                     if m.corr_key else {}, "sender_instance_id": m.sender_instance_id,
+                     "target_instance_id": m.target_instance_id,
+                     "created_at": m.created_at.isoformat()} for m in s.scalars(q)]
 
     # ------------------------------------------------------------------ internals
     def _run_and_save(self, s: Session, inst: ProcessInstance, d: ProcessDefinition,
                       wf: BpmnWorkflow, snap: store.Snapshot, actor: Actor,
-                      completed_task: HumanTask | None) -> store.SaveResult:
+                      completed_task: HumanTask | None) -> list[str]:
+        """Run to the next wait and write everything; returns ids of messages thrown."""
         error = advance(wf)
         now = self.now()
+        # take thrown events out of the workflow before it is saved, so none is sent twice
+        sent = messaging.write_outbox(s, wf, inst.id, now, self.message_listeners)
         result = store.save(s, inst, wf, snap)
         self._project(s, inst, d, wf, result, actor, completed_task, now)
+        subs = messaging.subscriptions(wf, inst.case_ref)
+        messaging.sync_subscriptions(s, inst.id, snap.subscriptions, subs)
+        snap.subscriptions = subs
         inst.updated_at = now
         inst.revision += 1
         inst.next_timer_at = next_timer_at(wf)
         if error is not None:
-            inst.status = "error"
-            inst.error = error["message"]
+            inst.status, inst.error = "error", error["message"]
+            inst.error_element, inst.error_at = error.get("element"), now
             self._audit(s, "instance.error", actor, inst, element=error.get("element"),
                         details={"error": error["message"]})
         elif is_finished(wf):
@@ -305,7 +506,7 @@ class Engine:
             inst.next_timer_at = None
             self._audit(s, "instance.completed", actor, inst)
         self.last_save = result
-        return result
+        return sent
 
     def _project(self, s, inst, d, wf, res: store.SaveResult, actor, completed_task, now) -> None:
         new_rows, changes = [], []
@@ -377,6 +578,9 @@ class Engine:
             out = instance_summary(inst)
             out.update(process_id=inst.process_id, version=d.version, case_ref=inst.case_ref,
                        data=store.ser.convert(current_data(wf)), error=inst.error,
+                       error_element=inst.error_element,
+                       next_timer_at=inst.next_timer_at.isoformat() if inst.next_timer_at
+                       else None,
                        tasks=[human_task_dict(t) for t in tasks])
             return out
 
@@ -417,40 +621,4 @@ def _form_file(d: ProcessDefinition, name: str | None) -> dict | None:
     return json.loads(text) if text else None
 
 
-def current_data(wf: BpmnWorkflow) -> dict:
-    """The case data as it stands: workflow data when finished, else the latest task data."""
-    if wf.data:
-        return dict(wf.data)
-    if wf.last_task is not None:
-        return dict(wf.last_task.data)
-    return dict(wf.task_tree.data)
-
-
-def is_finished(wf: BpmnWorkflow) -> bool:
-    """True when no task of the top workflow is still open (not trusting Spiff's cached flag)."""
-    open_states = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR | TaskState.FUTURE
-    return not any(t.state & open_states for t in wf.tasks.values()) and not any(
-        t.state & open_states for sp in wf.subprocesses.values() for t in sp.tasks.values()
-    )
-
-
-def next_timer_at(wf: BpmnWorkflow) -> datetime | None:
-    """The earliest due time of any waiting timer, for the scheduler's indexed column."""
-    from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
-    from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
-
-    due = []
-    for _key, w in store.iter_workflows(wf):
-        for t in w.tasks.values():
-            if t.state != TaskState.WAITING:
-                continue
-            ts = t.task_spec
-            ed = getattr(ts, "event_definition", None)
-            if isinstance(ts, CatchingEvent) and isinstance(ed, TimerEventDefinition):
-                value = ed.details(t).value
-                if isinstance(value, str):
-                    due.append(TimerEventDefinition.get_datetime(value))
-    return min(due) if due else None
-
-
-__all__ = ["Engine", "Actor", "SYSTEM", "WorkflowDepthExceeded"]
+__all__ = ["SYSTEM", "Actor", "Engine", "WorkflowDepthExceeded"]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import inspect
+from datetime import datetime
 
 from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskIterator, TaskState
 
+from engine import store
 from engine.errors import WorkflowDepthExceeded
 
 # SpiffWorkflow's task iterators stop descending at this depth: tasks below it become
@@ -63,3 +65,39 @@ def check_depth(wf: BpmnWorkflow) -> None:
                     element=task.task_spec.bpmn_id or task.task_spec.name,
                     depth=d,
                 )
+
+
+def current_data(wf: BpmnWorkflow) -> dict:
+    """The case data as it stands: workflow data when finished, else the latest task data."""
+    if wf.data:
+        return dict(wf.data)
+    if wf.last_task is not None:
+        return dict(wf.last_task.data)
+    return dict(wf.task_tree.data)
+
+
+def is_finished(wf: BpmnWorkflow) -> bool:
+    """True when no task of the top workflow is still open (not trusting Spiff's cached flag)."""
+    open_states = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR | TaskState.FUTURE
+    return not any(t.state & open_states for t in wf.tasks.values()) and not any(
+        t.state & open_states for sp in wf.subprocesses.values() for t in sp.tasks.values()
+    )
+
+
+def next_timer_at(wf: BpmnWorkflow) -> datetime | None:
+    """The earliest due time of any waiting timer, for the scheduler's indexed column."""
+    from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+    from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+
+    due = []
+    for _key, w in store.iter_workflows(wf):
+        for t in w.tasks.values():
+            if t.state != TaskState.WAITING:
+                continue
+            ts = t.task_spec
+            ed = getattr(ts, "event_definition", None)
+            if isinstance(ts, CatchingEvent) and isinstance(ed, TimerEventDefinition):
+                value = ed.details(t).value
+                if isinstance(value, str):
+                    due.append(TimerEventDefinition.get_datetime(value))
+    return min(due) if due else None

@@ -41,6 +41,7 @@ class Snapshot:
 
     tasks: dict[UUID, TaskSnap] = field(default_factory=dict)
     workflows: dict[str, str] = field(default_factory=dict)  # key -> body hash
+    subscriptions: frozenset = frozenset()  # waiting message catch events
 
 
 @dataclass

@@ -7,14 +7,17 @@ from pathlib import Path
 from engine.clock import Clock
 from engine.db import Database
 from engine.runtime import Engine
-from processes import dates
+from processes import dates, referrals
 from processes.offices import OfficeRegistry
 from processes.validators import make_format_checker
 
 
-def script_helpers() -> dict:
+def script_helpers(registry: OfficeRegistry | None = None) -> dict:
     """Every function BPMN scripts and expressions may call (deny by default)."""
-    return dict(dates.HELPERS)
+    helpers = dict(dates.HELPERS)
+    if registry is not None:
+        helpers.update(referrals.make_helpers(registry))
+    return helpers
 
 
 def build_engine(
@@ -25,8 +28,9 @@ def build_engine(
     engine = Engine(
         db,
         resolve_lane=registry.resolve_lane,
-        helpers=script_helpers(),
+        helpers=script_helpers(registry),
         format_checker=make_format_checker(registry),
         clock=clock,
+        message_listeners=[referrals.ReferralListener(registry)],
     )
     return engine, registry

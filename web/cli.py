@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from engine.errors import LotseError
+from engine.errors import InvalidInput, LotseError
 from web import settings as settings_mod
 
 
@@ -35,7 +35,14 @@ class Context:
         if self._engine is None:
             from processes.wiring import build_engine
 
-            self._engine, self.offices = build_engine(self.db, offices_file=self.settings.offices_file)
+            clock = None
+            if not self.settings.is_production:
+                from engine.stored_clock import StoredOffsetClock
+
+                clock = StoredOffsetClock(self.db)
+            self._engine, self.offices = build_engine(
+                self.db, offices_file=self.settings.offices_file, clock=clock
+            )
         return self._engine
 
 
@@ -235,7 +242,121 @@ def serve(host: str, port: int, workers: int) -> None:
     run(host=host, port=port, workers=workers)
 
 
-from web.cli_users import user as _user_group  # noqa: E402
+@command(main)
+@click.argument("instance_id", type=int)
+@click.option("--user", default=None)
+def retry(ctx: Context, instance_id, user):
+    """Run an instance with an incident again from its failed step."""
+    from engine.runtime import Actor
+
+    out = ctx.engine.retry(instance_id, actor=Actor(user=user))
+    return out, f"instance {instance_id}: {out['status']}"
+
+
+@command(main)
+@click.option("--unmatched", is_flag=True, help="Only messages no receiver took.")
+def messages(ctx: Context, unmatched):
+    """List stored messages."""
+    rows = ctx.engine.messages(status="unmatched" if unmatched else None)
+    return rows, "\n".join(f"{m['created_at']} {m['name']} {m['status']} {m['reason'] or ''}"
+                           for m in rows) or "keine Nachrichten / no messages"
+
+
+@command(main)
+@click.option("--case", "case_id", default=None)
+@click.option("--office", default=None)
+def referrals(ctx: Context, case_id, office):
+    """List referrals with their state and overdue flags."""
+    from processes.referrals import list_referrals
+
+    rows = list_referrals(ctx.db, now=ctx.engine.now(), case_id=case_id, office=office)
+    return rows, "\n".join(
+        f"{r['referral_id']} {r['office']:7} {r['state']:14} due_ack {r['due_ack'][:10]}"
+        f"{' ÜBERFÄLLIG/OVERDUE' if r['overdue_ack'] or r['overdue_result'] else ''}"
+        for r in rows) or "keine Vermittlungen / no referrals"
+
+
+@main.group()
+def clock() -> None:
+    """Engine clock (only outside production)."""
+
+
+def _movable(ctx: Context):
+    if ctx.settings.is_production:
+        raise InvalidInput("the clock can only be moved when LOTSE_ENV is development or "
+                               "test / die Uhr ist nur in Entwicklung und Test verstellbar")
+    return ctx.engine.clock
+
+
+def _drain(ctx: Context) -> dict:
+    fired = ctx.engine.fire_due_timers()
+    delivered = ctx.engine.deliver_pending()
+    return {"now": ctx.engine.now().isoformat(), "timers_fired": fired,
+            "messages_delivered": delivered}
+
+
+@command(clock, "set")
+@click.argument("when")
+def clock_set(ctx: Context, when):
+    from datetime import datetime
+
+    try:
+        target = datetime.fromisoformat(when)
+    except ValueError:
+        raise ValueError(f"'{when}' is not an ISO 8601 date-time") from None
+    _movable(ctx).set(target)
+    out = _drain(ctx)
+    return out, f"Uhr / clock: {out['now']} ({out['timers_fired']} timer)"
+
+
+@command(clock, "advance")
+@click.argument("duration")
+def clock_advance(ctx: Context, duration):
+    from engine.stored_clock import parse_duration
+
+    clk = _movable(ctx)
+    clk.advance(parse_duration(duration, ctx.engine.now()))
+    out = _drain(ctx)
+    return out, f"Uhr / clock: {out['now']} ({out['timers_fired']} timer)"
+
+
+@command(clock, "show")
+def clock_show(ctx: Context):
+    return {"now": ctx.engine.now().isoformat()}, ctx.engine.now().isoformat()
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Fire what is due, deliver, and exit.")
+@click.option("--interval", default=1.0, type=float, help="Seconds between polls.")
+@click.option("--batch", default=100, type=int, help="Timers per round.")
+@click.pass_obj
+def worker(ctx: Context, once: bool, interval: float, batch: int) -> None:
+    """Fire due timers and deliver pending messages (run any number of them)."""
+    import signal
+    import time
+
+    stop = {"now": False}
+
+    def _stop(*_a):
+        stop["now"] = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    eng = ctx.engine
+    total = {"timers_fired": 0, "messages_delivered": 0}
+    while not stop["now"]:
+        fired = eng.fire_due_timers(limit=batch)
+        delivered = eng.deliver_pending()
+        total["timers_fired"] += fired
+        total["messages_delivered"] += delivered
+        if once and fired < batch and not delivered:
+            click.echo(json.dumps(total))
+            return
+        if not once and fired < batch and not delivered:
+            time.sleep(interval)
+
+
+from web.cli_users import user as _user_group
 
 main.add_command(_user_group)
 

@@ -1,0 +1,151 @@
+"""Durable messages between instances: outbox, subscriptions and routing.
+
+A thrown message that nothing in its own workflow catches is written to the ``message``
+table in the same transaction as the step that threw it. Delivery routes it by name and
+correlation value (``referral_id`` if the payload has one, else ``case_id``) to one waiting
+catch event of another instance, or starts a process with a message start event. A message
+is consumed once: its row is locked and its status checked in the delivering transaction.
+Messages that find no receiver are kept as ``unmatched`` with the reason, and are queued
+again when a matching catch event starts waiting.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.orm import Session
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.util.task import TaskState
+
+from engine import serialization as ser
+from engine import store
+from engine.models import Message, MessageSubscription
+
+CORRELATION_KEYS = ("referral_id", "case_id")
+
+MessageListener = Callable[[Session, Message, dict, datetime], None]
+
+
+@dataclass(frozen=True)
+class Subscription:
+    task_id: str
+    name: str
+    referral_id: str | None
+    case_id: str | None
+
+
+def correlation(payload: Any) -> tuple[str | None, str | None]:
+    """The (key, value) a message routes by: referral_id first, then case_id."""
+    if isinstance(payload, dict):
+        for key in CORRELATION_KEYS:
+            value = payload.get(key)
+            if value not in (None, ""):
+                return key, str(value)
+    return None, None
+
+
+def subscriptions(wf: BpmnWorkflow, case_ref: str | None) -> frozenset[Subscription]:
+    """The message catch events ``wf`` waits on, with the correlation values it holds."""
+    subs = set()
+    for _key, w in store.iter_workflows(wf):
+        for task in w.tasks.values():
+            if task.state != TaskState.WAITING or not isinstance(task.task_spec, CatchingEvent):
+                continue
+            ed = getattr(task.task_spec, "event_definition", None)
+            if not isinstance(ed, MessageEventDefinition):
+                continue
+            ref = task.data.get("referral_id")
+            case = task.data.get("case_id") or case_ref
+            subs.add(Subscription(str(task.id), ed.name, None if ref is None else str(ref),
+                                  None if case is None else str(case)))
+    return frozenset(subs)
+
+
+def sync_subscriptions(session: Session, instance_id: int, before: frozenset[Subscription],
+                       after: frozenset[Subscription]) -> None:
+    """Rewrite the instance's subscription rows when they changed; requeue matching strays."""
+    if before == after:
+        return
+    session.execute(delete(MessageSubscription).where(MessageSubscription.instance_id == instance_id))
+    if after:
+        session.execute(insert(MessageSubscription), [
+            {"task_id": s.task_id, "instance_id": instance_id, "name": s.name,
+             "referral_id": s.referral_id, "case_id": s.case_id} for s in after])
+        new = after - before
+        for s in new:
+            values = [v for v in (s.referral_id, s.case_id) if v is not None]
+            if values:
+                session.execute(
+                    update(Message)
+                    .where(Message.status == "unmatched", Message.name == s.name,
+                           Message.corr_value.in_(values))
+                    .values(status="pending", reason=None)
+                )
+
+
+def write_outbox(session: Session, wf: BpmnWorkflow, sender_id: int | None, now: datetime,
+                 listeners: Iterable[MessageListener]) -> list[str]:
+    """Move the workflow's uncaught thrown events into the message table."""
+    ids = []
+    for event in wf.get_events():
+        ed = event.event_definition
+        if not isinstance(ed, MessageEventDefinition):
+            continue  # signals/escalations leaving the instance are not routed
+        payload = event.payload if isinstance(event.payload, dict) else {"value": event.payload}
+        key, value = correlation(payload)
+        msg = Message(
+            id=str(uuid.uuid4()), name=ed.name, event=ser.dumps(ser.REGISTRY.convert(event)),
+            corr_key=key, corr_value=value, sender_instance_id=sender_id, status="pending",
+            created_at=now, attempts=0,
+        )
+        session.add(msg)
+        for listener in listeners:
+            listener(session, msg, payload, now)
+        ids.append(msg.id)
+    if ids:
+        session.flush()
+    return ids
+
+
+def restore_event(msg: Message):
+    """The SpiffWorkflow event of a stored message (right event-definition class)."""
+    return ser.REGISTRY.restore(json.loads(msg.event))
+
+
+def payload_of(msg: Message) -> dict:
+    """The message payload as stored."""
+    payload = restore_event(msg).payload
+    return payload if isinstance(payload, dict) else {"value": payload}
+
+
+def find_subscriber(session: Session, msg: Message) -> MessageSubscription | None:
+    """The waiting catch event of another instance this message correlates with."""
+    if msg.corr_value is None:
+        return None
+    column = MessageSubscription.referral_id if msg.corr_key == "referral_id" \
+        else MessageSubscription.case_id
+    q = select(MessageSubscription).where(MessageSubscription.name == msg.name,
+                                          column == msg.corr_value)
+    if msg.sender_instance_id is not None:
+        q = q.where(MessageSubscription.instance_id != msg.sender_instance_id)
+    return session.scalar(q.order_by(MessageSubscription.instance_id).limit(1))
+
+
+def catch_on_task(wf: BpmnWorkflow, task_id: str, event) -> bool:
+    """Let exactly one waiting task catch ``event`` (not every task waiting on the name)."""
+    task = wf.get_task_from_id(uuid.UUID(task_id))
+    if task is None or task.state != TaskState.WAITING:
+        return False
+    if not task.task_spec.catches(task, event):
+        return False
+    task.task_spec.catch(task, event)
+    task.task_spec._update(task)
+    return True

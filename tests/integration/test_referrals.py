@@ -1,0 +1,115 @@
+"""Referrals across processes: messages, SLA timers, correlation, referral records."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from processes.referrals import list_referrals
+from tests import bpmn_builder as B
+from tests.referral_models import _throw, cm_process, office_process
+
+
+def _setup(engine):
+    engine.deploy_files(B.files(cm__bpmn=cm_process(), office__bpmn=office_process()))
+    cm = engine.start("test_cm_referral", {"case_id": "K-1"}, case_ref="K-1")["instance_id"]
+    return cm
+
+
+def _names(engine, **kw):
+    return sorted(t["name"] for t in engine.tasks(**kw))
+
+
+def _referral(engine):
+    (ref,) = list_referrals(engine.db, now=engine.now(), case_id="K-1")
+    return ref
+
+
+def test_round_trip_sent_acknowledged_result(engine):
+    cm = _setup(engine)
+    assert _referral(engine)["state"] == "sent"
+    (ack,) = engine.tasks(office="JC")
+    office_iid = ack["instance_id"]
+    assert office_iid != cm and ack["case_ref"] == "K-1"
+    engine.complete(ack["task_id"], {})
+    assert _referral(engine)["state"] == "acknowledged"
+    (work,) = engine.tasks(office="JC")
+    engine.complete(work["task_id"], {"outcome": "granted"})
+    assert _referral(engine)["state"] == "completed"
+    assert _referral(engine)["outcome"] == "granted"
+    (review,) = engine.tasks(office="KIM_CM")
+    assert review["name"] == "Ergebnis auswerten" and review["instance_id"] == cm
+    assert engine.show(cm)["data"]["result"] == {"referral_id": "K-1-R1", "outcome": "granted"}
+    assert engine.show(office_iid)["status"] == "completed"
+    assert all(m["status"] == "delivered" for m in engine.messages())
+
+
+def test_unanswered_referral_reminds_escalates_and_ack_closes_reminders(engine, clock):
+    cm = _setup(engine)
+    clock.advance(timedelta(days=4))
+    assert engine.fire_due_timers() == 0
+    assert _names(engine, office="KIM_CM") == []
+    clock.advance(timedelta(days=2))  # past due_ack (5 days)
+    assert engine.fire_due_timers() == 1
+    assert _names(engine, office="KIM_CM") == ["Erinnerung senden"]
+    assert _referral(engine)["overdue_ack"] is True
+    clock.advance(timedelta(days=40))  # past sent + 2 x 21 days (JC result SLA)
+    assert engine.fire_due_timers() == 1
+    assert _names(engine, office="KIM_KO") == ["Unbeantwortete Vermittlung klären"]
+    assert engine.fire_due_timers() == 0  # each timer fires once
+    # the office finally acknowledges: the open reminder and escalation are closed
+    (ack,) = engine.tasks(office="JC")
+    engine.complete(ack["task_id"], {})
+    assert _names(engine, office="KIM_CM") == [] and _names(engine, office="KIM_KO") == []
+    states = {t["name"]: t["state"] for t in engine.show(cm)["tasks"]}
+    assert states["Erinnerung senden"] == "CANCELLED"
+    assert states["Unbeantwortete Vermittlung klären"] == "CANCELLED"
+    assert _referral(engine)["state"] == "acknowledged"
+    assert engine.show(cm)["next_timer_at"] is None
+
+
+def _rogue(referral_id: str) -> str:
+    body = ('<bpmn:startEvent id="Ev_Start"/>'
+            + _throw("Msg_Ack", "M_ack", '{"referral_id": "%s"}' % referral_id)
+            + '<bpmn:endEvent id="Ev_End"/>'
+            + B.flow("F1", "Ev_Start", "Msg_Ack") + B.flow("F2", "Msg_Ack", "Ev_End"))
+    doc = B.process("rogue", {"JC": ["Ev_Start", "Msg_Ack", "Ev_End"]}, body)
+    return doc.replace("</bpmn:process>",
+                       '</bpmn:process><bpmn:message id="M_ack" name="referral_acknowledged"/>')
+
+
+def test_wrong_correlation_does_not_reach_the_waiting_instance(engine):
+    cm = _setup(engine)
+    engine.deploy_files(B.files(rogue__bpmn=_rogue("K-1-WRONG")))
+    engine.start("rogue", {})
+    (unmatched,) = engine.messages(status="unmatched")
+    assert unmatched["name"] == "referral_acknowledged"
+    assert "K-1-WRONG" in unmatched["reason"]
+    assert _referral(engine)["state"] == "sent"
+    waiting = engine.show(cm)
+    assert waiting["status"] == "running" and "ack" not in waiting["data"]
+    # the right correlation value reaches it
+    engine.deploy_files(B.files(rogue__bpmn=_rogue("K-1-R1")))
+    engine.start("rogue", {})
+    assert _referral(engine)["state"] == "acknowledged"
+    assert engine.show(cm)["data"]["ack"] == {"referral_id": "K-1-R1"}
+
+
+def test_message_is_consumed_once(engine):
+    _setup(engine)
+    (ack,) = engine.tasks(office="JC")
+    engine.complete(ack["task_id"], {})
+    delivered = [m["message_id"] for m in engine.messages() if m["status"] == "delivered"]
+    before = engine.messages()
+    assert engine.deliver(delivered) == 0  # delivering twice changes nothing
+    assert engine.deliver_pending() == 0
+    assert engine.messages() == before
+
+
+def test_unmatched_message_is_requeued_when_a_receiver_starts_waiting(engine):
+    engine.deploy_files(B.files(rogue__bpmn=_rogue("K-1-R1")))
+    engine.start("rogue", {})  # the ack arrives before the referral is even sent
+    assert len(engine.messages(status="unmatched")) == 1
+    engine.deploy_files(B.files(cm__bpmn=cm_process(), office__bpmn=office_process()))
+    engine.start("test_cm_referral", {"case_id": "K-1"}, case_ref="K-1")
+    assert engine.deliver_pending() == 1
+    assert engine.messages(status="unmatched") == []
