@@ -1,36 +1,134 @@
-"""Flask app factory."""
+"""Flask app factory: settings, engine, accounts, pages, REST API, error handling."""
 
 from __future__ import annotations
 
-from flask import Flask, render_template
+import json
+import os
+import secrets
+from pathlib import Path
+from urllib.parse import urlencode
+
+from flask import Flask, g, get_flashed_messages, request
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from engine.db import Database
+from engine.runtime import Engine
+from processes.offices import OfficeRegistry
 from processes.wiring import build_engine
 from web import settings as settings_mod
+from web.ctx import Services, office_name, t
+from web.i18n import LANG_COOKIE, format_date, format_datetime, normalize_lang
 
 
-def create_app(settings: settings_mod.Settings | None = None, *, engine=None) -> Flask:
+def create_app(settings: settings_mod.Settings | None = None, *,
+               engine: Engine | None = None) -> Flask:
     """Create the Lotse web app (settings read once here)."""
     settings = settings or settings_mod.from_env()
-    app = Flask(__name__)
-    app.config["LOTSE_SETTINGS"] = settings
+    app = Flask(__name__, instance_path=str(Path(settings.instance_dir).resolve()))
+    app.config.update(
+        SECRET_KEY=_secret_key(settings),
+        SESSION_COOKIE_NAME="lotse_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.cookies_secure,
+        MAX_CONTENT_LENGTH=2 * 1024 * 1024,
+        LOTSE_SETTINGS=settings,
+    )
+    if settings.proxy_count:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_count,
+                                x_proto=settings.proxy_count)
     if engine is None:
         engine, offices = build_engine(Database(settings.database_url),
                                        offices_file=settings.offices_file)
     else:
-        from processes.offices import OfficeRegistry
-
         offices = OfficeRegistry.load(settings.offices_file)
+    app.extensions["lotse"] = Services(settings=settings, engine=engine, offices=offices)
     app.extensions["lotse_engine"] = engine
     app.extensions["lotse_offices"] = offices
 
-    @app.get("/")
-    def index():
-        waiting = {o.code: engine.tasks(office=o.code) for o in offices}
-        return render_template("index.html", offices=list(offices), waiting=waiting)
+    _init_i18n(app)
+    from web import api, auth, csrf, errors, ui
+
+    auth.init_app(app)
+    csrf.init_app(app)
+    api.init_app(app)
+    ui.init_app(app)
+    errors.init_app(app)  # after flask-smorest: our handlers win
+    app.after_request(_security_headers)
 
     @app.get("/healthz")
     def healthz():
         return {"status": "ok"}
 
     return app
+
+
+def _secret_key(settings: settings_mod.Settings) -> str:
+    if settings.secret_key:
+        return settings.secret_key
+    if settings.is_production:
+        raise settings_mod.SettingsError(
+            "LOTSE_SECRET_KEY must be set (LOTSE_ENV is not development/test)")
+    path = Path(settings.instance_dir) / "secret_key"
+    if path.is_file():
+        key = path.read_text(encoding="utf-8").strip()
+        if key:
+            return key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(key + "\n")
+    return key
+
+
+def _init_i18n(app: Flask) -> None:
+    @app.before_request
+    def _pick_lang():
+        chosen = normalize_lang(request.args.get("lang"))
+        g.lang_chosen = chosen
+        g.lang = chosen or normalize_lang(request.cookies.get(LANG_COOKIE)) or "de"
+
+    @app.after_request
+    def _remember_lang(resp):
+        chosen = g.get("lang_chosen")
+        if chosen and chosen != request.cookies.get(LANG_COOKIE):
+            resp.set_cookie(LANG_COOKIE, chosen, max_age=365 * 24 * 3600, samesite="Lax",
+                            httponly=True, secure=app.config["SESSION_COOKIE_SECURE"])
+        return resp
+
+    def flashes():
+        out = []
+        for category, msg in get_flashed_messages(with_categories=True):
+            if isinstance(msg, dict):
+                out.append((category, t(msg.get("key", ""), **(msg.get("params") or {}))))
+            else:
+                out.append((category, str(msg)))
+        return out
+
+    def lang_switch_query() -> str:
+        args = request.args.to_dict(flat=False)
+        args["lang"] = ["de" if g.get("lang") == "en" else "en"]
+        return urlencode(args, doseq=True)
+
+    app.jinja_env.globals.update(
+        t=t, office_name=office_name, flashes=flashes, lang_switch_query=lang_switch_query,
+        fmt_date=lambda d: format_date(d, g.get("lang", "de")),
+        fmt_dt=lambda d: format_datetime(d, g.get("lang", "de")),
+    )
+    app.jinja_env.filters["tojson_attr"] = lambda v: json.dumps(v, ensure_ascii=False)
+
+
+CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+       "font-src 'self' data:; script-src 'self'; connect-src 'self'; object-src 'none'; "
+       "base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
+
+
+def _security_headers(resp):
+    resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+    resp.headers.setdefault("Referrer-Policy", "same-origin")
+    resp.headers.setdefault("X-Frame-Options", "DENY")
+    resp.headers.setdefault("Content-Security-Policy", CSP)
+    if resp.mimetype == "text/html" and not request.path.startswith("/static/"):
+        resp.headers.setdefault("Cache-Control", "no-store")
+    return resp

@@ -1,10 +1,105 @@
-"""``lotse user ...`` commands (accounts and API tokens). Filled in by the web app work."""
+"""``lotse user ...``: accounts and API tokens."""
 
 from __future__ import annotations
 
+import secrets
+
 import click
+
+from web import accounts
+from web.models import ROLES
+
+
+def _ctx():
+    from web.cli import Context
+
+    return click.get_current_context().find_object(Context)
+
+
+def _offices(ctx) -> list[str]:
+    ctx.engine  # noqa: B018 - loads the office registry
+    return ctx.offices.codes()
+
+
+def _run(fn):
+    from engine.errors import LotseError
+
+    try:
+        return fn()
+    except LotseError as exc:
+        raise click.ClickException(exc.message) from None
 
 
 @click.group("user")
 def user() -> None:
     """Benutzerkonten / user accounts."""
+
+
+@user.command("add")
+@click.argument("name")
+@click.option("--role", "roles", multiple=True, required=True, type=click.Choice(ROLES),
+              help="Role (repeatable).")
+@click.option("--office", "offices", multiple=True, help="Office code (repeatable).")
+@click.option("--password", default=None,
+              help="Initial password (min. 10 characters). Omit to generate one.")
+@click.option("--display-name", default=None)
+def add(name, roles, offices, password, display_name):
+    """Create an account: lotse user add NAME --role ROLE --office CODE [--password PW]."""
+    ctx = _ctx()
+    generated = password is None
+    if generated:
+        password = secrets.token_urlsafe(12)
+    p = _run(lambda: accounts.create_user(ctx.db, name, roles=roles, offices=offices,
+                                          password=password, display_name=display_name,
+                                          known_offices=_offices(ctx)))
+    click.echo(f"Benutzer / user {p.name}: {', '.join(sorted(p.roles))}"
+               f"{' @ ' + ', '.join(p.offices) if p.offices else ''}")
+    if generated:
+        click.echo(f"Passwort / password: {password}")
+
+
+@user.command("token")
+@click.argument("name")
+@click.option("--label", default=None, help="What the token is for.")
+def token(name, label):
+    """Create an API bearer token (shown once)."""
+    ctx = _ctx()
+    click.echo(_run(lambda: accounts.issue_token(ctx.db, name, label=label)))
+
+
+@user.command("list")
+@click.option("--office", default=None)
+def list_(office):
+    """List accounts."""
+    ctx = _ctx()
+    for u in accounts.list_users(ctx.db, office=office):
+        state = "" if u["active"] else " (deaktiviert / disabled)"
+        click.echo(f"{u['name']:20} {','.join(u['roles']):30} {','.join(u['offices'])}{state}")
+
+
+@user.command("passwd")
+@click.argument("name")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+def passwd(name, password):
+    """Set a new password (ends the user's browser sessions)."""
+    ctx = _ctx()
+    _run(lambda: accounts.set_password(ctx.db, name, password))
+    click.echo("ok")
+
+
+@user.command("disable")
+@click.argument("name")
+def disable(name):
+    """Disable an account (ends sessions, revokes tokens)."""
+    ctx = _ctx()
+    _run(lambda: accounts.set_active(ctx.db, name, False))
+    click.echo("ok")
+
+
+@user.command("enable")
+@click.argument("name")
+def enable(name):
+    """Enable an account again."""
+    ctx = _ctx()
+    _run(lambda: accounts.set_active(ctx.db, name, True))
+    click.echo("ok")

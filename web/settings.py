@@ -8,6 +8,12 @@ from pathlib import Path
 
 from engine.db import default_url
 
+DEV_ENVS = ("development", "test")
+
+
+class SettingsError(ValueError):
+    """A LOTSE_* variable has a value that cannot be used."""
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -15,10 +21,47 @@ class Settings:
     env: str
     offices_file: Path | None
     secret_key: str | None
+    # Cookies only over HTTPS. Defaults to on outside development/test.
+    secure_cookies: bool | None = None
+    idle_timeout_minutes: int = 30
+    login_max_failures: int = 5
+    login_window_minutes: int = 15
+    instance_dir: Path = Path("instance")
+    # Trust X-Forwarded-For from this many proxies (0: use the socket address).
+    proxy_count: int = 0
 
     @property
     def is_production(self) -> bool:
-        return self.env not in ("development", "test")
+        return self.env not in DEV_ENVS
+
+    @property
+    def cookies_secure(self) -> bool:
+        return self.is_production if self.secure_cookies is None else self.secure_cookies
+
+
+def _int(env, key: str, default: int, low: int, high: int) -> int:
+    raw = env.get(key)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{key} must be a whole number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{key} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _bool(env, key: str) -> bool | None:
+    raw = env.get(key)
+    if raw in (None, ""):
+        return None
+    low = raw.strip().lower()
+    if low in ("1", "true", "yes", "on"):
+        return True
+    if low in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{key} must be true or false, got {raw!r}")
 
 
 def from_env(environ: dict | None = None) -> Settings:
@@ -29,5 +72,11 @@ def from_env(environ: dict | None = None) -> Settings:
         database_url=env.get("LOTSE_DATABASE_URL") or default_url(),
         env=env.get("LOTSE_ENV", "production"),
         offices_file=Path(offices) if offices else None,
-        secret_key=env.get("LOTSE_SECRET_KEY"),
+        secret_key=env.get("LOTSE_SECRET_KEY") or None,
+        secure_cookies=_bool(env, "LOTSE_SECURE_COOKIES"),
+        idle_timeout_minutes=_int(env, "LOTSE_IDLE_TIMEOUT_MINUTES", 30, 1, 24 * 60),
+        login_max_failures=_int(env, "LOTSE_LOGIN_MAX_FAILURES", 5, 1, 1000),
+        login_window_minutes=_int(env, "LOTSE_LOGIN_WINDOW_MINUTES", 15, 1, 24 * 60),
+        instance_dir=Path(env.get("LOTSE_INSTANCE_DIR") or "instance"),
+        proxy_count=_int(env, "LOTSE_PROXY_COUNT", 0, 0, 5),
     )

@@ -1,0 +1,150 @@
+"""REST endpoints: offices, worklists, tasks, process instances."""
+
+from __future__ import annotations
+
+from flask import g
+
+from engine import forms as engine_forms
+from engine.errors import FormInvalid, InstanceNotFound
+from web import case_queries as cq
+from web import queries
+from web.api import Blueprint
+from web.api.schemas import (
+    CompleteBody,
+    ErrorSchema,
+    InstanceResultSchema,
+    InstanceSchema,
+    OfficeSchema,
+    StartBody,
+    TaskDetailSchema,
+    TaskListArgs,
+    TaskPageSchema,
+    TaskSchema,
+)
+from web.ctx import actor, services
+from web.errors import Forbidden, OfficeNotFound, Unauthorized
+
+blp = Blueprint("api", __name__, url_prefix="/api", description="Lotse REST API")
+MAX_ID = 2**63 - 1
+
+
+@blp.before_request
+def _require_token():
+    if g.get("user") is None:
+        raise Unauthorized("a valid bearer token is required")
+
+
+def errors(*codes: int):
+    """Document error responses (all share ErrorSchema)."""
+
+    def deco(fn):
+        for code in (401, *codes):
+            fn = blp.alt_response(code, schema=ErrorSchema, description=_DESC.get(code, ""))(fn)
+        return fn
+
+    return deco
+
+
+_DESC = {400: "INVALID_INPUT", 401: "UNAUTHORIZED", 403: "FORBIDDEN",
+         404: "NOT_FOUND (also for another office's objects)",
+         409: "TASK_NOT_OPEN / TASK_CLAIMED / INSTANCE_NOT_RUNNING",
+         422: "VALIDATION_FAILED: errors maps field -> messages"}
+
+
+@blp.route("/offices", methods=["GET"])
+@blp.response(200, OfficeSchema(many=True))
+@errors()
+def offices():
+    """All configured offices."""
+    return [{"code": o.code, "name_de": o.name_de, "name_en": o.name_en,
+             "external": o.external, "active": o.active} for o in services().offices]
+
+
+@blp.route("/offices/<code>/tasks", methods=["GET"])
+@blp.arguments(TaskListArgs, location="query")
+@blp.response(200, TaskPageSchema)
+@errors(400, 404)
+def office_tasks(args, code):
+    """Open tasks of an office, oldest first; page with ``next`` as ``after``."""
+    if code not in g.user.work_offices:
+        raise OfficeNotFound(f"office '{code}' not found", office=code)
+    svc = services()
+    rows, nxt = queries.worklist(svc.db, queries.TaskFilter(offices=(code,)),
+                                 now=svc.engine.now(), limit=args["limit"],
+                                 after=args["after"])
+    return {"items": rows, "next": nxt}
+
+
+@blp.route("/tasks/<task_id>", methods=["GET"])
+@blp.response(200, TaskDetailSchema)
+@errors(404)
+def get_task(task_id):
+    """A task with its form schema, UI schema and instructions."""
+    return services().engine.get_task(task_id, actor=actor())
+
+
+@blp.route("/tasks/<task_id>/claim", methods=["POST"])
+@blp.response(200, TaskSchema)
+@errors(404, 409)
+def claim(task_id):
+    """Claim an open task for the caller."""
+    return services().engine.claim(task_id, actor=actor())
+
+
+@blp.route("/tasks/<task_id>/unclaim", methods=["POST"])
+@blp.response(200, TaskSchema)
+@errors(404, 409)
+def unclaim(task_id):
+    """Release a claimed task (own claim; a team lead of the office may release any)."""
+    eng = services().engine
+    task = eng.get_task(task_id, actor=actor())
+    return eng.unclaim(task_id, actor=actor(), force=g.user.leads(task["office"]))
+
+
+@blp.route("/tasks/<task_id>/complete", methods=["POST"])
+@blp.arguments(CompleteBody)
+@blp.response(200, InstanceResultSchema)
+@errors(400, 404, 409, 422)
+def complete(body, task_id):
+    """Complete a task with form data; 422 lists every invalid field."""
+    return services().engine.complete(task_id, body["data"], actor=actor())
+
+
+@blp.route("/process-instances", methods=["POST"])
+@blp.arguments(StartBody)
+@blp.response(201, InstanceResultSchema)
+@errors(400, 403, 404, 422)
+def start(body):
+    """Start a process instance (latest version) for a case."""
+    if not g.user.is_worker:
+        raise Forbidden("only caseworkers, case managers and team leads start cases")
+    svc = services()
+    data = body["data"]
+    procs = {p["process_id"]: p for p in queries.processes(svc.db)}
+    chosen = procs.get(body["process_id"])
+    if chosen is not None:
+        schema, _ui = cq.start_form(svc.db, chosen["id"], chosen["process_id"])
+        if schema:
+            data, errs = engine_forms.clean_and_validate(
+                schema, data, format_checker=svc.engine.format_checker)
+            if errs:
+                raise FormInvalid(errs)
+    return svc.engine.start(body["process_id"], data, body["case_ref"], actor=actor())
+
+
+@blp.route("/process-instances/<int:instance_id>", methods=["GET"])
+@blp.response(200, InstanceSchema)
+@errors(404)
+def get_instance(instance_id):
+    """Status, visible case data and human tasks of an instance."""
+    svc = services()
+    found = cq.visible_instances(svc.db, g.user, instance_id=instance_id) \
+        if instance_id <= MAX_ID else []
+    if not found:
+        raise InstanceNotFound(f"instance {instance_id} not found", instance_id=instance_id)
+    out = svc.engine.show(instance_id)
+    masked = not g.user.is_worker
+    data = out.get("data") or {}
+    out["data"] = {k: "•••" for k in data} if masked else data
+    out["data_masked"] = masked
+    return out

@@ -1,0 +1,143 @@
+"""Login, logout and who is asking: browser sessions for pages, bearer tokens for /api/."""
+
+from __future__ import annotations
+
+import functools
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    Flask,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+
+from web import accounts, csrf
+from web.ctx import services, t
+from web.errors import Forbidden, Unauthorized
+
+bp = Blueprint("auth", __name__)
+SESSION_KEY = "sid"
+DOCS_PATH = "/api/docs"  # an HTML page: knows the browser session
+
+
+def _idle() -> timedelta:
+    return timedelta(minutes=services().settings.idle_timeout_minutes)
+
+
+def _load_user() -> None:
+    g.user = None
+    g.session_expired = False
+    db = services().db
+    if request.path.startswith("/api/") and request.path != DOCS_PATH:
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() == "bearer" and token.strip():
+            g.user = accounts.resolve_token(db, token.strip())
+        return
+    if request.path.startswith("/static/"):
+        return
+    token = session.get(SESSION_KEY)
+    if token:
+        g.user = accounts.resolve_session(db, token, idle=_idle())
+        if g.user is None:
+            session.pop(SESSION_KEY, None)
+            g.session_expired = True
+
+
+def login_required(view):
+    """Pages: redirect to the login page; API: 401 JSON."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        if g.get("user") is None:
+            if request.path.startswith("/api/"):
+                raise Unauthorized("a valid bearer token is required")
+            flash({"key": "login.expired" if g.get("session_expired") else "login.required"},
+                  "info")
+            return redirect(url_for("auth.login", next=_next_target()))
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def roles_required(*roles: str):
+    """Like ``login_required``, and the user must hold one of ``roles`` (else 403)."""
+
+    def deco(view):
+        @functools.wraps(view)
+        def inner(*args, **kwargs):
+            if not g.user.has(*roles):
+                raise Forbidden("your role does not allow this")
+            return view(*args, **kwargs)
+
+        return login_required(inner)
+
+    return deco
+
+
+def _next_target() -> str:
+    path = request.full_path if request.query_string else request.path
+    return path if request.method == "GET" else url_for("ui.board")
+
+
+def safe_next(target: str | None) -> str:
+    """Only local paths; anything else goes to the board."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return url_for("ui.board")
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return url_for("ui.board")
+    return target
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    """The login form; on success a fresh session (new id and CSRF token)."""
+    nxt = request.values.get("next")
+    if request.method == "GET":
+        if g.user is not None:
+            return redirect(safe_next(nxt))
+        return render_template("login.html", next=nxt, name="", error=None)
+    name = (request.form.get("name") or "").strip()
+    password = request.form.get("password") or ""
+    st = services().settings
+    try:
+        user = accounts.authenticate(
+            services().db, name, password, remote_addr=request.remote_addr,
+            max_failures=st.login_max_failures,
+            window=timedelta(minutes=st.login_window_minutes))
+    except accounts.LoginThrottled:
+        return render_template("login.html", next=nxt, name=name,
+                               error=t("login.throttled")), 429
+    except accounts.LoginFailed:
+        return render_template("login.html", next=nxt, name=name,
+                               error=t("login.failed")), 401
+    old = session.get(SESSION_KEY)
+    if old:
+        accounts.close_session(services().db, old)
+    session.clear()
+    session[SESSION_KEY] = accounts.open_session(services().db, user.id)
+    csrf.rotate()
+    accounts.prune_sessions(services().db, idle=_idle())
+    return redirect(safe_next(nxt))
+
+
+@bp.post("/logout")
+def logout():
+    """End the session server-side and clear the cookie."""
+    accounts.close_session(services().db, session.get(SESSION_KEY))
+    session.clear()
+    flash({"key": "logout.done"}, "success")
+    return redirect(url_for("auth.login"))
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(_load_user)
+    app.register_blueprint(bp)

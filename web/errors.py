@@ -1,0 +1,186 @@
+"""Error handling: domain errors to HTTP statuses; JSON under /api/, an HTML page elsewhere.
+
+Bad input never produces a 500. Unexpected exceptions answer a generic 500 and are
+logged by type and code location only (exception messages may contain personal data).
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+import uuid
+
+from flask import Flask, g, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from engine.errors import (
+    Conflict,
+    DeployError,
+    FormInvalid,
+    InvalidInput,
+    LotseError,
+    NotFound,
+    NotYourOffice,
+    ScriptError,
+    WorkflowDepthExceeded,
+)
+from web.accounts import LoginFailed, LoginThrottled
+from web.csrf import CsrfFailed
+
+log = logging.getLogger("lotse.web")
+
+
+class Unauthorized(LotseError):
+    code = "UNAUTHORIZED"
+
+
+class Forbidden(LotseError):
+    code = "FORBIDDEN"
+
+
+class OfficeNotFound(NotFound):
+    code = "OFFICE_NOT_FOUND"
+
+
+# Most specific first.
+_STATUS: list[tuple[type[LotseError], int]] = [
+    (NotYourOffice, 404),
+    (NotFound, 404),
+    (FormInvalid, 422),
+    (Conflict, 409),
+    (InvalidInput, 400),
+    (CsrfFailed, 400),
+    (DeployError, 400),
+    (Unauthorized, 401),
+    (LoginFailed, 401),
+    (Forbidden, 403),
+    (LoginThrottled, 429),
+    (ScriptError, 422),
+    (WorkflowDepthExceeded, 409),
+]
+
+
+def status_for(exc: LotseError) -> int:
+    """The HTTP status of a domain error."""
+    for cls, status in _STATUS:
+        if isinstance(exc, cls):
+            return status
+    return 400
+
+
+def wants_json() -> bool:
+    return request.path == "/api" or request.path.startswith("/api/")
+
+
+def error_body(exc: LotseError) -> dict:
+    """The JSON body of a domain error; another office's object is plain "not found"."""
+    if isinstance(exc, NotYourOffice):
+        return {"error": "NOT_FOUND", "message": "not found"}
+    return exc.to_dict()
+
+
+def _html(status: int, *, message_key: str | None = None, detail: str | None = None):
+    from web.ctx import t
+
+    message = t(message_key) if message_key else t(f"error.{status}")
+    if message == f"error.{status}":
+        message = t("error.400")
+    return render_template("error.html", status=status, message=message, detail=detail), status
+
+
+def handle_lotse_error(exc: LotseError):
+    status = status_for(exc)
+    if wants_json():
+        resp = jsonify(error_body(exc))
+        resp.status_code = status
+        if status == 401:
+            resp.headers["WWW-Authenticate"] = 'Bearer realm="lotse"'
+        return resp
+    if isinstance(exc, CsrfFailed):
+        return _html(status, message_key="error.csrf")
+    return _html(status)
+
+
+def _flatten(messages) -> dict[str, list[str]]:
+    """webargs' {location: {field: [msg]}} as {field: [msg]}."""
+    out: dict[str, list[str]] = {}
+    if not isinstance(messages, dict):
+        return {"_request": [str(messages)]}
+    for loc, fields in messages.items():
+        if isinstance(fields, dict):
+            for name, msgs in fields.items():
+                out.setdefault(str(name), []).extend(_strings(msgs))
+        else:
+            out.setdefault(f"_{loc}", []).extend(_strings(fields))
+    return out
+
+
+def _strings(msgs) -> list[str]:
+    if isinstance(msgs, list):
+        return [m if isinstance(m, str) else str(m) for m in msgs]
+    if isinstance(msgs, dict):
+        return [f"{k}: {'; '.join(_strings(v))}" for k, v in msgs.items()]
+    return [str(msgs)]
+
+
+def handle_http_exception(exc: HTTPException):
+    status = exc.code or 500
+    data = getattr(exc, "data", None) or {}
+    if wants_json():
+        if "messages" in data:  # webargs: the request did not match the schema
+            body = {"error": "INVALID_INPUT", "message": "the request is invalid",
+                    "errors": _flatten(data["messages"])}
+            status = 400
+        else:
+            name = (exc.name or "error").upper().replace(" ", "_").replace("'", "")
+            body = {"error": name, "message": exc.description or exc.name}
+        resp = jsonify(body)
+        resp.status_code = status
+        if getattr(exc, "valid_methods", None):
+            resp.headers["Allow"] = ", ".join(exc.valid_methods)
+        return resp
+    if status not in (400, 401, 403, 404, 405, 409, 422, 429):
+        status = 400 if status < 500 else 500
+    return _html(status)
+
+
+def handle_unexpected(exc: Exception):
+    if isinstance(exc, HTTPException):
+        return handle_http_exception(exc)
+    ref = uuid.uuid4().hex[:12]
+    frames = "; ".join(f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno}:{f.name}"
+                       for f in traceback.extract_tb(exc.__traceback__)[-8:])
+    # Type and code location only: messages and locals may carry personal data.
+    log.error("unhandled %s on %s %s (ref %s) at %s", type(exc).__name__, request.method,
+              request.url_rule.rule if request.url_rule else "-", ref, frames)
+    g.error_ref = ref
+    if wants_json():
+        resp = jsonify({"error": "INTERNAL_ERROR", "message": "internal error", "ref": ref})
+        resp.status_code = 500
+        return resp
+    try:
+        return _html(500, detail=ref)
+    except Exception:  # noqa: BLE001 - the template failed: plain text, no traceback
+        return "Interner Fehler / internal error (ref " + ref + ")", 500, {
+            "Content-Type": "text/plain; charset=utf-8"}
+
+
+def _reject_nul() -> None:
+    """NUL characters are never valid input (and PostgreSQL text cannot hold them)."""
+    if "\x00" in request.path:
+        raise NotFound("not found")
+    for multi in (request.args, request.form if request.mimetype in (
+            "application/x-www-form-urlencoded", "multipart/form-data") else None):
+        if multi is None:
+            continue
+        for key, values in multi.lists():
+            if "\x00" in key or any("\x00" in v for v in values):
+                raise InvalidInput("input contains a NUL character")
+
+
+def init_app(app: Flask) -> None:
+    """Register the handlers (after flask-smorest, so ours win)."""
+    app.before_request(_reject_nul)
+    app.register_error_handler(LotseError, handle_lotse_error)
+    app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(Exception, handle_unexpected)

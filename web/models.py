@@ -1,0 +1,111 @@
+"""Accounts, sessions, API tokens and login attempts (tables created by migration 0002)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from engine.models import Base, BigId, UTCDateTime
+
+ROLES = ("caseworker", "case_manager", "team_lead", "process_designer", "auditor", "admin")
+# Roles that work office queues: claim, complete and start cases.
+WORKER_ROLES = frozenset({"caseworker", "case_manager", "team_lead"})
+
+
+class User(Base):
+    """A local account. Roles and offices live in their own rows."""
+
+    __tablename__ = "user_account"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    display_name: Mapped[str | None] = mapped_column(String(200))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    role_rows: Mapped[list[UserRole]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="UserRole.role"
+    )
+    office_rows: Mapped[list[UserOffice]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="UserOffice.office"
+    )
+
+    @property
+    def roles(self) -> frozenset[str]:
+        return frozenset(r.role for r in self.role_rows)
+
+    @property
+    def offices(self) -> tuple[str, ...]:
+        return tuple(o.office for o in self.office_rows)
+
+
+class UserRole(Base):
+    """One role of one user."""
+
+    __tablename__ = "user_role"
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True
+    )
+    role: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+
+class UserOffice(Base):
+    """Membership of a user in an office (a user may belong to several)."""
+
+    __tablename__ = "user_office"
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True
+    )
+    office: Mapped[str] = mapped_column(String(32), primary_key=True, index=True)
+
+
+class UserSession(Base):
+    """A browser login; the cookie holds a random token, the row its SHA-256 hash."""
+
+    __tablename__ = "user_session"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("user_account.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class ApiToken(Base):
+    """A bearer token for scripts, stored as its SHA-256 hash (tokens are 256-bit random)."""
+
+    __tablename__ = "api_token"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("user_account.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class LoginAttempt(Base):
+    """One password login attempt, kept for rate limiting (no password is ever stored)."""
+
+    __tablename__ = "login_attempt"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100), index=True)
+    remote_addr: Mapped[str | None] = mapped_column(String(64), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    success: Mapped[bool] = mapped_column(Boolean)
+
+
+__all__ = [
+    "ROLES",
+    "WORKER_ROLES",
+    "ApiToken",
+    "LoginAttempt",
+    "User",
+    "UserOffice",
+    "UserRole",
+    "UserSession",
+]

@@ -1,0 +1,31 @@
+// Renders each instance diagram with the vendored bpmn-js viewer and marks the
+// completed, active and waiting elements (the text list next to it says the same).
+(function () {
+  "use strict";
+  function parse(el, name) {
+    try { return JSON.parse(el.getAttribute("data-" + name) || "[]"); } catch (e) { return []; }
+  }
+  function render(el) {
+    if (typeof window.BpmnJS !== "function") { return; }
+    var viewer = new window.BpmnJS({ container: el });
+    fetch(el.getAttribute("data-diagram-url"), { credentials: "same-origin" })
+      .then(function (r) { if (!r.ok) { throw new Error("HTTP " + r.status); } return r.text(); })
+      .then(function (xml) { return viewer.importXML(xml); })
+      .then(function () {
+        var canvas = viewer.get("canvas");
+        var registry = viewer.get("elementRegistry");
+        canvas.zoom("fit-viewport");
+        [["completed", "lotse-completed"], ["waiting", "lotse-waiting"], ["active", "lotse-active"]]
+          .forEach(function (pair) {
+            parse(el, pair[0]).forEach(function (id) {
+              if (registry.get(id)) { canvas.addMarker(id, pair[1]); }
+            });
+          });
+        el.setAttribute("data-rendered", "true");
+      })
+      .catch(function () { el.setAttribute("data-rendered", "error"); });
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll(".lotse-diagram[data-diagram-url]").forEach(render);
+  });
+})();

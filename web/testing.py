@@ -1,0 +1,73 @@
+"""Test helpers for the web app: an app on a test engine, logins, tokens and a live server.
+
+Used by tests/e2e/test_web_*.py and test_api_*.py; their fixtures are in
+``web.testing_fixtures`` (``pytest_plugins = ["web.testing_fixtures"]``)."""
+
+from __future__ import annotations
+
+import re
+import threading
+from pathlib import Path
+
+from werkzeug.serving import make_server
+
+from web import accounts
+from web.app import create_app
+from web.demo_users import DEMO_PASSWORD, seed_users
+from web.settings import Settings
+
+BPMN_DIR = Path(__file__).resolve().parents[1] / "bpmn"
+CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def make_app(engine, instance_dir: Path, **overrides):
+    """A test-mode app on ``engine`` with the demo accounts."""
+    accounts.use_fast_hashing()
+    settings = Settings(database_url=str(engine.db.url), env="test", offices_file=None,
+                        secret_key="test-secret-" + "x" * 40, instance_dir=instance_dir,
+                        **overrides)
+    app = create_app(settings, engine=engine)
+    app.config["TESTING"] = True
+    seed_users(engine.db, env="test", known_offices=app.extensions["lotse"].offices.codes())
+    return app
+
+
+def csrf_from(html: str) -> str:
+    m = CSRF_RE.search(html)
+    assert m, "no CSRF token on the page"
+    return m.group(1)
+
+
+def login(client, name: str, password: str = DEMO_PASSWORD):
+    """Log ``client`` in through the login form; returns the response of the POST."""
+    token = csrf_from(client.get("/login").get_data(as_text=True))
+    return client.post("/login", data={"name": name, "password": password,
+                                       "csrf_token": token})
+
+
+def csrf(client, path: str = "/") -> str:
+    """The session's CSRF token, read from a page."""
+    return csrf_from(client.get(path).get_data(as_text=True))
+
+
+def token_for(app, name: str) -> dict:
+    """Authorization headers with a fresh bearer token of ``name``."""
+    tok = accounts.issue_token(app.extensions["lotse"].db, name)
+    return {"Authorization": f"Bearer {tok}"}
+
+
+class LiveServer:
+    """The app served by werkzeug on 127.0.0.1 (random port) in a thread."""
+
+    def __init__(self, app) -> None:
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> LiveServer:  # noqa: PYI034
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.thread.join(timeout=5)

@@ -1,0 +1,48 @@
+"""Server-rendered pages (Jinja + htmx): board, worklists, task forms, cases, start."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from urllib.parse import urlencode
+
+from flask import Blueprint, Flask, request
+
+bp = Blueprint("ui", __name__)
+
+
+def is_htmx() -> bool:
+    """True for requests htmx made (they get fragments instead of whole pages)."""
+    return request.headers.get("HX-Request") == "true"
+
+
+def parse_dt(value):
+    """ISO text (as in the engine's task dicts) -> aware datetime."""
+    if not value or isinstance(value, datetime):
+        return value
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def page_url(after: str | None) -> str:
+    """The current list URL with the same filters and another page cursor."""
+    args = {k: v for k, v in request.args.items() if k not in ("after", "lang")}
+    if after:
+        args["after"] = after
+    return request.path + ("?" + urlencode(args) if args else "")
+
+
+def t_opt(key: str, default: str) -> str:
+    """The translation of ``key``, or ``default`` when the catalogue has none."""
+    from web.ctx import t
+
+    text = t(key)
+    return default if text == key else text
+
+
+def init_app(app: Flask) -> None:
+    from web.ui import board, cases, start, tasks  # noqa: F401 - registers the routes
+
+    app.jinja_env.globals.update(parse_dt=parse_dt, page_url=page_url, t_opt=t_opt)
+    app.register_blueprint(bp)

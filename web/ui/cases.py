@@ -1,0 +1,123 @@
+"""Case pages: every instance of a case, its data, diagram and timeline."""
+
+from __future__ import annotations
+
+import json
+
+from flask import Response, abort, g, redirect, render_template, request, url_for
+
+from web import case_queries as cq
+from web.auth import login_required
+from web.ctx import lang, services
+from web.i18n import localized
+from web.ui import bp
+
+MASK = "•••"
+CASE_REF_MAX = 100
+
+
+def _display(value, node: dict | None) -> str:
+    if isinstance(value, bool):
+        from web.ctx import t
+
+        return t("task.yes") if value else t("task.no")
+    if node and isinstance(value, str):
+        labels = (node.get("x-enum-labels") or {}).get(lang()) or {}
+        if isinstance(labels, dict) and value in labels:
+            return str(labels[value])
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
+    return "" if value is None else str(value)
+
+
+def visible_data(inst: dict, data: dict) -> tuple[list[dict], bool]:
+    """The case data rows this viewer may see, and whether values are masked.
+
+    Workers of an office involved in the instance see the values; auditors see field
+    names with masked values. (Consent-scoped filtering per office/purpose plugs in here
+    once processes/ provides the consent policy.)"""
+    masked = not g.user.is_worker and g.user.has("auditor")
+    labels = cq.form_fields(services().db, inst["definition_id"])
+    rows = []
+    for key in sorted(data):
+        if not isinstance(key, str) or key.startswith("_"):
+            continue
+        node = labels.get(key)
+        rows.append({"key": key, "label": (localized(node, "title", lang()) if node else None)
+                     or key, "value": MASK if masked else _display(data[key], node)})
+    return rows, masked
+
+
+def _instance_view(inst: dict) -> dict:
+    svc = services()
+    shown = svc.engine.show(inst["instance_id"])
+    data_rows, masked = visible_data(inst, shown.get("data") or {})
+    xml = cq.diagram_xml(svc.db, inst["definition_id"], inst["process_id"])
+    names = cq.element_names(xml)
+    states = cq.element_states(svc.db, inst["instance_id"])
+    steps = [{"id": el, "name": names.get(el, el), "state": state}
+             for state in ("active", "waiting", "completed") for el in states[state]
+             if el in names]
+    return {**inst, "data_rows": data_rows, "masked": masked, "states": states,
+            "steps": steps, "names": names, "tasks": shown.get("tasks") or [],
+            "has_diagram": xml is not None, "error": shown.get("error")}
+
+
+def _render(instances: list[dict], *, case_ref: str | None):
+    views = [_instance_view(i) for i in instances]
+    names: dict[str, str] = {}
+    for v in views:
+        names.update(v["names"])
+    events = cq.timeline(services().db, [v["instance_id"] for v in views])
+    return render_template("case.html", case_ref=case_ref, instances=views, events=events,
+                           element_names=names, nav="cases")
+
+
+@bp.get("/cases")
+@login_required
+def case_search():
+    """Find a case by reference; lists the latest cases the user may see."""
+    ref = (request.args.get("ref") or "").strip()
+    if ref:
+        return redirect(url_for("ui.case", case_ref=ref[:CASE_REF_MAX]))
+    recent = cq.visible_instances(services().db, g.user, newest_first=True, limit=20)
+    return render_template("cases.html", recent=recent, nav="cases")
+
+
+@bp.get("/cases/<path:case_ref>")
+@login_required
+def case(case_ref: str):
+    """Every instance of a case the user may see (404 when none)."""
+    if len(case_ref) > CASE_REF_MAX:
+        abort(404)
+    instances = cq.visible_instances(services().db, g.user, case_ref=case_ref)
+    if not instances:
+        abort(404)
+    return _render(instances, case_ref=case_ref)
+
+
+@bp.get("/instances/<int:instance_id>")
+@login_required
+def instance(instance_id: int):
+    """One instance (redirects to its case page when it has a case reference)."""
+    found = cq.visible_instances(services().db, g.user, instance_id=instance_id)
+    if not found:
+        abort(404)
+    if found[0]["case_ref"]:
+        return redirect(url_for("ui.case", case_ref=found[0]["case_ref"]) +
+                        f"#instance-{instance_id}")
+    return _render(found, case_ref=None)
+
+
+@bp.get("/instances/<int:instance_id>/diagram.bpmn")
+@login_required
+def diagram(instance_id: int):
+    """The BPMN XML of the instance's process version (for the bpmn-js viewer)."""
+    found = cq.visible_instances(services().db, g.user, instance_id=instance_id)
+    if not found:
+        abort(404)
+    xml = cq.diagram_xml(services().db, found[0]["definition_id"], found[0]["process_id"])
+    if xml is None:
+        abort(404)
+    return Response(xml, mimetype="application/xml",
+                    headers={"Cache-Control": "private, max-age=300"})

@@ -1,0 +1,91 @@
+"""Start a case: choose a process, give a case reference, fill the start form (if any)."""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+from flask import flash, g, redirect, render_template, request, url_for
+
+from engine import forms as engine_forms
+from engine.errors import FormInvalid
+from web import case_queries as cq
+from web import queries
+from web.auth import login_required
+from web.ctx import actor, lang, services, t
+from web.errors import Forbidden
+from web.forms_ui import build_fields, parse_submission
+from web.ui import bp
+
+CASE_REF_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,99}")
+
+
+def suggest_ref() -> str:
+    """A fresh pseudonymous case reference."""
+    return f"KIM-{services().engine.now().year}-{secrets.token_hex(3).upper()}"
+
+
+def _page(procs, chosen, *, case_ref, values=None, errors=None, ref_error=None, status=200):
+    schema = ui = None
+    if chosen is not None:
+        schema, ui = cq.start_form(services().db, chosen["id"], chosen["process_id"])
+    fields = build_fields(schema, ui, lang=lang(), values=values, errors=errors)
+    summary = [(f.id, f.label, m) for f in fields for m in f.errors]
+    if ref_error:
+        summary.insert(0, ("case_ref", t("start.case_ref"), ref_error))
+    return render_template("start.html", processes=procs, chosen=chosen, fields=fields,
+                           summary=summary, case_ref=case_ref, ref_error=ref_error,
+                           nav="start"), status
+
+
+def _require_worker():
+    if not g.user.is_worker:
+        raise Forbidden("only caseworkers, case managers and team leads start cases")
+
+
+@bp.get("/start")
+@login_required
+def start():
+    """Step 1: choose a process; step 2 (``?process=``): case reference and start form."""
+    _require_worker()
+    procs = queries.processes(services().db)
+    pid = request.args.get("process")
+    chosen = next((p for p in procs if p["process_id"] == pid), None)
+    if chosen is None and len(procs) == 1:
+        chosen = procs[0]
+    return _page(procs, chosen, case_ref=suggest_ref())
+
+
+@bp.post("/start")
+@login_required
+def start_submit():
+    """Start the instance; go to its first task when it is one of the user's."""
+    _require_worker()
+    svc = services()
+    procs = queries.processes(svc.db)
+    pid = request.form.get("process_id")
+    chosen = next((p for p in procs if p["process_id"] == pid), None)
+    case_ref = (request.form.get("case_ref") or "").strip()
+    if chosen is None:
+        return _page(procs, None, case_ref=case_ref, status=422)
+    schema, _ui = cq.start_form(svc.db, chosen["id"], chosen["process_id"])
+    data, raw = parse_submission(schema, request.form)
+    ref_error = None if CASE_REF_RE.fullmatch(case_ref) else t("start.bad_ref")
+    errors: dict = {}
+    if schema:
+        data, errors = engine_forms.clean_and_validate(
+            schema, data, format_checker=svc.engine.format_checker, lang=lang())
+    if ref_error or errors:
+        return _page(procs, chosen, case_ref=case_ref, values=raw, errors=errors,
+                     ref_error=ref_error, status=422)
+    try:
+        out = svc.engine.start(chosen["process_id"], data, case_ref, actor=actor())
+    except FormInvalid as exc:
+        return _page(procs, chosen, case_ref=case_ref, values=raw, errors=exc.errors,
+                     status=422)
+    flash({"key": "start.started", "params": {"id": out["instance_id"]}}, "success")
+    mine = [r for r in svc.engine.tasks(instance_id=out["instance_id"])
+            if r["office"] in g.user.work_offices]
+    if mine:
+        return redirect(url_for("ui.task", task_id=mine[0]["task_id"]))
+    return redirect(url_for("ui.case", case_ref=case_ref))

@@ -1,0 +1,199 @@
+"""The task page (form, instructions) and the task actions: claim, unclaim, reassign, complete."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import flash, g, redirect, render_template, request, url_for
+from jinja2 import TemplateError
+from jinja2.sandbox import SandboxedEnvironment
+
+from engine import forms as engine_forms
+from engine.errors import Conflict, FormInvalid, InvalidInput, TaskClaimedByOther, TaskNotOpen
+from engine.runtime import Actor
+from web import queries
+from web.accounts import UserNotFound, get_user
+from web.auth import login_required, safe_next
+from web.ctx import actor, lang, services, t
+from web.errors import Forbidden
+from web.forms_ui import build_fields, group_errors, parse_submission
+from web.i18n import format_datetime
+from web.ui import bp, is_htmx
+
+_sandbox = SandboxedEnvironment(autoescape=True)
+
+
+def render_instructions(text: str | None, data: dict) -> str | None:
+    """BPMN ``instructionsForEndUser`` with ``{{ field }}`` placeholders filled (sandboxed,
+    escaped); the raw text if the template is broken."""
+    if not text:
+        return None
+    try:
+        return _sandbox.from_string(text).render(**{k: v for k, v in data.items()
+                                                    if isinstance(k, str)})
+    except (TemplateError, TypeError, ValueError):
+        return text
+
+
+def _task_view(task_id: str) -> dict:
+    """The task (only if visible to the user's offices) plus its case data for instructions."""
+    eng = services().engine
+    task = eng.get_task(task_id, actor=actor())
+    data = {}
+    if task["state"] == "READY" and task.get("instructions"):
+        data = eng.show(task["instance_id"]).get("data") or {}
+    task["instructions_html"] = render_instructions(task.get("instructions"), data)
+    schema = task.get("form_schema") or {}
+    task["title"] = (schema.get("x-title-en") if lang() == "en" else None) or task["name"]
+    task["overdue"] = queries.is_overdue(task, eng.now())
+    return task
+
+
+def _may_complete(task: dict) -> bool:
+    return task["state"] == "READY" and task["assignee"] in (None, g.user.name)
+
+
+def _page(task: dict, *, values=None, errors=None, notice=None, status=200):
+    fields = build_fields(task.get("form_schema"), task.get("ui_schema"), lang=lang(),
+                          values=values, errors=errors)
+    per_field = group_errors(errors or {}, task.get("form_schema") or {})
+    summary = []
+    for f in fields:
+        for m in f.errors:
+            summary.append((f.id, f.label, m))
+    for m in per_field.get(engine_forms.FORM_KEY, []):
+        summary.append(("task-form", "", m))
+    members = []
+    if g.user.leads(task["office"]) and task["state"] == "READY":
+        from web.accounts import list_users
+
+        members = [u["name"] for u in list_users(services().db, office=task["office"])
+                   if u["active"] and set(u["roles"]) & {"caseworker", "case_manager",
+                                                         "team_lead"}]
+    procs = {p["process_id"]: p["name"] for p in queries.processes(services().db)}
+    return render_template("task.html", task=task, fields=fields, summary=summary,
+                           may_complete=_may_complete(task), notice=notice, members=members,
+                           process_name=procs.get(task["process_id"], task["process_id"]),
+                           nav="board"), status
+
+
+@bp.get("/tasks/<task_id>")
+@login_required
+def task(task_id: str):
+    """The task with its form, instructions and actions."""
+    return _page(_task_view(task_id))
+
+
+def _not_open_notice(exc: TaskNotOpen, task: dict) -> str:
+    if task["state"] == "COMPLETED" or exc.fields.get("state") == "COMPLETED":
+        by = task.get("completed_by") or exc.fields.get("completed_by")
+        at = task.get("completed_at")
+        when = format_datetime(datetime.fromisoformat(at), lang()) if at else None
+        return t("task.already_done", by=t("task.already_by", user=by) if by else "",
+                 at=t("task.already_at", when=when) if when else "")
+    return t("task.not_open", state=t(f"state.{task['state']}"))
+
+
+@bp.post("/tasks/<task_id>")
+@login_required
+def complete(task_id: str):
+    """Complete the task with the submitted form (PRG on success)."""
+    eng = services().engine
+    task = _task_view(task_id)
+    data, raw = parse_submission(task.get("form_schema"), request.form)
+    try:
+        eng.complete(task_id, data, actor=actor())
+    except FormInvalid as exc:
+        errors = exc.errors
+        if lang() != "de" and task.get("form_schema"):
+            _, errors = engine_forms.clean_and_validate(
+                task["form_schema"], data, format_checker=eng.format_checker, lang=lang())
+            errors = errors or exc.errors
+        return _page(task, values=raw, errors=errors, status=422)
+    except TaskNotOpen as exc:
+        fresh = _task_view(task_id)
+        return _page(fresh, notice=_not_open_notice(exc, fresh), status=409)
+    except TaskClaimedByOther as exc:
+        return _page(task, values=raw, status=409,
+                     notice=t("error.claimed", assignee=exc.fields.get("assignee") or "?"))
+    flash({"key": "task.completed_ok", "params": {"name": task["title"]}}, "success")
+    if task["office"] in g.user.work_offices:
+        return redirect(url_for("ui.worklist", code=task["office"]))
+    return redirect(url_for("ui.board"))
+
+
+def _after_action(task_id: str, row: dict | None, message_key: str, params=None,
+                  error: str | None = None):
+    """htmx: the refreshed worklist row; otherwise redirect back (PRG)."""
+    if is_htmx() and request.headers.get("HX-Target", "").startswith("task-"):
+        eng = services().engine
+        if row is None:
+            row = eng.get_task(task_id, actor=actor())
+        row["overdue"] = queries.is_overdue(row, eng.now())
+        procs = {p["process_id"]: p["name"] for p in queries.processes(services().db)}
+        office = request.form.get("office_view") or None
+        return render_template("_task_row.html", r=row, process_names=procs,
+                               office=office, row_message=error or t(message_key, **(params or {})))
+    if error:
+        flash(error, "error")
+    else:
+        flash({"key": message_key, "params": params or {}}, "success")
+    return redirect(safe_next(request.form.get("next")) if request.form.get("next")
+                    else url_for("ui.task", task_id=task_id))
+
+
+def _conflict_text(exc: Conflict) -> str:
+    if isinstance(exc, TaskClaimedByOther):
+        return t("error.claimed", assignee=exc.fields.get("assignee") or "?")
+    return t("error.409")
+
+
+@bp.post("/tasks/<task_id>/claim")
+@login_required
+def claim(task_id: str):
+    """Claim the task for the current user."""
+    try:
+        row = services().engine.claim(task_id, actor=actor())
+    except Conflict as exc:
+        return _after_action(task_id, None, "", error=_conflict_text(exc))
+    return _after_action(task_id, row, "task.claimed_ok")
+
+
+@bp.post("/tasks/<task_id>/unclaim")
+@login_required
+def unclaim(task_id: str):
+    """Release the task (own claim; team leads may release anyone's)."""
+    eng = services().engine
+    current = eng.get_task(task_id, actor=actor())
+    force = g.user.leads(current["office"])
+    try:
+        row = eng.unclaim(task_id, actor=actor(), force=force)
+    except Conflict as exc:
+        return _after_action(task_id, None, "", error=_conflict_text(exc))
+    return _after_action(task_id, row, "task.unclaimed_ok")
+
+
+@bp.post("/tasks/<task_id>/reassign")
+@login_required
+def reassign(task_id: str):
+    """Team leads: give the task to another member of the office."""
+    eng = services().engine
+    current = eng.get_task(task_id, actor=actor())
+    if not g.user.leads(current["office"]):
+        raise Forbidden("only the office's team lead may reassign")
+    target_name = (request.form.get("user") or "").strip()
+    try:
+        target = get_user(services().db, target_name)
+    except UserNotFound:
+        raise InvalidInput("unknown user", user=target_name) from None
+    if current["office"] not in target.work_offices:
+        raise InvalidInput("the user does not work in this office", user=target_name)
+    try:
+        if current["assignee"] and current["assignee"] != target.name:
+            eng.unclaim(task_id, actor=actor(), force=True)
+        # TODO(engine): one atomic Engine.assign(task, assignee, actor) with the lead as actor.
+        row = eng.claim(task_id, actor=Actor(user=target.name,
+                                             offices=frozenset({current["office"]})))
+    except Conflict as exc:
+        return _after_action(task_id, None, "", error=_conflict_text(exc))
+    return _after_action(task_id, row, "task.reassigned_ok", {"user": target.name})
