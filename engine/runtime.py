@@ -336,7 +336,7 @@ class Engine:
             with self.db.unit_of_work() as s:
                 q = (select(ProcessInstance)
                      .where(ProcessInstance.status == "running",
-                            ProcessInstance.next_timer_at <= now)
+                            ProcessInstance.next_timer_at < now)
                      .order_by(ProcessInstance.next_timer_at, ProcessInstance.id).limit(1))
                 inst = s.scalar(q.with_for_update(skip_locked=True))
                 if inst is None:

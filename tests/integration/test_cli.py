@@ -72,3 +72,56 @@ def test_cli_errors_go_to_stderr(cli, tmp_path):
     assert "NOPE" in json.loads(proc.stderr)["message"]
     proc = cli("deploy", str(tmp_path / "missing"), ok=False)
     assert "no such file" in proc.stderr
+
+
+def test_clock_commands_fire_due_timers(cli, tmp_path):
+    from tests import bpmn_builder as B
+    from tests.timer_models import boundary_process
+
+    folder = tmp_path / "proc"
+    folder.mkdir()
+    (folder / "b.bpmn").write_text(boundary_process("clk", interrupting=True, timer='"P5D"'))
+    cli("deploy", str(folder), "--json")
+    iid = cli("start", "clk", "--json")["instance_id"]
+    cli("clock", "set", "2027-06-01T09:00:00+02:00", "--json")
+    assert cli("clock", "show", "--json")["now"].startswith("2027-06-01T07:00")
+    # the instance started before the move, so its timer is already overdue and fired
+    assert [t["name"] for t in cli("tasks", "--instance", str(iid), "--json")] == [
+        "Frist überschritten"]
+    iid2 = cli("start", "clk", "--json")["instance_id"]
+    out = cli("clock", "advance", "P4D", "--json")
+    assert out["timers_fired"] == 0
+    out = cli("clock", "advance", "P1DT1M", "--json")
+    assert out["timers_fired"] == 1
+    assert [t["name"] for t in cli("tasks", "--instance", str(iid2), "--json")] == [
+        "Frist überschritten"]
+    bad = cli("clock", "advance", "five days", "--json", ok=False)
+    assert "ISO 8601" in json.loads(bad.stderr)["message"]
+    del B
+
+
+def test_clock_is_fixed_in_production(db):
+    env = dict(os.environ, LOTSE_DATABASE_URL=db.url.render_as_string(hide_password=False),
+               LOTSE_ENV="production")
+    proc = subprocess.run([*LOTSE, "clock", "advance", "P1D", "--json"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0
+    assert "development or test" in json.loads(proc.stderr)["message"]
+
+
+def test_messages_and_referrals_commands(cli, tmp_path):
+    from tests.referral_models import cm_process, office_process
+
+    folder = tmp_path / "ref"
+    folder.mkdir()
+    (folder / "cm.bpmn").write_text(cm_process())
+    (folder / "office.bpmn").write_text(office_process())
+    cli("deploy", str(folder), "--json")
+    cli("start", "test_cm_referral", "--case", "K-7", "--data", '{"case_id": "K-7"}', "--json")
+    (ref,) = cli("referrals", "--case", "K-7", "--json")
+    assert ref["state"] == "sent" and ref["office"] == "JC" and ref["overdue_ack"] is False
+    assert cli("referrals", "--office", "ABH", "--json") == []
+    assert cli("messages", "--unmatched", "--json") == []
+    cli("clock", "advance", "P6D", "--json")
+    (ref,) = cli("referrals", "--case", "K-7", "--json")
+    assert ref["overdue_ack"] is True and ref["first_overdue_at"] == ref["due_ack"]
