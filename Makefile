@@ -38,7 +38,8 @@ run: venv assets
 	$(VENV)/bin/lotse db upgrade
 	$(VENV)/bin/lotse deploy bpmn/
 	$(VENV)/bin/lotse demo seed
-	$(VENV)/bin/lotse serve --host 127.0.0.1 --port 5000
+	$(VENV)/bin/lotse worker & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+		$(VENV)/bin/lotse serve --host 127.0.0.1 --port 5000
 
 test: venv assets
 	$(VENV)/bin/pytest -q $(PYTEST_ARGS)

@@ -21,10 +21,22 @@ def script_helpers(registry: OfficeRegistry | None = None) -> dict:
 
 
 def build_engine(
-    db: Database, *, offices_file: Path | None = None, clock: Clock | None = None
+    db: Database,
+    *,
+    offices_file: Path | None = None,
+    clock: Clock | None = None,
+    movable_clock: bool = False,
 ) -> tuple[Engine, OfficeRegistry]:
-    """An Engine wired to the office registry, the script helpers and the KIM field formats."""
+    """An Engine wired to the office registry, the script helpers and the KIM field formats.
+
+    ``movable_clock`` (development and test only) uses the clock offset stored in the
+    database, which ``lotse clock set/advance`` moves for every process at once.
+    """
     registry = OfficeRegistry.load(offices_file)
+    if clock is None and movable_clock:
+        from engine.stored_clock import StoredOffsetClock
+
+        clock = StoredOffsetClock(db)
     engine = Engine(
         db,
         resolve_lane=registry.resolve_lane,

@@ -35,13 +35,9 @@ class Context:
         if self._engine is None:
             from processes.wiring import build_engine
 
-            clock = None
-            if not self.settings.is_production:
-                from engine.stored_clock import StoredOffsetClock
-
-                clock = StoredOffsetClock(self.db)
             self._engine, self.offices = build_engine(
-                self.db, offices_file=self.settings.offices_file, clock=clock
+                self.db, offices_file=self.settings.offices_file,
+                movable_clock=not self.settings.is_production,
             )
         return self._engine
 
