@@ -329,7 +329,8 @@ def issue_token(db: Database, name: str, *, label: str | None = None,
     return token
 
 
-def resolve_token(db: Database, token: str | None, *, now: datetime | None = None) -> Principal | None:
+def resolve_token(db: Database, token: str | None, *,
+                  now: datetime | None = None) -> Principal | None:
     """The active user a bearer token belongs to, or None."""
     if not token or not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None

@@ -141,7 +141,8 @@ def element_names(xml: str | None) -> dict[str, str]:
             if el.get("id") and el.get("name")}
 
 
-def start_form(db: Database, definition_id: int, process_id: str) -> tuple[dict | None, dict | None]:
+def start_form(db: Database, definition_id: int,
+               process_id: str) -> tuple[dict | None, dict | None]:
     """(JSON Schema, UI schema) of the process's start event, if it declares a form."""
     d = _definition(db, definition_id)
     if d is None:

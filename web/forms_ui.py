@@ -110,7 +110,8 @@ def build_fields(schema: dict | None, ui: dict | None, *, lang: str,
             labels = _enum_labels(node, lang)
             f.options = [(str(v), labels.get(str(v), str(v))) for v in node["enum"]]
         elif widget == "yesno":
-            f.options = [("true", translate("task.yes", lang)), ("false", translate("task.no", lang))]
+            f.options = [("true", translate("task.yes", lang)),
+                         ("false", translate("task.no", lang))]
         elif widget == "checkboxes":
             items = node["items"]
             labels = _enum_labels(items, lang)

@@ -153,7 +153,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "case.status": ("Status", "Status"),
     "case.started": ("Gestartet", "Started"),
     "case.data": ("Falldaten", "Case data"),
-    "case.data_masked": ("Werte sind für Ihre Rolle verborgen.", "Values are hidden for your role."),
+    "case.data_masked": ("Werte sind für Ihre Rolle verborgen.",
+                         "Values are hidden for your role."),
     "case.no_data": ("Keine Falldaten sichtbar.", "No case data visible."),
     "case.diagram": ("Prozessdiagramm", "Process diagram"),
     "case.diagram_label": (("Prozessdiagramm {process}: erledigte, aktive und wartende Schritte "
