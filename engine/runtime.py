@@ -9,28 +9,27 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import insert, select, update
-from sqlalchemy.orm import Session
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
 
 from engine import clock as engine_clock
 from engine import deploy as deploy_mod
 from engine import forms, messaging, sandbox, store
+from engine.actor import SYSTEM, Actor
 from engine.db import Database
 from engine.errors import (
     FormInvalid,
     InstanceNotFound,
     InstanceNotRunning,
     InvalidInput,
-    LotseError,
     ProcessNotFound,
     TaskClaimedByOther,
     TaskNotFound,
@@ -38,7 +37,8 @@ from engine.errors import (
     WorkflowDepthExceeded,
 )
 from engine.logs import guard_spiff_logging
-from engine.models import AuditEvent, HumanTask, Message, ProcessDefinition, ProcessInstance
+from engine.models import AuditEvent, HumanTask, ProcessDefinition, ProcessInstance
+from engine.scheduling import SchedulingMixin
 from engine.steps import advance, current_data, is_finished, next_timer_at
 from engine.views import human_task_dict, instance_summary
 
@@ -50,23 +50,9 @@ HUMAN_STATES = {
 }
 
 
-@dataclass
-class Actor:
-    """Who acts, and (when not None) the offices whose tasks they may touch."""
-
-    user: str | None = None
-    offices: frozenset[str] | None = None
 
 
-SYSTEM = Actor()
-TIMER_RETRY = timedelta(minutes=1)
-
-
-def _short(exc: Exception) -> str:
-    return (f"{exc.__class__.__name__}: {exc}")[:1000]
-
-
-class Engine:
+class Engine(SchedulingMixin):
     """Runs BPMN cases on SpiffWorkflow with SQL persistence."""
 
     def __init__(
@@ -316,167 +302,6 @@ class Engine:
         wf.script_engine = self.script_engine  # never serialized: re-attach on every load
         snap.subscriptions = messaging.subscriptions(wf, inst.case_ref)
         return wf, snap
-
-    # ------------------------------------------------------------------ timers
-    def fire_due_timers(self, *, limit: int | None = None) -> int:
-        """Fire every timer due at engine time, oldest first, one instance per transaction."""
-        fired = 0
-        with engine_clock.using(self._tick()):
-            while limit is None or fired < limit:
-                iid = self._fire_one()
-                if iid is None:
-                    break
-                fired += 1
-        return fired
-
-    def _fire_one(self) -> int | None:
-        now = self.now()
-        iid = None
-        try:
-            with self.db.unit_of_work() as s:
-                q = (select(ProcessInstance)
-                     .where(ProcessInstance.status == "running",
-                            ProcessInstance.next_timer_at < now)
-                     .order_by(ProcessInstance.next_timer_at, ProcessInstance.id).limit(1))
-                inst = s.scalar(q.with_for_update(skip_locked=True))
-                if inst is None:
-                    return None
-                iid, due = inst.id, inst.next_timer_at
-                d = s.get(ProcessDefinition, inst.definition_id)
-                wf, snap = self._load(s, inst, d)
-                sent = self._run_and_save(s, inst, d, wf, snap, SYSTEM, None)
-                if inst.next_timer_at is not None and inst.next_timer_at <= due:
-                    # SpiffWorkflow did not fire it (e.g. an exhausted cycle): do not spin.
-                    inst.next_timer_at = now + TIMER_RETRY
-                self._audit(s, "timer.fired", SYSTEM, inst,
-                            details={"due": due.isoformat(), "fired": now.isoformat()})
-        except Exception as exc:  # an unexpected failure becomes a visible incident
-            if iid is None or isinstance(exc, LotseError):
-                raise
-            self._incident(iid, exc)
-            return iid
-        self.deliver(sent)
-        return iid
-
-    def _incident(self, instance_id: int, exc: Exception) -> None:
-        with self.db.unit_of_work() as s:
-            inst = s.get(ProcessInstance, instance_id)
-            inst.status, inst.error, inst.error_at = "error", _short(exc), self.now()
-            self._audit(s, "instance.incident", SYSTEM, inst,
-                        details={"error": exc.__class__.__name__})
-
-    def retry(self, instance_id: int, *, actor: Actor = SYSTEM) -> dict:
-        """Run an instance with an incident again from its failed tasks."""
-        with engine_clock.using(self._tick()):
-            with self.db.unit_of_work() as s:
-                inst = s.scalar(select(ProcessInstance).where(ProcessInstance.id == instance_id)
-                                .with_for_update())
-                if inst is None:
-                    raise InstanceNotFound(f"instance {instance_id} not found",
-                                           instance_id=instance_id)
-                if inst.status != "error":
-                    raise InstanceNotRunning(f"instance {instance_id} has no incident "
-                                             f"(status {inst.status})", status=inst.status)
-                d = s.get(ProcessDefinition, inst.definition_id)
-                wf, snap = self._load(s, inst, d)
-                for _k, w in store.iter_workflows(wf):
-                    for t in w.tasks.values():
-                        if t.state == TaskState.ERROR:
-                            t._set_state(TaskState.READY)
-                inst.status, inst.error, inst.error_element, inst.error_at = (
-                    "running", None, None, None)
-                self._audit(s, "instance.retried", actor, inst)
-                sent = self._run_and_save(s, inst, d, wf, snap, actor, None)
-                out = instance_summary(inst)
-            self.deliver(sent)
-            return out
-
-    # ------------------------------------------------------------------ messages
-    def deliver(self, message_ids: Iterable[str] | None = None) -> int:
-        """Deliver the given (or all pending) messages, and the messages that delivery throws."""
-        queue = list(message_ids) if message_ids is not None else self._pending_ids()
-        delivered = 0
-        with engine_clock.using(self.clock):
-            while queue:
-                mid = queue.pop(0)
-                more = self._deliver_one(mid)
-                if more is not None:
-                    delivered += 1
-                    queue.extend(more)
-        return delivered
-
-    def deliver_pending(self) -> int:
-        """Deliver every pending message (worker loop)."""
-        with engine_clock.using(self._tick()):
-            return self.deliver(self._pending_ids())
-
-    def _pending_ids(self) -> list[str]:
-        with self.db.reader() as s:
-            return list(s.scalars(select(Message.id).where(Message.status == "pending")
-                                  .order_by(Message.created_at, Message.id).limit(1000)))
-
-    def _deliver_one(self, message_id: str) -> list[str] | None:
-        with self.db.unit_of_work() as s:
-            msg = s.scalar(select(Message).where(Message.id == message_id,
-                                                 Message.status == "pending")
-                           .with_for_update(skip_locked=True))
-            if msg is None:
-                return None  # consumed already (or being consumed): deliver at most once
-            msg.attempts += 1
-            event = messaging.restore_event(msg)
-            now = self.now()
-            sub = messaging.find_subscriber(s, msg)
-            if sub is not None:
-                inst = s.scalar(select(ProcessInstance)
-                                .where(ProcessInstance.id == sub.instance_id).with_for_update())
-                d = s.get(ProcessDefinition, inst.definition_id)
-                wf, snap = self._load(s, inst, d)
-                if not messaging.catch_on_task(wf, sub.task_id, event):
-                    msg.status, msg.reason = "unmatched", "the waiting task no longer waits"
-                    return []
-            else:
-                d = self._start_definition(s, msg)
-                if d is None:
-                    msg.status = "unmatched"
-                    msg.reason = (f"no instance waits for '{msg.name}' with "
-                                  f"{msg.corr_key or 'a correlation'}={msg.corr_value!r}, "
-                                  "and no process starts on it")
-                    return []
-                payload = messaging.payload_of(msg)
-                inst, wf = self._new_instance(s, d, payload.get("case_id") or None, SYSTEM)
-                snap = store.Snapshot()
-                wf.do_engine_steps()
-                starts = [t for t in messaging.subscriptions(wf, inst.case_ref)
-                          if t.name == msg.name]
-                if not starts or not messaging.catch_on_task(wf, starts[0].task_id, event):
-                    raise InvalidInput(f"process {d.process_id} does not start on {msg.name}")
-            msg.status, msg.delivered_at, msg.target_instance_id = "delivered", now, inst.id
-            self._audit(s, "message.delivered", SYSTEM, inst,
-                        details={"message_id": msg.id, "name": msg.name,
-                                 "from_instance": msg.sender_instance_id})
-            return self._run_and_save(s, inst, d, wf, snap, SYSTEM, None)
-
-    def _start_definition(self, s: Session, msg: Message) -> ProcessDefinition | None:
-        latest = {}
-        for d in s.scalars(select(ProcessDefinition).order_by(ProcessDefinition.version)):
-            latest[d.process_id] = d
-        candidates = [d for d in latest.values() if msg.name in (d.start_messages or [])]
-        if len(candidates) > 1:
-            office = str(messaging.payload_of(msg).get("office") or "").lower()
-            candidates = [d for d in candidates if office and d.process_id.endswith("_" + office)]
-        return candidates[0] if len(candidates) == 1 else None
-
-    def messages(self, *, status: str | None = None) -> list[dict]:
-        """Stored messages (e.g. the unmatched ones), newest first."""
-        q = select(Message).order_by(Message.created_at.desc(), Message.id)
-        if status is not None:
-            q = q.where(Message.status == status)
-        with self.db.reader() as s:
-            return [{"message_id": m.id, "name": m.name, "status": m.status,
-                     "reason": m.reason, "correlation": {m.corr_key: m.corr_value}
-                     if m.corr_key else {}, "sender_instance_id": m.sender_instance_id,
-                     "target_instance_id": m.target_instance_id,
-                     "created_at": m.created_at.isoformat()} for m in s.scalars(q)]
 
     # ------------------------------------------------------------------ internals
     def _run_and_save(self, s: Session, inst: ProcessInstance, d: ProcessDefinition,

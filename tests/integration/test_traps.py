@@ -123,7 +123,7 @@ def _script_loop(rounds: int) -> str:
         '<bpmn:startEvent id="Ev_Start"/>'
         + B.script_task("Task_Init", "n = 0")
         + B.script_task("Task_Count", "n = n + 1")
-        + f'<bpmn:exclusiveGateway id="Gw" default="F_back"/>'
+        + '<bpmn:exclusiveGateway id="Gw" default="F_back"/>'
         + B.user_task("Task_Done", "Ergebnis prüfen")
         + '<bpmn:endEvent id="Ev_End"/>'
         + B.flow("F1", "Ev_Start", "Task_Init") + B.flow("F2", "Task_Init", "Task_Count")

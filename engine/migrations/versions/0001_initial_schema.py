@@ -5,9 +5,8 @@ Revises:
 Create Date: 2026-11-25
 """
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0001'
 down_revision = None
@@ -16,7 +15,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    
+
     op.create_table('audit_event',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('at', sa.DateTime(timezone=True), nullable=False),
@@ -133,11 +132,11 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['instance_id'], ['process_instance.id'], name=op.f('fk_workflow_state_instance_id_process_instance'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('instance_id', 'key', name=op.f('pk_workflow_state'))
     )
-    
+
 
 
 def downgrade() -> None:
-    
+
     op.drop_table('workflow_state')
     with op.batch_alter_table('task', schema=None) as batch_op:
         batch_op.drop_index('ix_task_instance_seq')
@@ -169,4 +168,4 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_audit_event_at'))
 
     op.drop_table('audit_event')
-    
+
