@@ -113,3 +113,66 @@ def test_unmatched_message_is_requeued_when_a_receiver_starts_waiting(engine):
     engine.start("test_cm_referral", {"case_id": "K-1"}, case_ref="K-1")
     assert engine.deliver_pending() == 1
     assert engine.messages(status="unmatched") == []
+
+
+def _thrower(name: str) -> str:
+    body = ('<bpmn:startEvent id="Ev_Start"/>'
+            + _throw("Msg_Out", "M_out", "payload")
+            + '<bpmn:endEvent id="Ev_End"/>'
+            + B.flow("F1", "Ev_Start", "Msg_Out") + B.flow("F2", "Msg_Out", "Ev_End"))
+    doc = B.process(f"throw_{name}", {"KIM_CM": ["Ev_Start", "Msg_Out", "Ev_End"]}, body)
+    return doc.replace("</bpmn:process>",
+                       f'</bpmn:process><bpmn:message id="M_out" name="{name}"/>')
+
+
+def _send(engine, name: str, **payload):
+    engine.start(f"throw_{name}", {"payload": {"referral_id": "R-9", **payload}})
+
+
+def _state(engine) -> str:
+    (ref,) = list_referrals(engine.db, now=engine.now())
+    return ref["state"]
+
+
+NAMES = ["referral_sent", "referral_acknowledged", "referral_forwarded",
+         "referral_info_requested", "referral_info_provided", "referral_result",
+         "referral_withdrawn"]
+
+
+def test_referral_state_machine(engine):
+    engine.deploy_files([f for n in NAMES for f in B.files(**{f"{n}__bpmn": _thrower(n)})])
+    _send(engine, "referral_sent", case_id="K-9", office="ABH", purpose="ABH:AUFENTHALT")
+    (ref,) = list_referrals(engine.db, now=engine.now())
+    assert ref["state"] == "sent" and ref["office"] == "ABH"
+    # ABH's SLA from offices.toml: acknowledgement 5 days, result 28 days
+    from datetime import datetime
+
+    sent = datetime.fromisoformat(ref["sent_at"])
+    assert datetime.fromisoformat(ref["due_ack"]) - sent == timedelta(days=5)
+    assert datetime.fromisoformat(ref["due_result"]) - sent == timedelta(days=28)
+    _send(engine, "referral_result", outcome="granted")  # not allowed before acknowledgement
+    assert _state(engine) == "sent"
+    _send(engine, "referral_acknowledged")
+    assert _state(engine) == "acknowledged"
+    _send(engine, "referral_info_requested")
+    assert _state(engine) == "info_requested"
+    _send(engine, "referral_info_provided")
+    assert _state(engine) == "in_progress"
+    _send(engine, "referral_result", outcome="granted")
+    assert _state(engine) == "completed"
+    _send(engine, "referral_withdrawn", reason="client_request")  # terminal: stays completed
+    assert _state(engine) == "completed"
+
+
+def test_revoked_consent_suspends_and_forwarding_ends(engine):
+    engine.deploy_files([f for n in NAMES for f in B.files(**{f"{n}__bpmn": _thrower(n)})])
+    _send(engine, "referral_sent", case_id="K-9", office="JC")
+    _send(engine, "referral_withdrawn", reason="consent_revoked")
+    assert _state(engine) == "suspended_consent_revoked"
+    with engine.db.unit_of_work() as s:
+        from processes.models import Referral
+
+        s.query(Referral).delete()
+    _send(engine, "referral_sent", case_id="K-9", office="JC")
+    _send(engine, "referral_forwarded", suggested_office="AA")
+    assert _state(engine) == "forwarded"
