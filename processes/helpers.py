@@ -1,0 +1,362 @@
+"""Script helpers the KIM catalogue processes call, beyond the date helpers in processes.dates.
+
+Helpers are plain functions: the sandbox gives them no access to task data, so everything they
+need is passed in (``has_consent(consents, "JC", "JC:SGB2")`` reads the ``consents`` list the
+process keeps in its data). Results are JSON-serialisable (str, int, bool, list, dict).
+
+Register ``HELPERS`` (bound to the shipped office registry) or ``make_helpers(registry)`` (bound
+to the municipality's registry) next to ``processes.dates.HELPERS`` in the script registry.
+
+The data-category configuration (brief 5.2/5.3) used by the consent form and the referral
+payload filter lives here too: ``DATA_CATEGORIES``, ``CATEGORY_MATRIX`` (the maximum categories
+each office:purpose may ever receive) and ``FIELD_CATEGORIES`` (which case field belongs to which
+category).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from datetime import date, timedelta
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from engine import clock
+from processes.dates import age_on, to_date
+from processes.offices import OfficeRegistry, UnknownOffice
+
+# --- data categories (brief 5.2) ------------------------------------------------------------------
+
+DATA_CATEGORIES: dict[str, tuple[str, str]] = {
+    "IDENT": ("Identität", "Identity"),
+    "CONTACT": ("Kontakt", "Contact"),
+    "RESIDENCE": ("Aufenthaltsrecht", "Residence law"),
+    "FAMILY": ("Haushalt", "Household"),
+    "EDU": ("Sprache und Bildung", "Language and education"),
+    "WORK": ("Arbeit", "Work"),
+    "FINANCE": ("Finanzen", "Money"),
+    "HOUSING": ("Wohnen", "Housing"),
+    "HEALTH": ("Gesundheit (Art. 9 DSGVO)", "Health (Art. 9 GDPR)"),
+    "YOUTH": ("Jugendhilfe (§ 65 SGB VIII)", "Youth welfare (§ 65 SGB VIII)"),
+    "PLAN": ("Hilfeplan", "Support plan"),
+    "CM_NOTES": ("Notizen Fallmanagement (nie geteilt)", "Case-manager notes (never shared)"),
+}
+NEVER_SHARED = frozenset({"CM_NOTES"})
+
+_ALL_SHAREABLE = ("IDENT", "CONTACT", "RESIDENCE", "FAMILY", "EDU", "WORK", "FINANCE", "HOUSING",
+                  "HEALTH", "YOUTH", "PLAN")
+_SCHOOL = ("IDENT", "CONTACT", "FAMILY", "EDU", "PLAN")
+_COUNSEL = ("IDENT", "CONTACT", "RESIDENCE", "FAMILY", "EDU", "WORK", "FINANCE", "HOUSING",
+            "HEALTH", "PLAN")
+
+# Brief 5.3: maximum scope per purpose ("(✓)" restricted subsets count as allowed here; the
+# restriction is the consent text's job). Purposes not in the brief's table are marked [D].
+CATEGORY_MATRIX: dict[str, tuple[str, ...]] = {
+    "KIM_CM:CASE_MANAGEMENT": _ALL_SHAREABLE,
+    "KIM:FEEDBACK_REFERRER": ("IDENT",),  # [D] only "is a client" and the decision
+    "KIM:CASE_CONFERENCE": ("IDENT", "CONTACT", "RESIDENCE", "FAMILY", "EDU", "WORK", "FINANCE",
+                            "HOUSING", "HEALTH", "PLAN"),  # [D]
+    "ABH:AUFENTHALT": ("IDENT", "CONTACT", "RESIDENCE", "FAMILY", "EDU", "WORK", "FINANCE", "PLAN"),
+    "JC:SGB2": ("IDENT", "CONTACT", "RESIDENCE", "FAMILY", "EDU", "WORK", "FINANCE", "HOUSING",
+                "HEALTH", "PLAN"),
+    "AA:VERMITTLUNG": ("IDENT", "CONTACT", "RESIDENCE", "EDU", "WORK", "PLAN"),
+    "SOZ:LEISTUNG": ("IDENT", "CONTACT", "RESIDENCE", "FAMILY", "WORK", "FINANCE", "HOUSING",
+                     "HEALTH", "PLAN"),
+    "WOHN:SICHERUNG": ("IDENT", "CONTACT", "FAMILY", "FINANCE", "HOUSING", "PLAN"),
+    "WOHN:WBS": ("IDENT", "CONTACT", "FAMILY", "FINANCE", "HOUSING", "PLAN"),  # [D]
+    "JA:JUGENDHILFE": ("IDENT", "CONTACT", "FAMILY", "EDU", "HEALTH", "YOUTH", "PLAN"),
+    "KI_SEB:SCHULPLATZ": _SCHOOL,
+    "SCHUL:ZUWEISUNG": _SCHOOL,
+    "SCHULE:AUFNAHME": _SCHOOL,
+    "GA:UNTERSUCHUNG": ("IDENT", "CONTACT", "HEALTH"),
+    "FK:KINDERGELD": ("IDENT", "CONTACT", "RESIDENCE", "FAMILY"),
+    "ANERK:BERATUNG": ("IDENT", "CONTACT", "EDU", "WORK", "PLAN"),
+    "ANERK:VERFAHREN": ("IDENT", "CONTACT", "EDU", "WORK", "PLAN"),
+    "BAMF:INTEGRATIONSKURS": ("IDENT", "CONTACT", "RESIDENCE", "EDU"),
+    "IKT:KURSANMELDUNG": ("IDENT", "CONTACT", "RESIDENCE", "EDU"),
+    "MBE:BERATUNG": _COUNSEL,
+    "JMD:BERATUNG": _COUNSEL,
+    "MELDE:ANMELDUNG": ("IDENT", "CONTACT", "FAMILY"),  # [D]
+    "FWT:SCHULDNERBERATUNG": ("IDENT", "CONTACT", "FINANCE", "HOUSING", "PLAN"),  # [D]
+    "ORD:UNTERBRINGUNG": ("IDENT", "CONTACT", "FAMILY", "HOUSING"),  # [D]
+}
+
+# Which case field belongs to which category (referral payloads carry only consented ones).
+FIELD_CATEGORIES: dict[str, str] = {
+    **dict.fromkeys(("first_name", "last_name", "name_latin", "birth_date", "gender",
+                     "nationality"), "IDENT"),
+    **dict.fromkeys(("phone", "email", "street", "postcode", "city", "languages",
+                     "interpreter_needed"), "CONTACT"),
+    **dict.fromkeys(("residence_status", "residence_title_basis", "permit_issue_date",
+                     "permit_valid_until", "renewal_applied_date", "wohnsitzauflage",
+                     "wohnsitzauflage_municipality", "bamf_file_number", "bamf_decision",
+                     "bamf_decision_date", "arrival_date_de", "fiktion_status"), "RESIDENCE"),
+    **dict.fromkeys(("household_size", "minors_in_household", "children"), "FAMILY"),
+    **dict.fromkeys(("german_level", "integration_course_status", "schooling_years",
+                     "foreign_qualification", "qualification_title", "recognition_status"),
+                    "EDU"),
+    **dict.fromkeys(("employment_status",), "WORK"),
+    **dict.fromkeys(("benefits_current", "kindergeld_status", "arrears_amount",
+                     "monthly_rent_gross"), "FINANCE"),
+    **dict.fromkeys(("housing_situation", "eviction_risk", "notice_type", "notice_date",
+                     "eviction_suit_served_date", "eviction_date", "landlord_name",
+                     "court_reference"), "HOUSING"),
+    **dict.fromkeys(("health_need", "disability", "health_notes"), "HEALTH"),
+    **dict.fromkeys(("goals",), "PLAN"),
+    **dict.fromkeys(("interview_summary", "final_summary", "notes", "clearing_rationale"),
+                    "CM_NOTES"),
+}
+
+TERMINAL_REFERRAL_STATES = frozenset({"completed", "forwarded", "withdrawn",
+                                      "suspended_consent_revoked", "not_sent"})
+
+
+# --- consents -------------------------------------------------------------------------------------
+
+def _day(value: Any) -> date | None:
+    if value in (None, ""):
+        return None
+    return to_date(value)
+
+
+def _today() -> date:
+    return clock.now_berlin().date()
+
+
+def _valid(consent: Mapping, on: date) -> bool:
+    if consent.get("status", "active") != "active":
+        return False
+    start, end = _day(consent.get("valid_from")), _day(consent.get("valid_until"))
+    return (start is None or start <= on) and (end is None or on <= end)
+
+
+def find_consent(consents: Iterable[Mapping] | None, office: str, purpose: str,
+                 on: Any = None) -> dict | None:
+    """The most recently recorded valid consent for (office, purpose), or None."""
+    day = _day(on) or _today()
+    found = None
+    for c in consents or []:
+        if c.get("recipient_office") == office and c.get("purpose") == purpose and _valid(c, day):
+            found = dict(c)
+    return found
+
+
+def has_consent(consents: Iterable[Mapping] | None, office: str, purpose: str,
+                category: str | None = None, on: Any = None) -> bool:
+    """Whether an active consent for (office, purpose) is valid on ``on`` (default today) and,
+    if ``category`` is given, covers it (HEALTH also needs ``includes_health``)."""
+    day = _day(on) or _today()
+    for c in consents or []:
+        if c.get("recipient_office") != office or c.get("purpose") != purpose:
+            continue
+        if not _valid(c, day):
+            continue
+        if category is None:
+            return True
+        cats = c.get("data_categories") or []
+        if category in cats and (category != "HEALTH" or c.get("includes_health")):
+            return True
+    return False
+
+
+def missing_consents(consents: Iterable[Mapping] | None, referrals: Iterable[Mapping] | None,
+                     on: Any = None) -> list[dict]:
+    """The ``{"office", "purpose"}`` items of ``referrals`` without a valid consent."""
+    out: list[dict] = []
+    for r in referrals or []:
+        item = {"office": r.get("office"), "purpose": r.get("purpose")}
+        if not has_consent(consents, item["office"], item["purpose"], on=on) and item not in out:
+            out.append(item)
+    return out
+
+
+def consented(referrals: Iterable[Mapping] | None, consents: Iterable[Mapping] | None,
+              on: Any = None) -> list[dict]:
+    """The referrals that have a valid consent (the ones that may be sent)."""
+    return [dict(r) for r in referrals or []
+            if has_consent(consents, r.get("office"), r.get("purpose"), on=on)]
+
+
+def allowed_categories(purpose: str) -> list[str]:
+    """The categories a consent for ``purpose`` may cover at most (brief 5.3)."""
+    return list(CATEGORY_MATRIX.get(purpose, ()))
+
+
+def share_by_consent(categories: Iterable[str] | None, office: str | None = None,
+                     *records: Mapping | None) -> dict:
+    """Merge ``records`` and keep only fields whose category the consent covers (DP-05).
+
+    CM_NOTES and fields of unknown category are never shared; goals (PLAN) are reduced to those
+    the receiving ``office`` is responsible for.
+    """
+    allowed = set(categories or ()) - NEVER_SHARED
+    out: dict[str, Any] = {}
+    for record in records:
+        for key, value in (record or {}).items():
+            cat = FIELD_CATEGORIES.get(key)
+            if cat is None or cat not in allowed or value is None:
+                continue
+            if key == "goals" and office is not None:
+                value = [g for g in value or [] if g.get("responsible_office") == office]
+            out[key] = value
+    return out
+
+
+def revoke_consent(consents: Iterable[Mapping] | None, consent_id: str,
+                   revoked_at: Any = None) -> list[dict]:
+    """A copy of ``consents`` with ``consent_id`` marked revoked (the record itself is kept)."""
+    out = []
+    for c in consents or []:
+        c = dict(c)
+        if c.get("consent_id") == consent_id and c.get("status", "active") == "active":
+            c["status"] = "revoked"
+            c["revoked_at"] = str(revoked_at or _today().isoformat())
+        out.append(c)
+    return out
+
+
+# --- referrals ------------------------------------------------------------------------------------
+
+def new_id(prefix: str = "R") -> str:
+    """A fresh random identifier such as ``R-3f9c2a1b7d4e`` (referrals, consents)."""
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+def pseudonym() -> str:
+    """A pseudonym ``P-`` + 8 random hex characters, not derived from any name (brief 5.6)."""
+    return f"P-{uuid.uuid4().hex[:8]}"
+
+
+def open_referrals(referrals: Iterable[Mapping] | None) -> list[dict]:
+    """Referrals whose status is not terminal (completed, forwarded, withdrawn, ...)."""
+    return [dict(r) for r in referrals or []
+            if r.get("status") not in TERMINAL_REFERRAL_STATES]
+
+
+def days_between(start: Any, end: Any) -> int:
+    """Calendar days from ``start`` to ``end`` (negative if ``end`` is earlier)."""
+    return (to_date(end) - to_date(start)).days
+
+
+def turnaround_by_office(referrals: Iterable[Mapping] | None) -> dict:
+    """Days from sending to the result per office (completed referrals only; statistics)."""
+    out: dict[str, list[int]] = {}
+    for r in referrals or []:
+        if r.get("status") == "completed" and r.get("sent_at") and r.get("closed_at"):
+            out.setdefault(r["office"], []).append(days_between(r["sent_at"], r["closed_at"]))
+    return {k: round(sum(v) / len(v)) for k, v in sorted(out.items())}
+
+
+def age_band(birth_date: Any, on: Any = None) -> str:
+    """Anonymised age band for statistics: 0-5, 6-17, 18-26, 27-44, 45-64, 65+."""
+    age = age_on(birth_date, on)
+    for limit, label in ((5, "0-5"), (17, "6-17"), (26, "18-26"), (44, "27-44"), (64, "45-64")):
+        if age <= limit:
+            return label
+    return "65+"
+
+
+def schulpflichtig(birth_date: Any, on: Any = None) -> bool:
+    """NRW: a child who turns 6 by 30 September starts school on 1 August of that year
+    (§ 35 SchulG NRW [K]); compulsory schooling is counted here until the 18th birthday [D]."""
+    born = to_date(birth_date)
+    ref = _day(on) or _today()
+    start_year = born.year + 6 if (born.month, born.day) <= (9, 30) else born.year + 7
+    return ref >= date(start_year, 8, 1) and age_on(born, ref) < 18
+
+
+def children_facts(children: Iterable[Mapping] | None, on: Any = None) -> list[dict]:
+    """Each child with ``age`` and ``schulpflichtig`` computed (read-only fields of F2.1)."""
+    out = []
+    for c in children or []:
+        c = dict(c)
+        born = c.get("child_birth_date")
+        if born:
+            c["age"] = age_on(born, on)
+            c["schulpflichtig"] = schulpflichtig(born, on)
+        out.append(c)
+    return out
+
+
+# --- office registry ------------------------------------------------------------------------------
+
+@lru_cache(maxsize=4)
+def _load_registry(path: str | None) -> OfficeRegistry:
+    return OfficeRegistry.load(Path(path) if path else None)
+
+
+def _default_registry() -> OfficeRegistry:
+    return _load_registry(os.environ.get("LOTSE_OFFICES_FILE") or None)
+
+
+def make_helpers(registry: OfficeRegistry | None = None) -> dict[str, Callable[..., Any]]:
+    """The helpers, with the SLA and purpose look-ups bound to ``registry``."""
+
+    def reg() -> OfficeRegistry:
+        return registry if registry is not None else _default_registry()
+
+    def sla_days(office: str, kind: str = "result") -> int:
+        """The office's SLA in calendar days: ``kind`` "ack" or "result" (offices.toml)."""
+        try:
+            o = reg().get(office)
+        except UnknownOffice as exc:
+            raise ValueError(str(exc)) from None
+        if kind == "ack":
+            return o.sla_ack_days
+        if kind == "result":
+            return o.sla_result_days
+        raise ValueError(f"unknown SLA kind {kind!r} (expected 'ack' or 'result')")
+
+    def referral_due(office: str, kind: str = "result", start: Any = None,
+                     urgent: bool = False) -> str:
+        """Due date of a referral sent on ``start`` (default today) under the office's SLA.
+        WOHN results are due after 2 days when the referral is urgent (brief 4.1) [D]."""
+        begin = _day(start) or _today()
+        days = sla_days(office, kind)
+        if urgent and office == "WOHN" and kind == "result":
+            days = min(days, 2)
+        return (begin + timedelta(days=days)).isoformat()
+
+    def default_purpose(office: str) -> str:
+        """The first purpose configured for ``office`` (e.g. MBE -> MBE:BERATUNG)."""
+        try:
+            purposes = reg().get(office).purposes
+        except UnknownOffice as exc:
+            raise ValueError(str(exc)) from None
+        if not purposes:
+            raise ValueError(f"office {office!r} has no purposes configured")
+        return purposes[0]
+
+    def is_external(office: str) -> bool:
+        """Whether the office works in proxy mode (does not log in)."""
+        try:
+            return reg().get(office).external
+        except UnknownOffice as exc:
+            raise ValueError(str(exc)) from None
+
+    return {
+        "has_consent": has_consent,
+        "find_consent": find_consent,
+        "missing_consents": missing_consents,
+        "consented": consented,
+        "allowed_categories": allowed_categories,
+        "share_by_consent": share_by_consent,
+        "revoke_consent": revoke_consent,
+        "new_id": new_id,
+        "pseudonym": pseudonym,
+        "open_referrals": open_referrals,
+        "days_between": days_between,
+        "turnaround_by_office": turnaround_by_office,
+        "age_band": age_band,
+        "schulpflichtig": schulpflichtig,
+        "children_facts": children_facts,
+        "sla_days": sla_days,
+        "referral_due": referral_due,
+        "default_purpose": default_purpose,
+        "is_external": is_external,
+    }
+
+
+HELPERS: dict[str, Callable[..., Any]] = make_helpers()
