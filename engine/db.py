@@ -44,6 +44,7 @@ class Database:
         self._write = sessionmaker(
             self.engine.execution_options(lotse_write=True), expire_on_commit=False
         )
+        self.write_sessions = self._write  # for after-commit hooks
 
     @contextlib.contextmanager
     def unit_of_work(self) -> Iterator[Session]:

@@ -17,13 +17,14 @@ from uuid import UUID
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import insert, select, update
+from sqlalchemy import event, insert, select, update
 from sqlalchemy.orm import Session
 
 from engine import clock as engine_clock
 from engine import deploy as deploy_mod
 from engine import forms, messaging, sandbox, store
 from engine.actor import SYSTEM, Actor
+from engine.cache import WorkflowCache
 from engine.db import Database
 from engine.errors import (
     FormInvalid,
@@ -64,6 +65,7 @@ class Engine(SchedulingMixin):
         format_checker: Any = None,
         clock: engine_clock.Clock | None = None,
         message_listeners: Iterable[messaging.MessageListener] = (),
+        cache_size: int = 256,
     ) -> None:
         self.db = db
         self.resolve_lane = resolve_lane
@@ -71,6 +73,8 @@ class Engine(SchedulingMixin):
         self.format_checker = format_checker
         self.clock = clock or engine_clock.SystemClock()
         self.message_listeners = list(message_listeners)
+        self.cache = WorkflowCache(cache_size)
+        event.listen(db.write_sessions, "after_commit", self._after_commit)
         self.script_engine = sandbox.make_script_engine(self.helpers)
         engine_clock.install_timer_clock()
         guard_spiff_logging()
@@ -298,10 +302,17 @@ class Engine(SchedulingMixin):
             return out
 
     def _load(self, s: Session, inst: ProcessInstance, d: ProcessDefinition):
+        cached = self.cache.take(inst.id, inst.revision)
+        if cached is not None:
+            return cached
         wf, snap = store.load(s, inst, d.spec_hash)
         wf.script_engine = self.script_engine  # never serialized: re-attach on every load
         snap.subscriptions = messaging.subscriptions(wf, inst.case_ref)
         return wf, snap
+
+    def _after_commit(self, session: Session) -> None:
+        for iid, (revision, wf, snap) in session.info.pop(("lotse_cache", id(self)), {}).items():
+            self.cache.put(iid, revision, wf, snap)
 
     # ------------------------------------------------------------------ internals
     def _run_and_save(self, s: Session, inst: ProcessInstance, d: ProcessDefinition,
@@ -331,6 +342,7 @@ class Engine(SchedulingMixin):
             inst.next_timer_at = None
             self._audit(s, "instance.completed", actor, inst)
         self.last_save = result
+        s.info.setdefault(("lotse_cache", id(self)), {})[inst.id] = (inst.revision, wf, snap)
         return sent
 
     def _project(self, s, inst, d, wf, res: store.SaveResult, actor, completed_task, now) -> None:

@@ -96,3 +96,45 @@ def test_task_data_is_stored_once_per_content(engine, db):
         tasks = s.scalar(select(func.count()).select_from(TaskRow))
         blobs = s.scalar(select(func.count()).select_from(JsonData))
     assert tasks > blobs  # identical data of several tasks shares one row
+
+
+def test_two_engines_alternating_never_use_a_stale_cached_workflow(db, clock):
+    from processes.wiring import build_engine
+
+    a, _ = build_engine(db, clock=clock)
+    b, _ = build_engine(db, clock=clock)
+    a.deploy_files(B.files(loop__bpmn=B.loop_process()))
+    iid = a.start("loop_proc", {})["instance_id"]
+    for i in range(6):
+        eng = a if i % 2 == 0 else b
+        task = eng.tasks(instance_id=iid)[0]
+        eng.complete(task["task_id"], {"done": False, "round": i})
+    assert b.show(iid)["data"]["round"] == 5
+    assert a.cache.take(iid, _revision(db, iid)) is None  # a's copy is older: never reused
+    assert b.cache.take(iid, _revision(db, iid)) is not None  # b's is current
+    task = a.tasks(instance_id=iid)[0]
+    a.complete(task["task_id"], {"done": True})
+    assert a.show(iid)["status"] == "completed"
+    wf = _load(a, iid)
+    rounds = sorted(t.data.get("round", -1) for t in wf.tasks.values()
+                    if t.task_spec.bpmn_id == "Task_Work" and t.state == TaskState.COMPLETED)
+    assert rounds == [0, 1, 2, 3, 4, 5, 5]
+
+
+def _revision(db, iid):
+    with db.reader() as s:
+        return s.get(ProcessInstance, iid).revision
+
+
+def test_failed_step_leaves_no_cached_state(first_process):
+    eng = first_process
+    iid = eng.start("kim_first_referral", {}, case_ref="F-1")["instance_id"]
+    task = eng.tasks(instance_id=iid)[0]
+    import pytest
+
+    from engine.errors import FormInvalid
+
+    with pytest.raises(FormInvalid):
+        eng.complete(task["task_id"], {"first_name": ""})
+    eng.complete(task["task_id"], PERSON)
+    assert {t["office"] for t in eng.tasks(instance_id=iid)} == {"ABH", "JC"}
