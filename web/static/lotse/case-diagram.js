@@ -21,6 +21,13 @@
               if (registry.get(id)) { canvas.addMarker(id, pair[1]); }
             });
           });
+        // A read-only picture: out of the tab order, announced as one image with a
+        // label; the list below the diagram names every marked step in text.
+        el.querySelectorAll("svg[tabindex]").forEach(function (svg) {
+          svg.setAttribute("tabindex", "-1");
+          svg.setAttribute("role", "img");
+          svg.setAttribute("aria-label", el.getAttribute("data-label") || "BPMN");
+        });
         el.setAttribute("data-rendered", "true");
       })
       .catch(function () { el.setAttribute("data-rendered", "error"); });

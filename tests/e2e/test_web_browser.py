@@ -1,0 +1,198 @@
+"""The office web app in real Chromium: login, board, worklist filter and paging, claim,
+a failed then a good submit, the case diagram, the language switch, and axe-core on every
+page (no serious or critical violations). Nothing may be loaded from outside 127.0.0.1."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from playwright.sync_api import expect
+
+from engine.runtime import Actor
+
+pytest_plugins = ["web.testing_fixtures"]
+pytestmark = pytest.mark.browser
+
+CASE = {"first_name": "Amal", "last_name": "Haddad", "birth_date": "1990-04-01",
+        "nationality": "SYR", "language": "ar", "residence_status": "temporary"}
+
+
+@pytest.fixture
+def eng(sqlite_app):
+    return sqlite_app.extensions["lotse"].engine
+
+
+def start_case(eng, ref, data=None):
+    out = eng.start("kim_first_referral", {}, ref, actor=Actor(user="cm.demo"))
+    if data is not None:
+        tid = eng.tasks(instance_id=out["instance_id"])[0]["task_id"]
+        eng.complete(tid, data, actor=Actor(user="cm.demo"))
+    return out["instance_id"]
+
+
+def axe_check(page, label: str) -> None:
+    """Run axe-core on the current page: no serious or critical violations."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    bad = [v for v in results.response["violations"]
+           if v.get("impact") in ("serious", "critical")]
+    details = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3]) for v in bad]
+    assert not bad, f"{label}: {details}"
+
+
+def log_in(page, server, name, password="lotse-demo"):
+    page.goto(server.url + "/login")
+    page.get_by_label("Benutzername").fill(name)
+    page.get_by_label("Passwort").fill(password)
+    page.get_by_role("button", name="Anmelden").click()
+    page.wait_for_load_state()
+
+
+@pytest.fixture(autouse=True)
+def _offline_and_clean(blocked_requests, page_errors):
+    yield
+    assert blocked_requests == [], blocked_requests
+    # 4xx answers to documents are intended here (401 login, 404, 409, 422 forms)
+    expected = "Failed to load resource: the server responded with a status of 4"
+    assert [e for e in page_errors if expected not in e] == []
+
+
+def test_login_board_and_axe(live_server, page, eng):
+    start_case(eng, "BR-1")
+    page.goto(live_server.url + "/")
+    assert page.url.startswith(live_server.url + "/login")
+    axe_check(page, "login")
+    log_in(page, live_server, "cm.demo", "falsch-falsch")
+    assert page.locator("#login-error").is_visible()
+    assert page.evaluate("document.activeElement.id") == "login-error"
+    axe_check(page, "login failed")
+    log_in(page, live_server, "cm.demo")
+    assert page.url == live_server.url + "/"
+    card = page.locator("section", has=page.locator("#office-KIM_CM"))
+    assert card.locator('[data-count="waiting"]').inner_text() == "1"
+    axe_check(page, "board")
+    page.get_by_role("link", name="Arbeitsliste KIM_CM").click()
+    assert page.locator("tbody tr").count() == 1
+    # skip link is the first focusable element and targets main
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.getAttribute('href')") == "#main"
+    page.get_by_role("button", name="Abmelden").click()
+    page.wait_for_url(re.compile("/login"))
+
+
+def test_worklist_filter_paging_and_claim(live_server, page, eng, clock):
+    for i in range(27):
+        start_case(eng, f"WL-{i:02d}")
+        clock.advance(timedelta(minutes=1))
+    log_in(page, live_server, "cm.demo")
+    page.goto(live_server.url + "/offices/KIM_CM/tasks")
+    rows = page.locator("#worklist-results tbody tr")
+    assert rows.count() == 25
+    axe_check(page, "worklist")
+    # claim the first row without a page reload (htmx swaps the row)
+    page.evaluate("window.__marker = 1")
+    first = rows.first
+    first.get_by_role("button", name=re.compile("^Übernehmen")).click()
+    page.wait_for_selector("#worklist-results tbody tr:first-child >> text=cm.demo")
+    assert page.evaluate("window.__marker") == 1  # same document
+    assert first.get_by_role("button", name=re.compile("^Freigeben")).is_visible()
+    # next page via htmx, URL follows
+    page.get_by_role("link", name="Nächste Seite").click()
+    expect(page.locator("#worklist-results tbody tr")).to_have_count(2)
+    assert "after=" in page.url and page.evaluate("window.__marker") == 1
+    assert "WL-25" in page.locator("#worklist-results").inner_text()
+    # filter: only unclaimed ones, then only mine
+    page.goto(live_server.url + "/offices/KIM_CM/tasks")
+    page.get_by_label("Bearbeitung").select_option("@me")
+    page.get_by_role("button", name="Anwenden").click()
+    expect(page.locator("#worklist-results tbody tr")).to_have_count(1)
+    assert "assignee=%40me" in page.url or "assignee=@me" in page.url
+    assert "WL-00" in page.locator("#worklist-results").inner_text()
+    axe_check(page, "worklist filtered")
+    page.get_by_role("link", name="Meine Aufgaben").click()
+    assert page.locator("tbody tr").count() == 1
+    axe_check(page, "my tasks")
+
+
+def test_submit_with_errors_then_good(live_server, page, eng):
+    start_case(eng, "SUB-1")
+    log_in(page, live_server, "cm.demo")
+    tid = eng.tasks(office="KIM_CM")[0]["task_id"]
+    page.goto(f"{live_server.url}/tasks/{tid}")
+    axe_check(page, "task form")
+    page.get_by_label("Vorname(n)").fill("Amal")
+    page.get_by_label("Geburtsdatum").fill("2999-01-01")
+    page.get_by_role("button", name="Erledigen").click()
+    summary = page.locator("#error-summary")
+    assert summary.is_visible()
+    assert page.evaluate("document.activeElement.id") == "error-summary"
+    assert page.get_by_label("Vorname(n)").input_value() == "Amal"  # value kept
+    assert page.locator("#f-last_name").get_attribute("aria-invalid") == "true"
+    assert "f-last_name-error" in page.locator("#f-last_name").get_attribute("aria-describedby")
+    axe_check(page, "task form with errors")
+    summary.get_by_role("link", name=re.compile("^Familienname")).click()
+    assert page.evaluate("document.activeElement.id") == "f-last_name"
+    page.get_by_label("Familienname").fill("Haddad")
+    page.get_by_label("Geburtsdatum").fill("1990-04-01")
+    page.get_by_label("Staatsangehörigkeit").fill("SYR")
+    page.get_by_label("Sprache für die Beratung").fill("ar")
+    page.get_by_label("Befristete Aufenthaltserlaubnis").check()
+    page.get_by_role("button", name="Erledigen").click()
+    page.wait_for_url(re.compile(r"/offices/KIM_CM/tasks$"))
+    assert "erledigt" in page.locator(".lotse-flashes").inner_text()
+    assert {t["office"] for t in eng.tasks()} == {"ABH", "JC"}
+    # back in history and submit again: a clear "already done" answer
+    page.goto(f"{live_server.url}/tasks/{tid}")
+    assert "erledigt" in page.locator("main").inner_text()
+
+
+def test_case_diagram_marks_active_element(live_server, page, eng):
+    start_case(eng, "DIA-1", CASE)
+    log_in(page, live_server, "abh.demo")
+    page.goto(live_server.url + "/cases/DIA-1")
+    page.wait_for_selector(".lotse-diagram[data-rendered='true']", timeout=15000)
+    active = page.locator('g.djs-element[data-element-id="Task_Aufenthalt_Pruefen"]')
+    assert "lotse-active" in active.get_attribute("class")
+    done = page.locator('g.djs-element[data-element-id="Task_Erfassen"]')
+    assert "lotse-completed" in done.get_attribute("class")
+    assert "aktiv" in page.locator('li[data-element="Task_Aufenthalt_Pruefen"]').inner_text()
+    axe_check(page, "case page")
+    page.goto(live_server.url + "/cases")
+    axe_check(page, "case search")
+
+
+def test_language_switch(live_server, page):
+    log_in(page, live_server, "jc.demo")
+    assert page.locator("html").get_attribute("lang") == "de"
+    page.get_by_role("link", name="Switch to English").click()
+    assert page.locator("html").get_attribute("lang") == "en"
+    assert page.get_by_role("heading", level=1).inner_text() == "Offices overview"
+    page.get_by_role("link", name="My tasks").click()  # remembered across pages
+    assert page.get_by_role("heading", level=1).inner_text() == "My tasks"
+    axe_check(page, "my tasks en")
+    page.get_by_role("link", name="Auf Deutsch wechseln").click()
+    assert page.locator("html").get_attribute("lang") == "de"
+
+
+def test_axe_on_remaining_pages(live_server, page, eng):
+    start_case(eng, "AX-1", CASE)
+    log_in(page, live_server, "jc.demo")
+    page.goto(live_server.url + "/start")
+    axe_check(page, "start")
+    page.get_by_label("Fallnummer").fill("kaputt !")
+    page.get_by_role("button", name="Fall starten").click()
+    assert page.locator("#error-summary").is_visible()
+    axe_check(page, "start with errors")
+    page.goto(live_server.url + "/api/docs")
+    axe_check(page, "api docs")
+    page.goto(live_server.url + "/does-not-exist")
+    axe_check(page, "404 page")
+    tid = eng.tasks(office="JC")[0]["task_id"]
+    page.goto(f"{live_server.url}/tasks/{tid}?lang=en")
+    axe_check(page, "task en")
+    page.goto(live_server.url + "/cases/AX-1?lang=en")
+    page.wait_for_selector(".lotse-diagram[data-rendered='true']", timeout=15000)
+    axe_check(page, "case en")
