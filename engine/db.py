@@ -45,6 +45,9 @@ class Database:
             self.engine.execution_options(lotse_write=True), expire_on_commit=False
         )
         self.write_sessions = self._write  # for after-commit hooks
+        from engine import audit
+
+        audit.install(self._write)  # every audit entry is hash-chained in its transaction
 
     @contextlib.contextmanager
     def unit_of_work(self) -> Iterator[Session]:

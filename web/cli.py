@@ -273,6 +273,26 @@ def referrals(ctx: Context, case_id, office):
 
 
 @main.group()
+def audit() -> None:
+    """Audit log."""
+
+
+@command(audit, "verify")
+def audit_verify(ctx: Context):
+    """Recompute the audit hash chain; exit 1 naming the first bad entry."""
+    from engine.audit import verify
+
+    out = verify(ctx.db)
+    if not out["ok"]:
+        bad = out["first_bad"]
+        click.echo(json.dumps(out, ensure_ascii=False), err=True)
+        click.echo(f"Audit-Kette gebrochen / audit chain broken at seq {bad['seq']} "
+                   f"(id {bad['id']}): {bad['problem']}", err=True)
+        sys.exit(1)
+    return out, f"Audit-Kette intakt / audit chain intact: {out['entries']} entries"
+
+
+@main.group()
 def clock() -> None:
     """Engine clock (only outside production)."""
 

@@ -125,3 +125,17 @@ def test_messages_and_referrals_commands(cli, tmp_path):
     cli("clock", "advance", "P6D", "--json")
     (ref,) = cli("referrals", "--case", "K-7", "--json")
     assert ref["overdue_ack"] is True and ref["first_overdue_at"] == ref["due_ack"]
+
+
+def test_audit_verify_command(cli, db):
+    from sqlalchemy import text
+
+    cli("deploy", "bpmn/kim_first_referral", "--json")
+    cli("start", "kim_first_referral", "--case", "AV-1", "--json")
+    out = cli("audit", "verify", "--json")
+    assert out["ok"] is True and out["entries"] >= 2
+    with db.engine.begin() as c:
+        c.execute(text("UPDATE audit_event SET event_type = 'nothing' WHERE seq = 1"))
+    proc = cli("audit", "verify", "--json", ok=False)
+    assert proc.returncode == 1
+    assert json.loads(proc.stderr.splitlines()[0])["first_bad"]["seq"] == 1
