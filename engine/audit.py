@@ -67,10 +67,24 @@ def chain_entries(session: Session, _flush_context=None, _instances=None) -> Non
         head.seq, head.hash = e.seq, e.hash
 
 
+def add_at_commit(session: Session, entry: AuditEvent) -> None:
+    """Queue an entry to be added just before commit (the chain head is locked only then)."""
+    session.info.setdefault("lotse_audit", []).append(entry)
+
+
+def _add_queued(session: Session) -> None:
+    queued = session.info.pop("lotse_audit", None)
+    if queued:
+        session.add_all(queued)
+        session.flush()
+
+
 def install(factory: sessionmaker) -> None:
     """Chain audit entries on every flush of sessions from ``factory`` (idempotent)."""
     if not event.contains(factory, "before_flush", chain_entries):
         event.listen(factory, "before_flush", chain_entries)
+    if not event.contains(factory, "before_commit", _add_queued):
+        event.listen(factory, "before_commit", _add_queued)
 
 
 def verify(db: "Database", *, batch: int = 5000) -> dict:

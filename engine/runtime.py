@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from engine import clock as engine_clock
 from engine import deploy as deploy_mod
-from engine import forms, messaging, sandbox, store
+from engine import audit, forms, messaging, sandbox, store
 from engine.actor import SYSTEM, Actor
 from engine.cache import WorkflowCache
 from engine.db import Database
@@ -389,7 +389,7 @@ class Engine(SchedulingMixin):
     def _audit(self, s: Session, event_type: str, actor: Actor, inst: ProcessInstance | None,
                *, task: HumanTask | None = None, element: str | None = None,
                details: dict | None = None) -> None:
-        s.add(AuditEvent(
+        audit.add_at_commit(s, AuditEvent(
             at=self.now(), event_type=event_type, actor=actor.user,
             office=task.office if task is not None else None,
             instance_id=inst.id if inst is not None else (task.instance_id if task else None),
