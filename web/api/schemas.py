@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from marshmallow import Schema, fields, validate
+from marshmallow import INCLUDE, Schema, fields, validate
 
 CASE_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$")
 PROCESS_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,199}$")
@@ -15,7 +15,11 @@ def _dt(**kw):
 
 
 class ErrorSchema(Schema):
-    """Every error: a stable code and a message (plus details for some codes)."""
+    """Every error: a stable code and a message (plus details for some codes, e.g. the
+    current ``assignee`` of TASK_CLAIMED)."""
+
+    class Meta:
+        unknown = INCLUDE  # documents additionalProperties: true
 
     error = fields.String(required=True, metadata={"example": "TASK_NOT_FOUND"})
     message = fields.String(required=True)
