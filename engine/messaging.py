@@ -20,7 +20,11 @@ from typing import Any
 
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.spiff.specs.event_definitions import (
+    MessageEventDefinition as SpiffMessageEventDefinition,
+)
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
@@ -31,7 +35,9 @@ from engine.models import Message, MessageSubscription
 
 CORRELATION_KEYS = ("referral_id", "case_id")
 
-MessageListener = Callable[[Session, Message, dict, datetime], None]
+# Called for every message as it is written, in the same transaction; may return a new
+# payload (e.g. cut down to what the recipient may receive) or raise to refuse the step.
+MessageListener = Callable[[Session, Message, dict, datetime], "dict | None"]
 
 
 @dataclass(frozen=True)
@@ -96,23 +102,38 @@ def write_outbox(session: Session, wf: BpmnWorkflow, sender_id: int | None, now:
     """Move the workflow's uncaught thrown events into the message table."""
     ids = []
     for event in wf.get_events():
-        ed = event.event_definition
-        if not isinstance(ed, MessageEventDefinition):
+        if not isinstance(event.event_definition, MessageEventDefinition):
             continue  # signals/escalations leaving the instance are not routed
-        payload = event.payload if isinstance(event.payload, dict) else {"value": event.payload}
-        key, value = correlation(payload)
-        msg = Message(
-            id=str(uuid.uuid4()), name=ed.name, event=ser.dumps(ser.REGISTRY.convert(event)),
-            corr_key=key, corr_value=value, sender_instance_id=sender_id, status="pending",
-            created_at=now, attempts=0,
-        )
-        session.add(msg)
-        for listener in listeners:
-            listener(session, msg, payload, now)
-        ids.append(msg.id)
+        ids.append(_store(session, event, sender_id, now, listeners))
     if ids:
         session.flush()
     return ids
+
+
+def write_message(session: Session, name: str, payload: dict, sender_id: int | None,
+                  now: datetime, listeners: Iterable[MessageListener]) -> list[str]:
+    """Store a message that no process threw (sent by the application)."""
+    event = BpmnEvent(SpiffMessageEventDefinition(name), payload=payload)
+    ids = [_store(session, event, sender_id, now, listeners)]
+    session.flush()
+    return ids
+
+
+def _store(session: Session, event, sender_id: int | None, now: datetime,
+           listeners: Iterable[MessageListener]) -> str:
+    ed = event.event_definition
+    payload = event.payload if isinstance(event.payload, dict) else {"value": event.payload}
+    msg = Message(id=str(uuid.uuid4()), name=ed.name, event="", sender_instance_id=sender_id,
+                  status="pending", created_at=now, attempts=0)
+    for listener in listeners:
+        replaced = listener(session, msg, payload, now)
+        if replaced is not None:  # e.g. the payload cut down to the consented categories
+            payload = replaced
+    event.payload = payload
+    msg.corr_key, msg.corr_value = correlation(payload)
+    msg.event = ser.dumps(ser.REGISTRY.convert(event))
+    session.add(msg)
+    return msg.id
 
 
 def restore_event(msg: Message):
@@ -126,17 +147,30 @@ def payload_of(msg: Message) -> dict:
     return payload if isinstance(payload, dict) else {"value": payload}
 
 
-def find_subscriber(session: Session, msg: Message) -> MessageSubscription | None:
-    """The waiting catch event of another instance this message correlates with."""
+def find_subscribers(session: Session, msg: Message) -> list[MessageSubscription]:
+    """Waiting catch events of other instances this message correlates with.
+
+    By ``referral_id``: the first one (a referral has one receiver). By ``case_id``: one
+    per instance of the case (case-wide messages such as ``consent_revoked``), in id order.
+    """
     if msg.corr_value is None:
-        return None
+        return []
     column = MessageSubscription.referral_id if msg.corr_key == "referral_id" \
         else MessageSubscription.case_id
     q = select(MessageSubscription).where(MessageSubscription.name == msg.name,
                                           column == msg.corr_value)
     if msg.sender_instance_id is not None:
         q = q.where(MessageSubscription.instance_id != msg.sender_instance_id)
-    return session.scalar(q.order_by(MessageSubscription.instance_id).limit(1))
+    rows = session.scalars(q.order_by(MessageSubscription.instance_id,
+                                      MessageSubscription.task_id)).all()
+    if msg.corr_key == "referral_id":
+        return list(rows[:1])
+    seen, out = set(), []
+    for r in rows:
+        if r.instance_id not in seen:
+            seen.add(r.instance_id)
+            out.append(r)
+    return out
 
 
 def catch_on_task(wf: BpmnWorkflow, task_id: str, event) -> bool:

@@ -139,36 +139,61 @@ class SchedulingMixin:
             msg.attempts += 1
             event = messaging.restore_event(msg)
             now = self.now()
-            sub = messaging.find_subscriber(s, msg)
-            if sub is not None:
-                inst = s.scalar(select(ProcessInstance)
-                                .where(ProcessInstance.id == sub.instance_id).with_for_update())
-                d = s.get(ProcessDefinition, inst.definition_id)
-                wf, snap = self._load(s, inst, d)
-                if not messaging.catch_on_task(wf, sub.task_id, event):
+            subs = messaging.find_subscribers(s, msg)
+            if subs:
+                # referral_id: one receiver; case_id: every instance of the case that waits
+                sent: list[str] = []
+                targets = []
+                for sub in subs:
+                    inst = s.scalar(select(ProcessInstance)
+                                    .where(ProcessInstance.id == sub.instance_id)
+                                    .with_for_update())
+                    d = s.get(ProcessDefinition, inst.definition_id)
+                    wf, snap = self._load(s, inst, d)
+                    if not messaging.catch_on_task(wf, sub.task_id, event):
+                        continue
+                    targets.append(inst.id)
+                    self._audit(s, "message.delivered", SYSTEM, inst,
+                                details={"message_id": msg.id, "name": msg.name,
+                                         "from_instance": msg.sender_instance_id})
+                    sent += self._run_and_save(s, inst, d, wf, snap, SYSTEM, None)
+                if not targets:
                     msg.status, msg.reason = "unmatched", "the waiting task no longer waits"
                     return []
-            else:
-                d = self._start_definition(s, msg)
-                if d is None:
-                    msg.status = "unmatched"
-                    msg.reason = (f"no instance waits for '{msg.name}' with "
-                                  f"{msg.corr_key or 'a correlation'}={msg.corr_value!r}, "
-                                  "and no process starts on it")
-                    return []
-                payload = messaging.payload_of(msg)
-                inst, wf = self._new_instance(s, d, payload.get("case_id") or None, SYSTEM)
-                snap = store.Snapshot()
-                wf.do_engine_steps()
-                starts = [t for t in messaging.subscriptions(wf, inst.case_ref)
-                          if t.name == msg.name]
-                if not starts or not messaging.catch_on_task(wf, starts[0].task_id, event):
-                    raise InvalidInput(f"process {d.process_id} does not start on {msg.name}")
+                msg.status, msg.delivered_at, msg.target_instance_id = (
+                    "delivered", now, targets[0])
+                return sent
+            d = self._start_definition(s, msg)
+            if d is None:
+                msg.status = "unmatched"
+                msg.reason = (f"no instance waits for '{msg.name}' with "
+                              f"{msg.corr_key or 'a correlation'}={msg.corr_value!r}, "
+                              "and no process starts on it")
+                return []
+            payload = messaging.payload_of(msg)
+            inst, wf = self._new_instance(s, d, payload.get("case_id") or None, SYSTEM)
+            snap = store.Snapshot()
+            wf.do_engine_steps()
+            starts = [t for t in messaging.subscriptions(wf, inst.case_ref)
+                      if t.name == msg.name]
+            if not starts or not messaging.catch_on_task(wf, starts[0].task_id, event):
+                raise InvalidInput(f"process {d.process_id} does not start on {msg.name}")
             msg.status, msg.delivered_at, msg.target_instance_id = "delivered", now, inst.id
             self._audit(s, "message.delivered", SYSTEM, inst,
                         details={"message_id": msg.id, "name": msg.name,
                                  "from_instance": msg.sender_instance_id})
             return self._run_and_save(s, inst, d, wf, snap, SYSTEM, None)
+
+    def publish(self, name: str, payload: dict, *, actor: Actor = SYSTEM) -> list[str]:
+        """Send a message from outside any process (e.g. a consent revocation); delivered now."""
+        with engine_clock.using(self._tick()):
+            with self.db.unit_of_work() as s:
+                ids = messaging.write_message(s, name, payload, None, self.now(),
+                                              self.message_listeners)
+                self._audit(s, "message.sent", actor, None,
+                            details={"name": name, "message_id": ids[0]})
+            self.deliver(ids)
+            return ids
 
     def _start_definition(self, s: Session, msg: Message) -> ProcessDefinition | None:
         latest = {}
