@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import time
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -70,13 +71,17 @@ def _secret_key(settings: settings_mod.Settings) -> str:
         raise settings_mod.SettingsError(
             "LOTSE_SECRET_KEY must be set (LOTSE_ENV is not development/test)")
     path = Path(settings.instance_dir) / "secret_key"
-    if path.is_file():
-        key = path.read_text(encoding="utf-8").strip()
-        if key:
-            return key
     path.parent.mkdir(parents=True, exist_ok=True)
+    try:  # O_EXCL: of several gunicorn workers starting at once, exactly one writes the key
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        for _ in range(50):
+            key = path.read_text(encoding="utf-8").strip()
+            if key:
+                return key
+            time.sleep(0.05)  # another worker is writing it right now
+        raise settings_mod.SettingsError(f"{path} is empty; delete it or set LOTSE_SECRET_KEY")
     key = secrets.token_hex(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(key + "\n")
     return key

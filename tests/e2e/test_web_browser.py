@@ -196,3 +196,60 @@ def test_axe_on_remaining_pages(live_server, page, eng):
     page.goto(live_server.url + "/cases/AX-1?lang=en")
     page.wait_for_selector(".lotse-diagram[data-rendered='true']", timeout=15000)
     axe_check(page, "case en")
+
+
+def _log_out(page):
+    page.get_by_role("button", name="Abmelden").click()
+    page.wait_for_url(re.compile("/login"))
+
+
+def _open_first_task(page, server, office):
+    page.goto(f"{server.url}/offices/{office}/tasks")
+    page.locator("#worklist-results tbody tr").first.get_by_role("link").first.click()
+    page.get_by_role("button", name="Übernehmen").click()
+    expect(page.locator("#task-assignee")).not_to_have_text("niemand")
+
+
+def test_a_case_from_start_to_end_across_three_offices(live_server, page, eng):
+    log_in(page, live_server, "cm.demo")
+    page.get_by_role("link", name="Fall starten").click()
+    page.get_by_label("Fallnummer").fill("ENDE-1")
+    page.get_by_role("button", name="Fall starten").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Fall erfassen")
+    for label, value in [("Vorname(n)", "Олена"), ("Familienname", "Коваленко"),
+                         ("Geburtsdatum", "1985-02-11"), ("Staatsangehörigkeit", "UKR"),
+                         ("Sprache für die Beratung", "uk")]:
+        page.get_by_label(label).fill(value)
+    page.get_by_label("Befristete Aufenthaltserlaubnis").check()
+    page.get_by_role("button", name="Erledigen").click()
+    page.wait_for_url(re.compile("/offices/KIM_CM/tasks$"))
+    _log_out(page)
+
+    log_in(page, live_server, "abh.demo")
+    _open_first_task(page, live_server, "ABH")
+    assert "Коваленко" in page.locator("main").inner_text()  # instructions name the case
+    page.get_by_label("Erteilt / verlängert").check()
+    page.get_by_label("Gültig bis").fill("2027-02-28")
+    page.get_by_role("button", name="Erledigen").click()
+    page.wait_for_url(re.compile("/offices/ABH/tasks$"))
+    _log_out(page)
+
+    log_in(page, live_server, "jc.demo")
+    _open_first_task(page, live_server, "JC")
+    page.get_by_label("Anspruch besteht", exact=True).check()
+    page.get_by_role("button", name="Erledigen").click()
+    page.wait_for_url(re.compile("/offices/JC/tasks$"))
+    _log_out(page)
+
+    log_in(page, live_server, "cm.demo")
+    page.goto(live_server.url + "/offices/KIM_CM/tasks")
+    page.get_by_role("link", name="Vermittlung abschließen").click()
+    page.get_by_label("Ja").check()
+    page.get_by_label("Abgeschlossen am").fill("2026-03-02")
+    page.get_by_role("button", name="Erledigen").click()
+    page.wait_for_url(re.compile("/offices/KIM_CM/tasks$"))
+    page.goto(live_server.url + "/cases/ENDE-1")
+    assert "abgeschlossen" in page.locator(".lotse-instance").inner_text()
+    timeline = page.locator("#timeline-h + div").inner_text()
+    for who in ("cm.demo", "abh.demo", "jc.demo"):
+        assert who in timeline
