@@ -80,7 +80,8 @@ def _secret_key(settings: settings_mod.Settings) -> str:
             if key:
                 return key
             time.sleep(0.05)  # another worker is writing it right now
-        raise settings_mod.SettingsError(f"{path} is empty; delete it or set LOTSE_SECRET_KEY")
+        raise settings_mod.SettingsError(
+            f"{path} is empty; delete it or set LOTSE_SECRET_KEY") from None
     key = secrets.token_hex(32)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(key + "\n")

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 
 from flask import Response, abort, g, redirect, render_template, request, url_for
 
 from web import case_queries as cq
 from web.auth import login_required
 from web.ctx import lang, services
-from web.i18n import localized
+from web.forms_ui import DATE_FORMATS
+from web.i18n import format_date, localized
 from web.ui import bp
 
 MASK = "•••"
@@ -25,6 +27,11 @@ def _display(value, node: dict | None) -> str:
         labels = (node.get("x-enum-labels") or {}).get(lang()) or {}
         if isinstance(labels, dict) and value in labels:
             return str(labels[value])
+        if node.get("format") in DATE_FORMATS:
+            try:
+                return format_date(date.fromisoformat(value), lang())
+            except ValueError:
+                return value
     if isinstance(value, dict | list):
         return json.dumps(value, ensure_ascii=False)
     return "" if value is None else str(value)
