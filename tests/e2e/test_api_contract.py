@@ -205,6 +205,11 @@ def test_complete_validation_then_success_then_conflict(api):
     for field in ("first_name", "last_name", "birth_date", "nationality", "language",
                   "residence_status", "surprise"):
         assert field in errs and all(isinstance(m, str) for m in errs[field]), field
+    assert "Pflichtfeld" in errs["last_name"]
+    r = api.post(f"/api/tasks/{tid}/complete", headers={**h, "Accept-Language": "en-GB,en"},
+                 json={"data": {}})
+    assert_error(r, 422, "VALIDATION_FAILED")
+    assert r.json["errors"]["last_name"] == ["This field is required"]
     # the task is still open
     assert api.get(f"/api/tasks/{tid}", headers=h).json["state"] == "READY"
     r = api.post(f"/api/tasks/{tid}/complete", headers=h, json={"data": CASE})

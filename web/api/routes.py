@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import g
+from flask import g, request
 
 from engine import forms as engine_forms
 from engine.errors import FormInvalid, InstanceNotFound
@@ -106,8 +106,19 @@ def unclaim(task_id):
 @blp.response(200, InstanceResultSchema)
 @errors(400, 404, 409, 422)
 def complete(body, task_id):
-    """Complete a task with form data; 422 lists every invalid field."""
-    return services().engine.complete(task_id, body["data"], actor=actor())
+    """Complete a task with form data; 422 lists every invalid field (messages in German,
+    or English with ``Accept-Language: en``)."""
+    eng = services().engine
+    try:
+        return eng.complete(task_id, body["data"], actor=actor())
+    except FormInvalid as exc:
+        if request.accept_languages.best_match(["de", "en"], default="de") == "en":
+            schema = eng.get_task(task_id, actor=actor()).get("form_schema")
+            if schema:
+                _, errs = engine_forms.clean_and_validate(
+                    schema, body["data"], format_checker=eng.format_checker, lang="en")
+                raise FormInvalid(errs or exc.errors, message="invalid input") from None
+        raise
 
 
 @blp.route("/process-instances", methods=["POST"])
