@@ -17,6 +17,7 @@ BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 FORM_PROPERTY = "formJsonSchemaFilename"
 UI_PROPERTY = "formUiSchemaFilename"
+MAX_ID = 2**63 - 1  # ids beyond BIGINT would make the database driver fail, not "not found"
 # Spiff task states (SpiffWorkflow.util.task.TaskState) as stored in task.state.
 WAITING, READY, STARTED, COMPLETED, ERROR = 8, 16, 32, 64, 128
 
@@ -31,6 +32,8 @@ def visible_instances(db: Database, user: Principal, *, case_ref: str | None = N
                       limit: int = 200) -> list[dict]:
     """Instances of a case (or one instance) the user may see: any task in one of their
     offices, or started by them; auditors see all; other roles none."""
+    if instance_id is not None and not 0 < instance_id <= MAX_ID:
+        return []
     q = select(ProcessInstance)
     if case_ref is not None:
         q = q.where(ProcessInstance.case_ref == case_ref)

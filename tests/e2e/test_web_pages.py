@@ -221,6 +221,11 @@ def test_case_page(web_app, eng):
     assert "•••" in aud and "Amal" not in aud and "Vorgang gestartet" in aud
     assert browser_for(web_app, "admin.demo").get("/cases/K-1").status_code == 404
     assert cm.get("/instances/999999/diagram.bpmn").status_code == 404
+    huge = "99999999999999999999999"
+    assert cm.get(f"/instances/{huge}").status_code == 404
+    assert cm.get(f"/instances/{huge}/diagram.bpmn").status_code == 404
+    assert browser_for(web_app, "auditor.demo").get(f"/instances/{huge}").status_code == 404
+    assert cm.get("/cases/" + "x" * 101).status_code == 404
 
 
 def test_start_a_case(web_app, eng):

@@ -25,7 +25,6 @@ from web.ctx import actor, services
 from web.errors import Forbidden, OfficeNotFound, Unauthorized
 
 blp = Blueprint("api", __name__, url_prefix="/api", description="Lotse REST API")
-MAX_ID = 2**63 - 1
 
 
 @blp.before_request
@@ -149,8 +148,7 @@ def start(body):
 def get_instance(instance_id):
     """Status, visible case data and human tasks of an instance."""
     svc = services()
-    found = cq.visible_instances(svc.db, g.user, instance_id=instance_id) \
-        if instance_id <= MAX_ID else []
+    found = cq.visible_instances(svc.db, g.user, instance_id=instance_id)
     if not found:
         raise InstanceNotFound(f"instance {instance_id} not found", instance_id=instance_id)
     out = svc.engine.show(instance_id)
