@@ -345,6 +345,17 @@ class Engine(SchedulingMixin):
         s.info.setdefault(("lotse_cache", id(self)), {})[inst.id] = (inst.revision, wf, snap)
         return sent
 
+    def _save_cancelled(self, s, inst, d, wf, snap, actor, reason: str) -> None:
+        now = self.now()
+        result = store.save(s, inst, wf, snap)
+        self._project(s, inst, d, wf, result, actor, None, now)
+        messaging.sync_subscriptions(s, inst.id, snap.subscriptions, frozenset())
+        snap.subscriptions = frozenset()
+        inst.status, inst.updated_at, inst.next_timer_at = "cancelled", now, None
+        inst.revision += 1
+        self._audit(s, "instance.cancelled", actor, inst, details={"reason": reason})
+        s.info.setdefault(("lotse_cache", id(self)), {})[inst.id] = (inst.revision, wf, snap)
+
     def _project(self, s, inst, d, wf, res: store.SaveResult, actor, completed_task, now) -> None:
         new_rows, changes = [], []
         for task in [*res.inserted, *res.updated]:

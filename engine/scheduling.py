@@ -184,6 +184,22 @@ class SchedulingMixin:
                                  "from_instance": msg.sender_instance_id})
             return self._run_and_save(s, inst, d, wf, snap, SYSTEM, None)
 
+    def cancel(self, instance_id: int, *, reason: str, actor: Actor = SYSTEM) -> bool:
+        """Cancel a running instance: its open tasks leave every worklist. False if not running."""
+        with engine_clock.using(self._tick()), self.db.unit_of_work() as s:
+            inst = s.scalar(select(ProcessInstance).where(ProcessInstance.id == instance_id)
+                            .with_for_update())
+            if inst is None:
+                raise InstanceNotFound(f"instance {instance_id} not found",
+                                       instance_id=instance_id)
+            if inst.status not in ("running", "error"):
+                return False
+            d = s.get(ProcessDefinition, inst.definition_id)
+            wf, snap = self._load(s, inst, d)
+            wf.cancel()
+            self._save_cancelled(s, inst, d, wf, snap, actor, reason)
+            return True
+
     def publish(self, name: str, payload: dict, *, actor: Actor = SYSTEM) -> list[str]:
         """Send a message from outside any process (e.g. a consent revocation); delivered now."""
         with engine_clock.using(self._tick()):

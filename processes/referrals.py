@@ -68,6 +68,7 @@ class ReferralListener:
             referral_id=rid, case_id=str(payload.get("case_id") or "") or None,
             office=office.code, purpose=payload.get("purpose"), state="sent",
             sender_instance_id=msg.sender_instance_id, sent_at=now,
+            consent_id=payload.get("consent_id"),
             due_ack=now + timedelta(days=office.sla_ack_days),
             due_result=now + timedelta(days=office.sla_result_days),
         ))

@@ -7,7 +7,8 @@ from pathlib import Path
 from engine.clock import Clock
 from engine.db import Database
 from engine.runtime import Engine
-from processes import dates, referrals
+from processes import consent, dates, referrals
+from processes.dataprotection import Policy
 from processes.offices import OfficeRegistry
 from processes.validators import make_format_checker
 
@@ -43,6 +44,8 @@ def build_engine(
         helpers=script_helpers(registry),
         format_checker=make_format_checker(registry),
         clock=clock,
-        message_listeners=[referrals.ReferralListener(registry)],
+        # order matters: the consent gate refuses or cuts the payload before it is recorded
+        message_listeners=[consent.ConsentGate(Policy.load()),
+                           referrals.ReferralListener(registry)],
     )
     return engine, registry

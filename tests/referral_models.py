@@ -30,9 +30,9 @@ def _timer(eid: str, expr: str) -> str:
             "</bpmn:intermediateCatchEvent>")
 
 
-def cm_process(office: str = "JC") -> str:
+def cm_process(office: str = "JC", purpose: str = "JC:SGB2") -> str:
     """KIM_CM sends a referral to ``office``; reminder at due_ack, escalation to KIM_KO."""
-    prepare = (f'referral_id = case_id + "-R1"\noffice = "{office}"\npurpose = "{office}:TEST"\n'
+    prepare = (f'referral_id = case_id + "-R1"\noffice = "{office}"\npurpose = "{purpose}"\n'
                'due_ack = sla_due(office, "ack")\ndue_escalate = escalation_due(office)')
     sub = (
         '<bpmn:subProcess id="Sub_AwaitAck" name="Eingangsbestätigung abwarten">'
@@ -53,7 +53,8 @@ def cm_process(office: str = "JC") -> str:
         + "</bpmn:subProcess>"
     )
     payload = ('{"referral_id": referral_id, "case_id": case_id, "office": office, '
-               '"purpose": purpose}')
+               '"purpose": purpose, "data": {"first_name": first_name, "notes": notes, '
+               '"health_needs": health_needs, "income": income}}')
     body = (
         '<bpmn:startEvent id="Ev_Start"/>'
         + B.script_task("Task_Prepare", prepare)

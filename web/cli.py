@@ -273,6 +273,72 @@ def referrals(ctx: Context, case_id, office):
 
 
 @main.group()
+def consent() -> None:
+    """Einwilligungen / consents (DP-02 to DP-07)."""
+
+
+@command(consent, "add")
+@click.option("--case", "case_id", required=True)
+@click.option("--office", required=True)
+@click.option("--purpose", required=True, help="e.g. JC:SGB2")
+@click.option("--categories", required=True, help="comma-separated, e.g. IDENT,CONTACT,WORK")
+@click.option("--valid-until", required=True, help="YYYY-MM-DD")
+@click.option("--valid-from", default=None, help="YYYY-MM-DD (default: today)")
+@click.option("--health", is_flag=True, help="explicit consent to health data (Art. 9)")
+@click.option("--user", default=None)
+def consent_add(ctx: Context, case_id, office, purpose, categories, valid_until, valid_from,
+                health, user):
+    from datetime import date
+
+    from engine.actor import Actor
+    from processes.consent import record_consent
+
+    ctx.engine  # noqa: B018
+    ctx.offices.get(office)
+    out = record_consent(
+        ctx.engine, case_id=case_id, office=office, purpose=purpose,
+        categories=[c.strip() for c in categories.split(",") if c.strip()],
+        valid_from=date.fromisoformat(valid_from) if valid_from else ctx.engine.now().date(),
+        valid_until=date.fromisoformat(valid_until), includes_health=health,
+        actor=Actor(user=user))
+    return out, f"Einwilligung / consent {out['consent_id']}"
+
+
+@command(consent, "revoke")
+@click.argument("consent_id")
+@click.option("--channel", default="written", help="written, oral, e-mail ...")
+@click.option("--user", default=None)
+def consent_revoke(ctx: Context, consent_id, channel, user):
+    from engine.actor import Actor
+    from processes.consent import revoke_consent
+
+    out = revoke_consent(ctx.engine, consent_id, actor=Actor(user=user), channel=channel)
+    return out, f"widerrufen / revoked: {consent_id}"
+
+
+@command(consent, "list")
+@click.option("--case", "case_id", required=True)
+def consent_list(ctx: Context, case_id):
+    from sqlalchemy import select
+
+    from processes.consent import Consent, consent_dict
+
+    with ctx.db.reader() as s:
+        rows = [consent_dict(c) for c in s.scalars(
+            select(Consent).where(Consent.case_id == case_id).order_by(Consent.recorded_at))]
+    return rows, "\n".join(f"{r['consent_id']} {r['office']} {r['purpose']} {r['status']}"
+                           for r in rows) or "keine / none"
+
+
+@command(consent, "expire")
+def consent_expire(ctx: Context):
+    from processes.consent import expire_consents
+
+    ids = expire_consents(ctx.engine)
+    return {"expired": ids}, f"{len(ids)} abgelaufen / expired"
+
+
+@main.group()
 def audit() -> None:
     """Audit log."""
 
@@ -358,9 +424,12 @@ def worker(ctx: Context, once: bool, interval: float, batch: int) -> None:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+    from processes.consent import expire_consents
+
     eng = ctx.engine
     total = {"timers_fired": 0, "messages_delivered": 0}
     while not stop["now"]:
+        expire_consents(eng)
         fired = eng.fire_due_timers(limit=batch)
         delivered = eng.deliver_pending()
         total["timers_fired"] += fired

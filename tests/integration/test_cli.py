@@ -117,7 +117,17 @@ def test_messages_and_referrals_commands(cli, tmp_path):
     (folder / "cm.bpmn").write_text(cm_process())
     (folder / "office.bpmn").write_text(office_process())
     cli("deploy", str(folder), "--json")
-    cli("start", "test_cm_referral", "--case", "K-7", "--data", '{"case_id": "K-7"}', "--json")
+    data = json.dumps({"case_id": "K-7", "first_name": "A", "notes": "n", "health_needs": "h",
+                       "income": 1})
+    bad = cli("start", "test_cm_referral", "--case", "K-7", "--data", data, "--json", ok=False)
+    err = json.loads(bad.stderr)
+    assert err["error"] == "CONSENT_MISSING" and err["office"] == "JC"
+    added = cli("consent", "add", "--case", "K-7", "--office", "JC", "--purpose", "JC:SGB2",
+                "--categories", "IDENT,FINANCE", "--valid-until", "2099-12-31", "--json")
+    assert added["status"] == "active"
+    assert cli("consent", "list", "--case", "K-7", "--json")[0]["consent_id"] == added[
+        "consent_id"]
+    cli("start", "test_cm_referral", "--case", "K-7", "--data", data, "--json")
     (ref,) = cli("referrals", "--case", "K-7", "--json")
     assert ref["state"] == "sent" and ref["office"] == "JC" and ref["overdue_ack"] is False
     assert cli("referrals", "--office", "ABH", "--json") == []
@@ -125,6 +135,10 @@ def test_messages_and_referrals_commands(cli, tmp_path):
     cli("clock", "advance", "P6D", "--json")
     (ref,) = cli("referrals", "--case", "K-7", "--json")
     assert ref["overdue_ack"] is True and ref["first_overdue_at"] == ref["due_ack"]
+    revoked = cli("consent", "revoke", added["consent_id"], "--channel", "oral", "--json")
+    assert revoked["status"] == "revoked"
+    (ref,) = cli("referrals", "--case", "K-7", "--json")
+    assert ref["state"] == "suspended_consent_revoked"
 
 
 def test_audit_verify_command(cli, db):

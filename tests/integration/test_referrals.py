@@ -9,9 +9,24 @@ from tests import bpmn_builder as B
 from tests.referral_models import _throw, cm_process, office_process
 
 
+CASE_DATA = {"case_id": "K-1", "first_name": "Amal", "notes": "private note",
+             "health_needs": "diabetes", "income": 450}
+
+
+def consent_for(engine, case_id="K-1", office="JC", purpose="JC:SGB2",
+                categories=("IDENT", "CONTACT", "FINANCE", "HEALTH"), days=365, health=False):
+    from processes.consent import record_consent
+
+    today = engine.now().date()
+    return record_consent(engine, case_id=case_id, office=office, purpose=purpose,
+                          categories=list(categories), valid_from=today,
+                          valid_until=today + timedelta(days=days), includes_health=health)
+
+
 def _setup(engine):
     engine.deploy_files(B.files(cm__bpmn=cm_process(), office__bpmn=office_process()))
-    cm = engine.start("test_cm_referral", {"case_id": "K-1"}, case_ref="K-1")["instance_id"]
+    consent_for(engine)
+    cm = engine.start("test_cm_referral", dict(CASE_DATA), case_ref="K-1")["instance_id"]
     return cm
 
 
@@ -110,7 +125,8 @@ def test_unmatched_message_is_requeued_when_a_receiver_starts_waiting(engine):
     engine.start("rogue", {})  # the ack arrives before the referral is even sent
     assert len(engine.messages(status="unmatched")) == 1
     engine.deploy_files(B.files(cm__bpmn=cm_process(), office__bpmn=office_process()))
-    engine.start("test_cm_referral", {"case_id": "K-1"}, case_ref="K-1")
+    consent_for(engine)
+    engine.start("test_cm_referral", dict(CASE_DATA), case_ref="K-1")
     assert engine.deliver_pending() == 1
     assert engine.messages(status="unmatched") == []
 
@@ -141,6 +157,7 @@ NAMES = ["referral_sent", "referral_acknowledged", "referral_forwarded",
 
 def test_referral_state_machine(engine):
     engine.deploy_files([f for n in NAMES for f in B.files(**{f"{n}__bpmn": _thrower(n)})])
+    consent_for(engine, case_id="K-9", office="ABH", purpose="ABH:AUFENTHALT")
     _send(engine, "referral_sent", case_id="K-9", office="ABH", purpose="ABH:AUFENTHALT")
     (ref,) = list_referrals(engine.db, now=engine.now())
     assert ref["state"] == "sent" and ref["office"] == "ABH"
@@ -166,13 +183,14 @@ def test_referral_state_machine(engine):
 
 def test_revoked_consent_suspends_and_forwarding_ends(engine):
     engine.deploy_files([f for n in NAMES for f in B.files(**{f"{n}__bpmn": _thrower(n)})])
-    _send(engine, "referral_sent", case_id="K-9", office="JC")
+    consent_for(engine, case_id="K-9")
+    _send(engine, "referral_sent", case_id="K-9", office="JC", purpose="JC:SGB2")
     _send(engine, "referral_withdrawn", reason="consent_revoked")
     assert _state(engine) == "suspended_consent_revoked"
     with engine.db.unit_of_work() as s:
         from processes.models import Referral
 
         s.query(Referral).delete()
-    _send(engine, "referral_sent", case_id="K-9", office="JC")
+    _send(engine, "referral_sent", case_id="K-9", office="JC", purpose="JC:SGB2")
     _send(engine, "referral_forwarded", suggested_office="AA")
     assert _state(engine) == "forwarded"

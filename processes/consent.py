@@ -1,0 +1,257 @@
+"""Consents (DP-02), the access decision (DP-03/04), minimal referral payloads (DP-05) and
+revocation and expiry with their effects (DP-06/07)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from sqlalchemy import JSON, Boolean, Date, Index, String, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from engine.actor import SYSTEM, Actor
+from engine.audit import add_at_commit
+from engine.clock import BERLIN
+from engine.errors import Conflict, InvalidInput, LotseError
+from engine.models import AuditEvent, Base, Message, ProcessInstance, UTCDateTime
+from processes.dataprotection import Policy
+from processes.models import Referral
+from processes.referrals import OPEN
+
+BASE_PURPOSE = "KIM_CM:CASE_MANAGEMENT"
+
+
+class ConsentMissing(LotseError):
+    """A referral was to be sent without an active consent for office and purpose."""
+
+    code = "CONSENT_MISSING"
+
+
+class ConsentScope(LotseError):
+    """A category outside the consent was asked for explicitly (403)."""
+
+    code = "CONSENT_SCOPE"
+
+
+class Consent(Base):
+    """A person's consent to share categories of case data with an office for a purpose."""
+
+    __tablename__ = "consent"
+    __table_args__ = (Index("ix_consent_case_office", "case_id", "recipient_office", "status"),)
+    consent_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    case_id: Mapped[str] = mapped_column(String(100))
+    person_ref: Mapped[str | None] = mapped_column(String(40))
+    recipient_office: Mapped[str] = mapped_column(String(32))
+    purpose: Mapped[str] = mapped_column(String(60))
+    categories: Mapped[list] = mapped_column(JSON)
+    includes_health: Mapped[bool] = mapped_column(Boolean, default=False)
+    valid_from: Mapped[date] = mapped_column(Date)
+    valid_until: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(12))  # active|revoked|expired
+    recorded_by: Mapped[str | None] = mapped_column(String(100))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revocation_channel: Mapped[str | None] = mapped_column(String(40))
+    revoked_by: Mapped[str | None] = mapped_column(String(100))
+
+
+def _today(now: datetime) -> date:
+    return now.astimezone(BERLIN).date()
+
+
+def active_consent(session: Session, case_id: str, office: str, purpose: str | None,
+                   now: datetime) -> Consent | None:
+    """The active, currently valid consent for (case, office[, purpose])."""
+    today = _today(now)
+    q = select(Consent).where(Consent.case_id == case_id, Consent.recipient_office == office,
+                              Consent.status == "active", Consent.valid_from <= today,
+                              Consent.valid_until >= today)
+    if purpose is not None:
+        q = q.where(Consent.purpose == purpose)
+    return session.scalars(q.order_by(Consent.recorded_at.desc())).first()
+
+
+def record_consent(engine, *, case_id: str, office: str, purpose: str, categories: list[str],
+                   valid_from: date, valid_until: date, includes_health: bool = False,
+                   actor: Actor = SYSTEM, policy: Policy | None = None) -> dict:
+    """Record a consent (immutable afterwards except for its status)."""
+    policy = policy or Policy.load()
+    unknown = [c for c in categories if c not in policy.categories]
+    if unknown:
+        raise InvalidInput(f"unknown data categories: {', '.join(unknown)}")
+    if valid_until < valid_from:
+        raise InvalidInput("valid_until lies before valid_from")
+    if purpose not in policy.purposes:
+        raise InvalidInput(f"unknown purpose {purpose}")
+    now = engine.now()
+    with engine.db.unit_of_work() as s:
+        c = Consent(consent_id=str(uuid.uuid4()), case_id=case_id, recipient_office=office,
+                    purpose=purpose, categories=sorted(set(categories)),
+                    includes_health=includes_health, valid_from=valid_from,
+                    valid_until=valid_until, status="active", recorded_by=actor.user,
+                    recorded_at=now)
+        s.add(c)
+        _audit(s, "consent.recorded", actor, now, case_id,
+               {"consent_id": c.consent_id, "office": office, "purpose": purpose,
+                "categories": c.categories, "case_id": case_id})
+        return consent_dict(c)
+
+
+def consent_dict(c: Consent) -> dict:
+    """A consent as JSON (no personal values in it)."""
+    return {"consent_id": c.consent_id, "case_id": c.case_id, "office": c.recipient_office,
+            "purpose": c.purpose, "categories": list(c.categories),
+            "includes_health": c.includes_health, "valid_from": c.valid_from.isoformat(),
+            "valid_until": c.valid_until.isoformat(), "status": c.status,
+            "revoked_at": c.revoked_at.isoformat() if c.revoked_at else None}
+
+
+def _audit(s: Session, event_type: str, actor: Actor, now: datetime, case_id: str | None,
+           details: dict) -> None:
+    add_at_commit(s, AuditEvent(at=now, event_type=event_type, actor=actor.user,
+                                details=details))
+
+
+class ConsentGate:
+    """Message listener: a ``referral_sent`` needs an active consent for office and purpose;
+    its ``data`` is cut down to the categories that consent and the purpose allow."""
+
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+
+    def __call__(self, session: Session, msg: Message, payload: dict, now: datetime):
+        if msg.name != "referral_sent":
+            return None
+        case_id, office, purpose = (str(payload.get(k) or "") for k in
+                                    ("case_id", "office", "purpose"))
+        consent = active_consent(session, case_id, office, purpose, now) if case_id else None
+        if consent is None:
+            raise ConsentMissing(
+                f"no active consent to refer case {case_id or '?'} to {office} for {purpose}",
+                office=office, purpose=purpose)
+        allowed = self.policy.receivable(office, purpose, set(consent.categories),
+                                         consent.includes_health)
+        out = dict(payload)
+        out["consent_id"] = consent.consent_id
+        out["consent_valid_until"] = consent.valid_until.isoformat()
+        if isinstance(payload.get("data"), dict):
+            out["data"] = self.policy.cut(payload["data"], allowed)
+        return out
+
+
+def revoke_consent(engine, consent_id: str, *, actor: Actor = SYSTEM,
+                   channel: str = "written", status: str = "revoked") -> dict:
+    """Revoke (or expire) a consent and apply DP-06 at once."""
+    now = engine.now()
+    with engine.db.unit_of_work() as s:
+        c = s.get(Consent, consent_id, with_for_update=True)
+        if c is None:
+            from engine.errors import NotFound
+
+            raise NotFound(f"consent {consent_id} not found")
+        if c.status != "active":
+            raise Conflict(f"consent is {c.status} already; a revoked consent is never "
+                           "reactivated")
+        c.status, c.revoked_at, c.revoked_by = status, now, actor.user
+        c.revocation_channel = channel if status == "revoked" else None
+        _audit(s, f"consent.{status}", actor, now, c.case_id,
+               {"consent_id": c.consent_id, "office": c.recipient_office, "purpose": c.purpose,
+                "case_id": c.case_id})
+        refs = s.scalars(select(Referral).where(Referral.case_id == c.case_id,
+                                                Referral.office == c.recipient_office,
+                                                Referral.state.in_(OPEN))).all()
+        ref_ids = [r.referral_id for r in refs if r.purpose in (None, c.purpose)]
+        receivers = list(s.scalars(select(Message.target_instance_id).where(
+            Message.name == "referral_sent", Message.corr_key == "referral_id",
+            Message.corr_value.in_(ref_ids), Message.target_instance_id.is_not(None))))
+        info = consent_dict(c)
+    effects = _Effects()
+    for rid in ref_ids:
+        engine.publish("referral_withdrawn", {"referral_id": rid, "reason": "consent_revoked",
+                                              "case_id": info["case_id"]}, actor=actor)
+        effects.withdrawn.append(rid)
+    for iid in receivers:
+        if iid is not None and engine.cancel(iid, reason="consent_revoked", actor=actor):
+            effects.cancelled_instances.append(iid)
+    engine.publish("consent_revoked", {"case_id": info["case_id"], "consent_id": consent_id,
+                                       "office": info["office"], "purpose": info["purpose"]},
+                   actor=actor)
+    effects.follow_up = _start_follow_up(engine, info, actor)
+    info["effects"] = effects.__dict__
+    return info
+
+
+@dataclass
+class _Effects:
+    withdrawn: list[str] = field(default_factory=list)
+    cancelled_instances: list[int] = field(default_factory=list)
+    follow_up: int | None = None
+
+
+FOLLOW_UP_PROCESS = "kim_consent_followup"
+
+
+def _start_follow_up(engine, info: dict, actor: Actor) -> int | None:
+    from engine.errors import ProcessNotFound
+
+    try:
+        out = engine.start(FOLLOW_UP_PROCESS, {"case_id": info["case_id"],
+                                               "revoked_office": info["office"],
+                                               "revoked_purpose": info["purpose"]},
+                           case_ref=info["case_id"], actor=actor)
+    except ProcessNotFound:
+        return None
+    return out["instance_id"]
+
+
+def expire_consents(engine) -> list[str]:
+    """Consents past valid_until become expired, with the effects of a revocation (DP-07)."""
+    today = _today(engine.now())
+    with engine.db.reader() as s:
+        ids = list(s.scalars(select(Consent.consent_id).where(Consent.status == "active",
+                                                              Consent.valid_until < today)))
+    for cid in ids:
+        revoke_consent(engine, cid, status="expired")
+    return ids
+
+
+@dataclass(frozen=True)
+class Access:
+    """What an office may see of a case: nothing (not visible) or some categories."""
+
+    visible: bool
+    categories: frozenset[str] = frozenset()
+
+
+def case_access(session: Session, policy: Policy, case_id: str, offices: frozenset[str],
+                now: datetime, *, case_manager: bool = False) -> Access:
+    """DP-03/04: the case manager sees what the base consent covers; another office sees a
+    case only with an actual referral to it and an active consent, and only its categories."""
+    if case_manager or "KIM_CM" in offices:
+        base = active_consent(session, case_id, "KIM_CM", BASE_PURPOSE, now)
+        if base is None:
+            return Access(True, frozenset({"IDENT", "CONTACT"}))
+        cats = set(base.categories) | {"CM_NOTES"}
+        if not base.includes_health:
+            cats.discard("HEALTH")
+        return Access(True, frozenset(cats))
+    cats: set[str] = set()
+    visible = False
+    for ref in session.scalars(select(Referral).where(Referral.case_id == case_id,
+                                                      Referral.office.in_(offices))):
+        if ref.state in ("withdrawn", "suspended_consent_revoked", "forwarded"):
+            continue
+        consent = active_consent(session, case_id, ref.office, ref.purpose, now)
+        if consent is None:
+            continue
+        visible = True
+        cats |= policy.receivable(ref.office, ref.purpose or "", set(consent.categories),
+                                  consent.includes_health)
+    return Access(visible, frozenset(cats))
+
+
+def instance_case(session: Session, instance_id: int) -> str | None:
+    """The case reference of an instance."""
+    inst = session.get(ProcessInstance, instance_id)
+    return inst.case_ref if inst else None
