@@ -1,0 +1,1 @@
+"""Lotse benchmark suite (``make bench`` / ``python -m bench``); see bench/README.md."""
