@@ -39,8 +39,7 @@ def canonical(e: AuditEvent) -> str:
         "element_id": e.element_id,
         "details": e.details or {},
     }
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      default=str)
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
 def entry_hash(prev_hash: str, e: AuditEvent) -> str:
@@ -87,7 +86,7 @@ def install(factory: sessionmaker) -> None:
         event.listen(factory, "before_commit", _add_queued)
 
 
-def verify(db: "Database", *, batch: int = 5000) -> dict:
+def verify(db: Database, *, batch: int = 5000) -> dict:
     """Recompute the chain; report the first changed, removed or inserted entry."""
     prev, expected, count = GENESIS, 1, 0
     with db.reader() as s:
@@ -97,27 +96,40 @@ def verify(db: "Database", *, batch: int = 5000) -> dict:
             return _bad(count, unchained, None, "inserted: entry is not in the chain")
         last = 0
         while True:
-            rows = s.scalars(select(AuditEvent).where(AuditEvent.seq > last)
-                             .order_by(AuditEvent.seq).limit(batch)).all()
+            rows = s.scalars(
+                select(AuditEvent)
+                .where(AuditEvent.seq > last)
+                .order_by(AuditEvent.seq)
+                .limit(batch)
+            ).all()
             if not rows:
                 break
             for e in rows:
                 if e.seq != expected:
-                    return _bad(count, e.id, e.seq,
-                                f"removed: entry {expected} is missing before {e.seq}")
+                    return _bad(
+                        count, e.id, e.seq, f"removed: entry {expected} is missing before {e.seq}"
+                    )
                 if e.prev_hash != prev:
-                    return _bad(count, e.id, e.seq, "inserted or reordered: previous hash "
-                                                    "does not match")
+                    return _bad(
+                        count, e.id, e.seq, "inserted or reordered: previous hash does not match"
+                    )
                 if entry_hash(prev, e) != e.hash:
                     return _bad(count, e.id, e.seq, "changed: content does not match its hash")
                 prev, expected, count = e.hash, expected + 1, count + 1
                 last = e.seq
         if head is not None and (head.seq != count or head.hash != prev):
-            return _bad(count, None, head.seq if head else None,
-                        "removed: the newest entries are missing (chain head is further)")
+            return _bad(
+                count,
+                None,
+                head.seq if head else None,
+                "removed: the newest entries are missing (chain head is further)",
+            )
     return {"ok": True, "entries": count, "head": prev}
 
 
 def _bad(count: int, entry_id, seq, problem: str) -> dict:
-    return {"ok": False, "entries_verified": count,
-            "first_bad": {"id": entry_id, "seq": seq, "problem": problem}}
+    return {
+        "ok": False,
+        "entries_verified": count,
+        "first_bad": {"id": entry_id, "seq": seq, "problem": problem},
+    }

@@ -62,7 +62,9 @@ def _aware(value: datetime) -> datetime:
     return value.astimezone(timezone.utc)
 
 
-_current: contextvars.ContextVar[Clock] = contextvars.ContextVar("lotse_clock", default=SystemClock())
+_current: contextvars.ContextVar[Clock] = contextvars.ContextVar(
+    "lotse_clock", default=SystemClock()  # noqa: B039 - stateless, shared on purpose
+)
 
 
 def now() -> datetime:
@@ -101,7 +103,11 @@ class _EngineDatetime(datetime):
     @classmethod
     def now(cls, tz=None):  # type: ignore[override]
         value = now()
-        return value.astimezone(tz) if tz is not None else value.astimezone(BERLIN).replace(tzinfo=None)
+        return (
+            value.astimezone(tz)
+            if tz is not None
+            else value.astimezone(BERLIN).replace(tzinfo=None)
+        )
 
 
 def install_timer_clock() -> None:

@@ -30,7 +30,7 @@ BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 DMN_NAMESPACES = ("https://www.omg.org/spec/DMN/", "http://www.omg.org/spec/DMN/")
 FORM_PROPERTY = "formJsonSchemaFilename"
 UI_PROPERTY = "formUiSchemaFilename"
-# SpiffWorkflow names internal task specs like this; a BPMN element with the same id breaks the spec.
+# SpiffWorkflow names internal task specs so; a BPMN element with the same id breaks the spec.
 RESERVED_IDS = frozenset({"Start", "End", "Root"})
 
 LaneResolver = Callable[[str | None, str | None], str | None]
@@ -77,13 +77,17 @@ def collect_files(paths: Iterable[str | Path]) -> list[SourceFile]:
         p = Path(raw)
         if p.is_dir():
             found = sorted(
-                f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in (".bpmn", ".dmn", ".json")
+                f
+                for f in p.rglob("*")
+                if f.is_file() and f.suffix.lower() in (".bpmn", ".dmn", ".json")
             )
             out.extend(SourceFile(str(f.relative_to(p.parent)), f.read_bytes()) for f in found)
         elif p.is_file():
             out.append(SourceFile(p.name, p.read_bytes()))
         else:
-            raise DeployError([{"file": str(p), "element": None, "problem": "no such file or folder"}])
+            raise DeployError(
+                [{"file": str(p), "element": None, "problem": "no such file or folder"}]
+            )
     return out
 
 
@@ -201,8 +205,11 @@ def prepare(
             elif ns == BPMN_NS:
                 for el in tree.getroot().iter():
                     if isinstance(el.tag, str) and el.get("id") in RESERVED_IDS:
-                        problems.add(f.name, el.get("id"), "element id is reserved by the engine; "
-                                     "rename it (e.g. StartEvent_1)")
+                        problems.add(
+                            f.name,
+                            el.get("id"),
+                            "element id is reserved by the engine; rename it (e.g. StartEvent_1)",
+                        )
                 parser.add_bpmn_xml(tree, filename=f.name)
                 for proc in tree.getroot().iterfind(f"{{{BPMN_NS}}}process"):
                     if proc.get("isExecutable") == "true":
@@ -216,7 +223,7 @@ def prepare(
         trees[f.name] = tree
         texts[f.name] = f.content.decode("utf-8")
     if not executable and not problems.items:
-        problems.add(None, None, "no executable process (isExecutable=\"true\") in the deployment")
+        problems.add(None, None, 'no executable process (isExecutable="true") in the deployment')
     _add_called_from_catalogue(parser, trees, catalogue_sources, texts, problems)
     if problems.items:
         raise DeployError(problems.items)
@@ -227,15 +234,20 @@ def prepare(
             spec = parser.get_spec(pid)
             subs = parser.get_subprocess_specs(pid)
         except ValidationException as exc:
-            problems.add(getattr(exc, "file_name", None) or fname, getattr(exc, "id", None) or pid,
-                         _validation_message(exc))
+            problems.add(
+                getattr(exc, "file_name", None) or fname,
+                getattr(exc, "id", None) or pid,
+                _validation_message(exc),
+            )
             continue
         except Exception as exc:  # Spiff raises assorted errors for broken models
             problems.add(fname, pid, f"cannot build process: {exc}")
             continue
         used_forms: dict[str, str] = {}
         for s in [spec, *subs.values()]:
-            _check_spec(s, fname, forms, used_forms, problems, check_expression, check_script, check_form)
+            _check_spec(
+                s, fname, forms, used_forms, problems, check_expression, check_script, check_form
+            )
         body = ser.spec_to_body(spec, subs)
         spec_files = {getattr(sp, "file", None) for sp in [spec, *subs.values()]}
         spec_files |= {n for n in texts if n.lower().endswith(".dmn")}
@@ -243,8 +255,16 @@ def prepare(
         sources.update(used_forms)
         content = ser.dumps({"spec": ser.sha256(body), "forms": used_forms})
         out.append(
-            PreparedProcess(pid, name, body, ser.sha256(body), ser.sha256(content), sources,
-                            dict(parser.lane_offices), _start_messages(spec))
+            PreparedProcess(
+                pid,
+                name,
+                body,
+                ser.sha256(body),
+                ser.sha256(content),
+                sources,
+                dict(parser.lane_offices),
+                _start_messages(spec),
+            )
         )
     if problems.items:
         raise DeployError(problems.items)
@@ -279,8 +299,11 @@ def _add_called_from_catalogue(parser, trees, catalogue_sources, texts, problems
             continue
         sources = catalogue_sources(called)
         if not sources:
-            problems.add(fname, elem, f"calls process '{called}', which is neither in this "
-                                      "deployment nor deployed")
+            problems.add(
+                fname,
+                elem,
+                f"calls process '{called}', which is neither in this deployment nor deployed",
+            )
             continue
         for sname, text in sources.items():
             if not sname.lower().endswith((".bpmn", ".dmn")) or sname in texts:
@@ -289,16 +312,19 @@ def _add_called_from_catalogue(parser, trees, catalogue_sources, texts, problems
             ns = etree.QName(tree.getroot()).namespace or ""
             if ns == BPMN_NS:
                 parser.add_bpmn_xml(tree, filename=sname)
-                pending.extend((sname, ca.get("id"), ca.get("calledElement"))
-                               for ca in tree.getroot().iter(f"{{{BPMN_NS}}}callActivity"))
+                pending.extend(
+                    (sname, ca.get("id"), ca.get("calledElement"))
+                    for ca in tree.getroot().iter(f"{{{BPMN_NS}}}callActivity")
+                )
             else:
                 parser.add_dmn_xml(tree, filename=sname)
             texts[sname] = text
         known = set(parser.get_process_ids())
 
 
-def _check_spec(spec, fname, forms, used_forms, problems, check_expression, check_script,
-                check_form) -> None:
+def _check_spec(
+    spec, fname, forms, used_forms, problems, check_expression, check_script, check_form
+) -> None:
     for ts in spec.task_specs.values():
         if getattr(ts, "bpmn_id", None) is None:
             continue
@@ -371,18 +397,40 @@ def store_prepared(
             out.append(DeployOutcome(p.process_id, latest.version, False, latest.id))
             continue
         store.store_spec(session, p.spec_hash, p.spec_body)
-        version = (session.scalar(select(func.max(ProcessDefinition.version))
-                                  .where(ProcessDefinition.process_id == p.process_id)) or 0) + 1
+        version = (
+            session.scalar(
+                select(func.max(ProcessDefinition.version)).where(
+                    ProcessDefinition.process_id == p.process_id
+                )
+            )
+            or 0
+        ) + 1
         d = ProcessDefinition(
-            process_id=p.process_id, version=version, name=p.name, content_hash=p.content_hash,
-            spec_hash=p.spec_hash, source_files=p.source_files, lane_offices=p.lane_offices,
-            deployed_at=now, deployed_by=actor, start_messages=p.start_messages,
+            process_id=p.process_id,
+            version=version,
+            name=p.name,
+            content_hash=p.content_hash,
+            spec_hash=p.spec_hash,
+            source_files=p.source_files,
+            lane_offices=p.lane_offices,
+            deployed_at=now,
+            deployed_by=actor,
+            start_messages=p.start_messages,
         )
         session.add(d)
         session.flush()
-        session.add(AuditEvent(at=now, event_type="process.deployed", actor=actor,
-                               definition_id=d.id,
-                               details={"process_id": p.process_id, "version": version,
-                                        "content_hash": p.content_hash}))
+        session.add(
+            AuditEvent(
+                at=now,
+                event_type="process.deployed",
+                actor=actor,
+                definition_id=d.id,
+                details={
+                    "process_id": p.process_id,
+                    "version": version,
+                    "content_hash": p.content_hash,
+                },
+            )
+        )
         out.append(DeployOutcome(p.process_id, version, True, d.id))
     return out

@@ -64,7 +64,9 @@ class FormInvalid(LotseError):
 
     code = "VALIDATION_FAILED"
 
-    def __init__(self, errors: dict[str, list[str]], message: str = "Eingaben sind ungültig") -> None:
+    def __init__(
+        self, errors: dict[str, list[str]], message: str = "Eingaben sind ungültig"
+    ) -> None:
         super().__init__(message, errors=errors)
         self.errors = errors
 

@@ -9,7 +9,14 @@ from __future__ import annotations
 
 import logging
 
-SPIFF_LOGGERS = ("spiff", "spiff.task", "spiff.workflow", "spiff.data", "spiff.dmn", "spiff.metrics")
+SPIFF_LOGGERS = (
+    "spiff",
+    "spiff.task",
+    "spiff.workflow",
+    "spiff.data",
+    "spiff.dmn",
+    "spiff.metrics",
+)
 _STRIP = ("data", "internal_data", "payload")
 
 

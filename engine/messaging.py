@@ -70,35 +70,65 @@ def subscriptions(wf: BpmnWorkflow, case_ref: str | None) -> frozenset[Subscript
                 continue
             ref = task.data.get("referral_id")
             case = task.data.get("case_id") or case_ref
-            subs.add(Subscription(str(task.id), ed.name, None if ref is None else str(ref),
-                                  None if case is None else str(case)))
+            subs.add(
+                Subscription(
+                    str(task.id),
+                    ed.name,
+                    None if ref is None else str(ref),
+                    None if case is None else str(case),
+                )
+            )
     return frozenset(subs)
 
 
-def sync_subscriptions(session: Session, instance_id: int, before: frozenset[Subscription],
-                       after: frozenset[Subscription]) -> None:
+def sync_subscriptions(
+    session: Session,
+    instance_id: int,
+    before: frozenset[Subscription],
+    after: frozenset[Subscription],
+) -> None:
     """Rewrite the instance's subscription rows when they changed; requeue matching strays."""
     if before == after:
         return
-    session.execute(delete(MessageSubscription).where(MessageSubscription.instance_id == instance_id))
+    session.execute(
+        delete(MessageSubscription).where(MessageSubscription.instance_id == instance_id)
+    )
     if after:
-        session.execute(insert(MessageSubscription), [
-            {"task_id": s.task_id, "instance_id": instance_id, "name": s.name,
-             "referral_id": s.referral_id, "case_id": s.case_id} for s in after])
+        session.execute(
+            insert(MessageSubscription),
+            [
+                {
+                    "task_id": s.task_id,
+                    "instance_id": instance_id,
+                    "name": s.name,
+                    "referral_id": s.referral_id,
+                    "case_id": s.case_id,
+                }
+                for s in after
+            ],
+        )
         new = after - before
         for s in new:
             values = [v for v in (s.referral_id, s.case_id) if v is not None]
             if values:
                 session.execute(
                     update(Message)
-                    .where(Message.status == "unmatched", Message.name == s.name,
-                           Message.corr_value.in_(values))
+                    .where(
+                        Message.status == "unmatched",
+                        Message.name == s.name,
+                        Message.corr_value.in_(values),
+                    )
                     .values(status="pending", reason=None)
                 )
 
 
-def write_outbox(session: Session, wf: BpmnWorkflow, sender_id: int | None, now: datetime,
-                 listeners: Iterable[MessageListener]) -> list[str]:
+def write_outbox(
+    session: Session,
+    wf: BpmnWorkflow,
+    sender_id: int | None,
+    now: datetime,
+    listeners: Iterable[MessageListener],
+) -> list[str]:
     """Move the workflow's uncaught thrown events into the message table."""
     ids = []
     for event in wf.get_events():
@@ -110,8 +140,14 @@ def write_outbox(session: Session, wf: BpmnWorkflow, sender_id: int | None, now:
     return ids
 
 
-def write_message(session: Session, name: str, payload: dict, sender_id: int | None,
-                  now: datetime, listeners: Iterable[MessageListener]) -> list[str]:
+def write_message(
+    session: Session,
+    name: str,
+    payload: dict,
+    sender_id: int | None,
+    now: datetime,
+    listeners: Iterable[MessageListener],
+) -> list[str]:
     """Store a message that no process threw (sent by the application)."""
     event = BpmnEvent(SpiffMessageEventDefinition(name), payload=payload)
     ids = [_store(session, event, sender_id, now, listeners)]
@@ -119,12 +155,24 @@ def write_message(session: Session, name: str, payload: dict, sender_id: int | N
     return ids
 
 
-def _store(session: Session, event, sender_id: int | None, now: datetime,
-           listeners: Iterable[MessageListener]) -> str:
+def _store(
+    session: Session,
+    event,
+    sender_id: int | None,
+    now: datetime,
+    listeners: Iterable[MessageListener],
+) -> str:
     ed = event.event_definition
     payload = event.payload if isinstance(event.payload, dict) else {"value": event.payload}
-    msg = Message(id=str(uuid.uuid4()), name=ed.name, event="", sender_instance_id=sender_id,
-                  status="pending", created_at=now, attempts=0)
+    msg = Message(
+        id=str(uuid.uuid4()),
+        name=ed.name,
+        event="",
+        sender_instance_id=sender_id,
+        status="pending",
+        created_at=now,
+        attempts=0,
+    )
     for listener in listeners:
         replaced = listener(session, msg, payload, now)
         if replaced is not None:  # e.g. the payload cut down to the consented categories
@@ -155,14 +203,19 @@ def find_subscribers(session: Session, msg: Message) -> list[MessageSubscription
     """
     if msg.corr_value is None:
         return []
-    column = MessageSubscription.referral_id if msg.corr_key == "referral_id" \
+    column = (
+        MessageSubscription.referral_id
+        if msg.corr_key == "referral_id"
         else MessageSubscription.case_id
-    q = select(MessageSubscription).where(MessageSubscription.name == msg.name,
-                                          column == msg.corr_value)
+    )
+    q = select(MessageSubscription).where(
+        MessageSubscription.name == msg.name, column == msg.corr_value
+    )
     if msg.sender_instance_id is not None:
         q = q.where(MessageSubscription.instance_id != msg.sender_instance_id)
-    rows = session.scalars(q.order_by(MessageSubscription.instance_id,
-                                      MessageSubscription.task_id)).all()
+    rows = session.scalars(
+        q.order_by(MessageSubscription.instance_id, MessageSubscription.task_id)
+    ).all()
     if msg.corr_key == "referral_id":
         return list(rows[:1])
     seen, out = set(), []

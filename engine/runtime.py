@@ -20,9 +20,9 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import event, insert, select, update
 from sqlalchemy.orm import Session
 
+from engine import audit, forms, messaging, sandbox, store
 from engine import clock as engine_clock
 from engine import deploy as deploy_mod
-from engine import audit, forms, messaging, sandbox, store
 from engine.actor import SYSTEM, Actor
 from engine.cache import WorkflowCache
 from engine.db import Database
@@ -49,8 +49,6 @@ HUMAN_STATES = {
     TaskState.CANCELLED: "CANCELLED",
     TaskState.ERROR: "ERROR",
 }
-
-
 
 
 class Engine(SchedulingMixin):
@@ -139,8 +137,9 @@ class Engine(SchedulingMixin):
                     q = q.where(ProcessDefinition.version == version)
                 d = s.scalar(q.order_by(ProcessDefinition.version.desc()).limit(1))
                 if d is None:
-                    raise ProcessNotFound(f"process '{process_id}' is not deployed",
-                                          process_id=process_id)
+                    raise ProcessNotFound(
+                        f"process '{process_id}' is not deployed", process_id=process_id
+                    )
                 inst, wf = self._new_instance(s, d, case_ref, actor)
                 start = wf.get_next_task(spec_name="Start")
                 if start is not None and data:
@@ -150,19 +149,32 @@ class Engine(SchedulingMixin):
             self.deliver(sent)
             return out
 
-    def _new_instance(self, s: Session, d: ProcessDefinition, case_ref: str | None,
-                      actor: Actor) -> tuple[ProcessInstance, BpmnWorkflow]:
+    def _new_instance(
+        self, s: Session, d: ProcessDefinition, case_ref: str | None, actor: Actor
+    ) -> tuple[ProcessInstance, BpmnWorkflow]:
         now = self.now()
         inst = ProcessInstance(
-            definition_id=d.id, process_id=d.process_id, case_ref=case_ref, status="running",
-            created_at=now, updated_at=now, created_by=actor.user, revision=0, next_seq=0,
+            definition_id=d.id,
+            process_id=d.process_id,
+            case_ref=case_ref,
+            status="running",
+            created_at=now,
+            updated_at=now,
+            created_by=actor.user,
+            revision=0,
+            next_seq=0,
         )
         s.add(inst)
         s.flush()
         spec, subs = store.ser.SPEC_CACHE.get(d.spec_hash, lambda: _spec_body(s, d.spec_hash))
         wf = BpmnWorkflow(spec, subs, script_engine=self.script_engine)
-        self._audit(s, "instance.started", actor, inst,
-                    details={"process_id": d.process_id, "version": d.version})
+        self._audit(
+            s,
+            "instance.started",
+            actor,
+            inst,
+            details={"process_id": d.process_id, "version": d.version},
+        )
         return inst, wf
 
     def _tick(self) -> engine_clock.Clock:
@@ -212,7 +224,9 @@ class Engine(SchedulingMixin):
             ts = _find_task_spec(spec, subs, ht.element_id)
             props = (getattr(ts, "extensions", None) or {}).get("properties") or {}
             out["documentation"] = getattr(ts, "documentation", None)
-            out["instructions"] = (getattr(ts, "extensions", None) or {}).get("instructionsForEndUser")
+            out["instructions"] = (getattr(ts, "extensions", None) or {}).get(
+                "instructionsForEndUser"
+            )
             out["form_schema"] = _form_file(d, props.get(deploy_mod.FORM_PROPERTY))
             out["ui_schema"] = _form_file(d, props.get(deploy_mod.UI_PROPERTY))
             out["process_version"] = d.version
@@ -250,12 +264,14 @@ class Engine(SchedulingMixin):
 
     def _open_task_for_update(self, s: Session, task_id: str, actor: Actor) -> HumanTask:
         ht = self._visible_task(s, task_id, actor)
-        s.scalar(select(ProcessInstance.id).where(ProcessInstance.id == ht.instance_id)
-                 .with_for_update())
+        s.scalar(
+            select(ProcessInstance.id).where(ProcessInstance.id == ht.instance_id).with_for_update()
+        )
         s.refresh(ht)
         if ht.state != "READY":
-            raise TaskNotOpen(_not_open_message(ht), task_id=task_id, state=ht.state,
-                              completed_by=ht.completed_by)
+            raise TaskNotOpen(
+                _not_open_message(ht), task_id=task_id, state=ht.state, completed_by=ht.completed_by
+            )
         return ht
 
     # ------------------------------------------------------------------ complete
@@ -266,18 +282,27 @@ class Engine(SchedulingMixin):
         with engine_clock.using(self._tick()):
             with self.db.unit_of_work() as s:
                 ht = self._visible_task(s, task_id, actor)
-                inst = s.scalar(select(ProcessInstance).where(ProcessInstance.id == ht.instance_id)
-                                .with_for_update())
+                inst = s.scalar(
+                    select(ProcessInstance)
+                    .where(ProcessInstance.id == ht.instance_id)
+                    .with_for_update()
+                )
                 s.refresh(ht)
                 if ht.state != "READY":
-                    raise TaskNotOpen(_not_open_message(ht), task_id=task_id, state=ht.state,
-                                      completed_by=ht.completed_by)
+                    raise TaskNotOpen(
+                        _not_open_message(ht),
+                        task_id=task_id,
+                        state=ht.state,
+                        completed_by=ht.completed_by,
+                    )
                 if actor.user and ht.assignee not in (None, actor.user):
-                    raise TaskClaimedByOther(f"task is claimed by {ht.assignee}",
-                                             assignee=ht.assignee)
+                    raise TaskClaimedByOther(
+                        f"task is claimed by {ht.assignee}", assignee=ht.assignee
+                    )
                 if inst.status != "running":
-                    raise InstanceNotRunning(f"instance {inst.id} is {inst.status}",
-                                             status=inst.status)
+                    raise InstanceNotRunning(
+                        f"instance {inst.id} is {inst.status}", status=inst.status
+                    )
                 d = s.get(ProcessDefinition, inst.definition_id)
                 cleaned = dict(data or {})
                 schema = _form_file(d, ht.form)
@@ -294,8 +319,9 @@ class Engine(SchedulingMixin):
                 task.data.update(store.ser.restore(store.ser.convert(cleaned)))
                 task.run()
                 ht.completed_by = actor.user
-                self._audit(s, "task.completed", actor, inst, task=ht,
-                            details={"fields": sorted(cleaned)})
+                self._audit(
+                    s, "task.completed", actor, inst, task=ht, details={"fields": sorted(cleaned)}
+                )
                 sent = self._run_and_save(s, inst, d, wf, snap, actor, completed_task=ht)
                 out = instance_summary(inst)
             self.deliver(sent)
@@ -315,9 +341,16 @@ class Engine(SchedulingMixin):
             self.cache.put(iid, revision, wf, snap)
 
     # ------------------------------------------------------------------ internals
-    def _run_and_save(self, s: Session, inst: ProcessInstance, d: ProcessDefinition,
-                      wf: BpmnWorkflow, snap: store.Snapshot, actor: Actor,
-                      completed_task: HumanTask | None) -> list[str]:
+    def _run_and_save(
+        self,
+        s: Session,
+        inst: ProcessInstance,
+        d: ProcessDefinition,
+        wf: BpmnWorkflow,
+        snap: store.Snapshot,
+        actor: Actor,
+        completed_task: HumanTask | None,
+    ) -> list[str]:
         """Run to the next wait and write everything; returns ids of messages thrown."""
         error = advance(wf)
         now = self.now()
@@ -334,8 +367,14 @@ class Engine(SchedulingMixin):
         if error is not None:
             inst.status, inst.error = "error", error["message"]
             inst.error_element, inst.error_at = error.get("element"), now
-            self._audit(s, "instance.error", actor, inst, element=error.get("element"),
-                        details={"error": error["message"]})
+            self._audit(
+                s,
+                "instance.error",
+                actor,
+                inst,
+                element=error.get("element"),
+                details={"error": error["message"]},
+            )
         elif is_finished(wf):
             inst.status = "completed"
             inst.completed_at = now
@@ -366,23 +405,42 @@ class Engine(SchedulingMixin):
             state = HUMAN_STATES.get(task.state)
             if task.state == TaskState.READY and before != TaskState.READY:
                 props = (getattr(ts, "extensions", None) or {}).get("properties") or {}
-                new_rows.append({
-                    "id": str(task.id), "instance_id": inst.id, "process_id": inst.process_id,
-                    "case_ref": inst.case_ref, "element_id": ts.bpmn_id, "name": ts.bpmn_name,
-                    "office": ts.lane, "state": "READY", "assignee": None,
-                    "form": props.get(deploy_mod.FORM_PROPERTY), "created_at": now,
-                    "due_at": self._due(wf, task, props.get("due")),
-                })
+                new_rows.append(
+                    {
+                        "id": str(task.id),
+                        "instance_id": inst.id,
+                        "process_id": inst.process_id,
+                        "case_ref": inst.case_ref,
+                        "element_id": ts.bpmn_id,
+                        "name": ts.bpmn_name,
+                        "office": ts.lane,
+                        "state": "READY",
+                        "assignee": None,
+                        "form": props.get(deploy_mod.FORM_PROPERTY),
+                        "created_at": now,
+                        "due_at": self._due(wf, task, props.get("due")),
+                    }
+                )
             elif before == TaskState.READY and state is not None and state != "READY":
                 is_done = completed_task is not None and completed_task.id == str(task.id)
-                changes.append({
-                    "id": str(task.id), "state": state, "completed_at": now,
-                    "completed_by": actor.user if is_done else None,
-                })
+                changes.append(
+                    {
+                        "id": str(task.id),
+                        "state": state,
+                        "completed_at": now,
+                        "completed_by": actor.user if is_done else None,
+                    }
+                )
         for guid, before in res.deleted.items():
             if before == TaskState.READY:
-                changes.append({"id": str(guid), "state": "CANCELLED", "completed_at": now,
-                                "completed_by": None})
+                changes.append(
+                    {
+                        "id": str(guid),
+                        "state": "CANCELLED",
+                        "completed_at": now,
+                        "completed_by": None,
+                    }
+                )
         if new_rows:
             s.execute(insert(HumanTask), new_rows)
         if changes:
@@ -397,18 +455,31 @@ class Engine(SchedulingMixin):
         except (SpiffWorkflowException, ValueError, TypeError):
             return None
 
-    def _audit(self, s: Session, event_type: str, actor: Actor, inst: ProcessInstance | None,
-               *, task: HumanTask | None = None, element: str | None = None,
-               details: dict | None = None) -> None:
-        audit.add_at_commit(s, AuditEvent(
-            at=self.now(), event_type=event_type, actor=actor.user,
-            office=task.office if task is not None else None,
-            instance_id=inst.id if inst is not None else (task.instance_id if task else None),
-            definition_id=inst.definition_id if inst is not None else None,
-            task_id=task.id if task is not None else None,
-            element_id=task.element_id if task is not None else element,
-            details=details or {},
-        ))
+    def _audit(
+        self,
+        s: Session,
+        event_type: str,
+        actor: Actor,
+        inst: ProcessInstance | None,
+        *,
+        task: HumanTask | None = None,
+        element: str | None = None,
+        details: dict | None = None,
+    ) -> None:
+        audit.add_at_commit(
+            s,
+            AuditEvent(
+                at=self.now(),
+                event_type=event_type,
+                actor=actor.user,
+                office=task.office if task is not None else None,
+                instance_id=inst.id if inst is not None else (task.instance_id if task else None),
+                definition_id=inst.definition_id if inst is not None else None,
+                task_id=task.id if task is not None else None,
+                element_id=task.element_id if task is not None else element,
+                details=details or {},
+            ),
+        )
 
     # ------------------------------------------------------------------ show
     def show(self, instance_id: int, *, actor: Actor = SYSTEM) -> dict:
@@ -419,17 +490,24 @@ class Engine(SchedulingMixin):
                 raise InstanceNotFound(f"instance {instance_id} not found", instance_id=instance_id)
             d = s.get(ProcessDefinition, inst.definition_id)
             wf, _ = store.load(s, inst, d.spec_hash)
-            tasks = s.scalars(select(HumanTask).where(HumanTask.instance_id == inst.id)
-                              .order_by(HumanTask.created_at, HumanTask.id)).all()
+            tasks = s.scalars(
+                select(HumanTask)
+                .where(HumanTask.instance_id == inst.id)
+                .order_by(HumanTask.created_at, HumanTask.id)
+            ).all()
             if actor.offices is not None and not any(t.office in actor.offices for t in tasks):
                 raise InstanceNotFound(f"instance {instance_id} not found", instance_id=instance_id)
             out = instance_summary(inst)
-            out.update(process_id=inst.process_id, version=d.version, case_ref=inst.case_ref,
-                       data=store.ser.convert(current_data(wf)), error=inst.error,
-                       error_element=inst.error_element,
-                       next_timer_at=inst.next_timer_at.isoformat() if inst.next_timer_at
-                       else None,
-                       tasks=[human_task_dict(t) for t in tasks])
+            out.update(
+                process_id=inst.process_id,
+                version=d.version,
+                case_ref=inst.case_ref,
+                data=store.ser.convert(current_data(wf)),
+                error=inst.error,
+                error_element=inst.error_element,
+                next_timer_at=inst.next_timer_at.isoformat() if inst.next_timer_at else None,
+                tasks=[human_task_dict(t) for t in tasks],
+            )
             return out
 
 

@@ -45,7 +45,9 @@ def _make_registry():
     config = dict(SPIFF_CONFIG)
     config[BpmnWorkflow] = _PrebuiltSpecWorkflowConverter
     registry = BpmnWorkflowSerializer.configure(config)
-    registry.register(date, lambda v: {"value": v.isoformat()}, lambda v: date.fromisoformat(v["value"]))
+    registry.register(
+        date, lambda v: {"value": v.isoformat()}, lambda v: date.fromisoformat(v["value"])
+    )
     registry.register(Decimal, lambda v: {"value": str(v)}, lambda v: Decimal(v["value"]))
     return registry
 
@@ -96,7 +98,7 @@ class SpecCache:
         self._lock = threading.Lock()
 
     def get(self, spec_hash: str, load_body) -> tuple[Any, dict]:
-        """The (spec, subprocess_specs) for ``spec_hash``; ``load_body()`` gives the JSON if missing."""
+        """The (spec, subprocess_specs) for ``spec_hash``; ``load_body()`` reads the JSON."""
         with self._lock:
             hit = self._items.get(spec_hash)
             if hit is not None:

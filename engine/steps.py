@@ -78,7 +78,9 @@ def current_data(wf: BpmnWorkflow) -> dict:
 
 def is_finished(wf: BpmnWorkflow) -> bool:
     """True when no task of the top workflow is still open (not trusting Spiff's cached flag)."""
-    open_states = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR | TaskState.FUTURE
+    open_states = (
+        TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR | TaskState.FUTURE
+    )
     return not any(t.state & open_states for t in wf.tasks.values()) and not any(
         t.state & open_states for sp in wf.subprocesses.values() for t in sp.tasks.values()
     )

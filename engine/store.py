@@ -101,14 +101,18 @@ def _task_data(task: Task) -> str:
     return ser.dumps(ser.convert(task.data))
 
 
-def load(session: Session, instance: ProcessInstance, spec_hash: str) -> tuple[BpmnWorkflow, Snapshot]:
+def load(
+    session: Session, instance: ProcessInstance, spec_hash: str
+) -> tuple[BpmnWorkflow, Snapshot]:
     """Rebuild the workflow of ``instance`` from its rows."""
     spec, subprocess_specs = ser.SPEC_CACHE.get(
         spec_hash, lambda: session.scalar(select(SpecBlob.body).where(SpecBlob.hash == spec_hash))
     )
     snap = Snapshot()
     states = session.execute(
-        select(WorkflowState.key, WorkflowState.body).where(WorkflowState.instance_id == instance.id)
+        select(WorkflowState.key, WorkflowState.body).where(
+            WorkflowState.instance_id == instance.id
+        )
     ).all()
     rows = session.execute(
         select(TaskRow.workflow_key, TaskRow.props, TaskRow.data_hash, JsonData.body)
@@ -145,7 +149,9 @@ def load(session: Session, instance: ProcessInstance, spec_hash: str) -> tuple[B
     return wf, snap
 
 
-def save(session: Session, instance: ProcessInstance, wf: BpmnWorkflow, snap: Snapshot) -> SaveResult:
+def save(
+    session: Session, instance: ProcessInstance, wf: BpmnWorkflow, snap: Snapshot
+) -> SaveResult:
     """Write the delta between ``snap`` and ``wf``; update ``snap`` to the new state."""
     res = SaveResult()
     new_rows: list[dict] = []
@@ -159,7 +165,10 @@ def save(session: Session, instance: ProcessInstance, wf: BpmnWorkflow, snap: Sn
             old = snap.tasks.get(task.id)
             children = tuple(task._children)
             if old is not None and old.state == task.state and old.children == children:
-                if old.last_state_change == task.last_state_change and task.state & TaskState.FINISHED_MASK:
+                if (
+                    old.last_state_change == task.last_state_change
+                    and task.state & TaskState.FINISHED_MASK
+                ):
                     continue
             props = _task_props(task)
             data = _task_data(task)
@@ -229,7 +238,9 @@ def save(session: Session, instance: ProcessInstance, wf: BpmnWorkflow, snap: Sn
         for k in dropped:
             snap.workflows.pop(k)
     instance.next_seq = seq
-    res.rows_written = len(new_rows) + len(changed_rows) + len(data_rows) + len(wf_new) + len(wf_changed)
+    res.rows_written = (
+        len(new_rows) + len(changed_rows) + len(data_rows) + len(wf_new) + len(wf_changed)
+    )
     return res
 
 

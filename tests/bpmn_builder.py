@@ -40,7 +40,9 @@ def flow(fid: str, src: str, dst: str, cond: str | None = None) -> str:
         if cond
         else ""
     )
-    return f'<bpmn:sequenceFlow id="{fid}" sourceRef="{src}" targetRef="{dst}">{c}</bpmn:sequenceFlow>'
+    return (
+        f'<bpmn:sequenceFlow id="{fid}" sourceRef="{src}" targetRef="{dst}">{c}</bpmn:sequenceFlow>'
+    )
 
 
 def user_task(tid: str, name: str, form: str | None = None, extra_props: dict | None = None) -> str:
@@ -63,7 +65,9 @@ def user_task(tid: str, name: str, form: str | None = None, extra_props: dict | 
 
 def script_task(tid: str, script: str) -> str:
     """A script task."""
-    return f'<bpmn:scriptTask id="{tid}"><bpmn:script>{escape(script)}</bpmn:script></bpmn:scriptTask>'
+    return (
+        f'<bpmn:scriptTask id="{tid}"><bpmn:script>{escape(script)}</bpmn:script></bpmn:scriptTask>'
+    )
 
 
 def files(**named: str) -> list[SourceFile]:

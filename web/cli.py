@@ -12,6 +12,7 @@ import click
 
 from engine.errors import InvalidInput, LotseError
 from web import settings as settings_mod
+from web.cli_users import user as _user_group
 
 
 class Context:
@@ -126,7 +127,8 @@ def deploy(ctx: Context, paths, user):
     outcomes = ctx.engine.deploy(paths, actor=user)
     payload = [{"process_id": o.process_id, "version": o.version, "changed": o.changed}
                for o in outcomes]
-    human = "\n".join(f"{o.process_id} v{o.version} {'neu / new' if o.changed else 'unverändert / unchanged'}"
+    human = "\n".join(f"{o.process_id} v{o.version} "
+                      f"{'neu / new' if o.changed else 'unverändert / unchanged'}"
                       for o in outcomes)
     return payload, human
 
@@ -440,8 +442,6 @@ def worker(ctx: Context, once: bool, interval: float, batch: int) -> None:
         if not once and fired < batch and not delivered:
             time.sleep(interval)
 
-
-from web.cli_users import user as _user_group
 
 main.add_command(_user_group)
 

@@ -26,18 +26,23 @@ def test_malformed_xml(engine):
 def test_xxe_and_entity_expansion_refused(engine, tmp_path):
     secret = tmp_path / "secret.txt"
     secret.write_text("TOP-SECRET")
-    xxe = (f'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x SYSTEM "file://{secret}">]>'
-           + B.loop_process().split("?>", 1)[1].replace("Runde bearbeiten", "&x;"))
+    xxe = (
+        f'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x SYSTEM "file://{secret}">]>'
+        + B.loop_process().split("?>", 1)[1].replace("Runde bearbeiten", "&x;")
+    )
     p = _refused(engine, xxe__bpmn=xxe)
     assert "DOCTYPE" in p[0]["problem"]
-    bomb = ('<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaaaaaaaa">'
-            '<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]><l>&b;</l>')
+    bomb = (
+        '<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaaaaaaaa">'
+        '<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]><l>&b;</l>'
+    )
     assert "DOCTYPE" in _refused(engine, bomb__bpmn=bomb)[0]["problem"]
 
 
 def test_no_executable_process(engine):
-    p = _refused(engine, x__bpmn=B.loop_process().replace('isExecutable="true"',
-                                                          'isExecutable="false"'))
+    p = _refused(
+        engine, x__bpmn=B.loop_process().replace('isExecutable="true"', 'isExecutable="false"')
+    )
     assert "no executable process" in p[0]["problem"]
 
 
@@ -55,28 +60,39 @@ def test_lane_resolves_by_german_name_and_property(engine):
         '<bpmn:lane id="Lane_0" name="KIM_CM">',
         '<bpmn:lane id="Lane_0" name="Team Nord"><bpmn:extensionElements><spiffworkflow:properties>'
         '<spiffworkflow:property name="office" value="ABH"/></spiffworkflow:properties>'
-        "</bpmn:extensionElements>")
+        "</bpmn:extensionElements>",
+    )
     engine.deploy_files(B.files(b__bpmn=prop))
     iid = engine.start("by_prop", {})["instance_id"]
     assert engine.tasks(instance_id=iid)[0]["office"] == "ABH"
 
 
 def test_call_activity_to_unknown_process(engine):
-    body = ('<bpmn:startEvent id="Ev_Start"/><bpmn:callActivity id="Call_X" calledElement="nowhere"/>'
-            '<bpmn:endEvent id="Ev_End"/>' + B.flow("F1", "Ev_Start", "Call_X")
-            + B.flow("F2", "Call_X", "Ev_End"))
-    p = _refused(engine, c__bpmn=B.process("caller", {"KIM_CM": ["Ev_Start", "Call_X", "Ev_End"]},
-                                           body))
+    body = (
+        '<bpmn:startEvent id="Ev_Start"/><bpmn:callActivity id="Call_X" calledElement="nowhere"/>'
+        '<bpmn:endEvent id="Ev_End"/>'
+        + B.flow("F1", "Ev_Start", "Call_X")
+        + B.flow("F2", "Call_X", "Ev_End")
+    )
+    p = _refused(
+        engine, c__bpmn=B.process("caller", {"KIM_CM": ["Ev_Start", "Call_X", "Ev_End"]}, body)
+    )
     assert p[0]["element"] == "Call_X" and "nowhere" in p[0]["problem"]
 
 
 def test_call_activity_to_deployed_process(engine):
     engine.deploy_files(B.files(callee__bpmn=B.loop_process("callee")))
-    body = ('<bpmn:startEvent id="Ev_Start"/><bpmn:callActivity id="Call_X" calledElement="callee"/>'
-            '<bpmn:endEvent id="Ev_End"/>' + B.flow("F1", "Ev_Start", "Call_X")
-            + B.flow("F2", "Call_X", "Ev_End"))
-    engine.deploy_files(B.files(caller__bpmn=B.process(
-        "caller", {"KIM_CM": ["Ev_Start", "Call_X", "Ev_End"]}, body)))
+    body = (
+        '<bpmn:startEvent id="Ev_Start"/><bpmn:callActivity id="Call_X" calledElement="callee"/>'
+        '<bpmn:endEvent id="Ev_End"/>'
+        + B.flow("F1", "Ev_Start", "Call_X")
+        + B.flow("F2", "Call_X", "Ev_End")
+    )
+    engine.deploy_files(
+        B.files(
+            caller__bpmn=B.process("caller", {"KIM_CM": ["Ev_Start", "Call_X", "Ev_End"]}, body)
+        )
+    )
     iid = engine.start("caller", {})["instance_id"]
     task = engine.tasks(instance_id=iid)[0]
     assert task["element_id"] == "Task_Work" and task["office"] == "KIM_CM"
@@ -84,10 +100,13 @@ def test_call_activity_to_deployed_process(engine):
     assert engine.show(iid)["status"] == "completed"
 
 
-@pytest.mark.parametrize("what,bad,expect", [
-    ("condition", ("done == True", "done ==== True"), "condition does not compile"),
-    ("condition", ("done == True", "__import__('os').system('id') == 0"), "condition"),
-])
+@pytest.mark.parametrize(
+    "what,bad,expect",
+    [
+        ("condition", ("done == True", "done ==== True"), "condition does not compile"),
+        ("condition", ("done == True", "__import__('os').system('id') == 0"), "condition"),
+    ],
+)
 def test_bad_condition(engine, what, bad, expect):
     p = _refused(engine, x__bpmn=B.loop_process().replace(*bad))
     assert p[0]["element"] == "Gw" and expect in p[0]["problem"]
@@ -101,12 +120,14 @@ def test_bad_timer_expression(engine):
 
 
 def test_user_task_form_must_exist_and_be_a_schema(engine):
-    proc = B.loop_process().replace('<bpmn:userTask id="Task_Work" name="Runde bearbeiten">',
-                                    '<bpmn:userTask id="Task_Work" name="Runde bearbeiten">'
-                                    '<bpmn:extensionElements><spiffworkflow:properties>'
-                                    '<spiffworkflow:property name="formJsonSchemaFilename" '
-                                    'value="work-schema.json"/></spiffworkflow:properties>'
-                                    '</bpmn:extensionElements>')
+    proc = B.loop_process().replace(
+        '<bpmn:userTask id="Task_Work" name="Runde bearbeiten">',
+        '<bpmn:userTask id="Task_Work" name="Runde bearbeiten">'
+        "<bpmn:extensionElements><spiffworkflow:properties>"
+        '<spiffworkflow:property name="formJsonSchemaFilename" '
+        'value="work-schema.json"/></spiffworkflow:properties>'
+        "</bpmn:extensionElements>",
+    )
     p = _refused(engine, x__bpmn=proc)
     assert "work-schema.json" in p[0]["problem"]
     p = _refused(engine, x__bpmn=proc, **{"work-schema__json": '{"type": 12}'})
@@ -120,8 +141,11 @@ def test_reserved_ids_refused(engine):
 
 
 def test_every_problem_reported_at_once(engine):
-    broken = B.loop_process().replace("done == True", "done ==== True").replace(
-        'name="KIM_CM"', 'name="Nirgendwo"')
+    broken = (
+        B.loop_process()
+        .replace("done == True", "done ==== True")
+        .replace('name="KIM_CM"', 'name="Nirgendwo"')
+    )
     problems = _refused(engine, x__bpmn=broken, y__bpmn="<not-closed>")
     assert len(problems) >= 2
 

@@ -8,19 +8,37 @@ from processes.referrals import list_referrals
 from tests import bpmn_builder as B
 from tests.referral_models import _throw, cm_process, office_process
 
+CASE_DATA = {
+    "case_id": "K-1",
+    "first_name": "Amal",
+    "notes": "private note",
+    "health_needs": "diabetes",
+    "income": 450,
+}
 
-CASE_DATA = {"case_id": "K-1", "first_name": "Amal", "notes": "private note",
-             "health_needs": "diabetes", "income": 450}
 
-
-def consent_for(engine, case_id="K-1", office="JC", purpose="JC:SGB2",
-                categories=("IDENT", "CONTACT", "FINANCE", "HEALTH"), days=365, health=False):
+def consent_for(
+    engine,
+    case_id="K-1",
+    office="JC",
+    purpose="JC:SGB2",
+    categories=("IDENT", "CONTACT", "FINANCE", "HEALTH"),
+    days=365,
+    health=False,
+):
     from processes.consent import record_consent
 
     today = engine.now().date()
-    return record_consent(engine, case_id=case_id, office=office, purpose=purpose,
-                          categories=list(categories), valid_from=today,
-                          valid_until=today + timedelta(days=days), includes_health=health)
+    return record_consent(
+        engine,
+        case_id=case_id,
+        office=office,
+        purpose=purpose,
+        categories=list(categories),
+        valid_from=today,
+        valid_until=today + timedelta(days=days),
+        includes_health=health,
+    )
 
 
 def _setup(engine):
@@ -83,13 +101,17 @@ def test_unanswered_referral_reminds_escalates_and_ack_closes_reminders(engine, 
 
 
 def _rogue(referral_id: str) -> str:
-    body = ('<bpmn:startEvent id="Ev_Start"/>'
-            + _throw("Msg_Ack", "M_ack", '{"referral_id": "%s"}' % referral_id)
-            + '<bpmn:endEvent id="Ev_End"/>'
-            + B.flow("F1", "Ev_Start", "Msg_Ack") + B.flow("F2", "Msg_Ack", "Ev_End"))
+    body = (
+        '<bpmn:startEvent id="Ev_Start"/>'
+        + _throw("Msg_Ack", "M_ack", '{"referral_id": "' + referral_id + '"}')
+        + '<bpmn:endEvent id="Ev_End"/>'
+        + B.flow("F1", "Ev_Start", "Msg_Ack")
+        + B.flow("F2", "Msg_Ack", "Ev_End")
+    )
     doc = B.process("rogue", {"JC": ["Ev_Start", "Msg_Ack", "Ev_End"]}, body)
-    return doc.replace("</bpmn:process>",
-                       '</bpmn:process><bpmn:message id="M_ack" name="referral_acknowledged"/>')
+    return doc.replace(
+        "</bpmn:process>", '</bpmn:process><bpmn:message id="M_ack" name="referral_acknowledged"/>'
+    )
 
 
 def test_wrong_correlation_does_not_reach_the_waiting_instance(engine):
@@ -132,13 +154,17 @@ def test_unmatched_message_is_requeued_when_a_receiver_starts_waiting(engine):
 
 
 def _thrower(name: str) -> str:
-    body = ('<bpmn:startEvent id="Ev_Start"/>'
-            + _throw("Msg_Out", "M_out", "payload")
-            + '<bpmn:endEvent id="Ev_End"/>'
-            + B.flow("F1", "Ev_Start", "Msg_Out") + B.flow("F2", "Msg_Out", "Ev_End"))
+    body = (
+        '<bpmn:startEvent id="Ev_Start"/>'
+        + _throw("Msg_Out", "M_out", "payload")
+        + '<bpmn:endEvent id="Ev_End"/>'
+        + B.flow("F1", "Ev_Start", "Msg_Out")
+        + B.flow("F2", "Msg_Out", "Ev_End")
+    )
     doc = B.process(f"throw_{name}", {"KIM_CM": ["Ev_Start", "Msg_Out", "Ev_End"]}, body)
-    return doc.replace("</bpmn:process>",
-                       f'</bpmn:process><bpmn:message id="M_out" name="{name}"/>')
+    return doc.replace(
+        "</bpmn:process>", f'</bpmn:process><bpmn:message id="M_out" name="{name}"/>'
+    )
 
 
 def _send(engine, name: str, **payload):
@@ -150,9 +176,15 @@ def _state(engine) -> str:
     return ref["state"]
 
 
-NAMES = ["referral_sent", "referral_acknowledged", "referral_forwarded",
-         "referral_info_requested", "referral_info_provided", "referral_result",
-         "referral_withdrawn"]
+NAMES = [
+    "referral_sent",
+    "referral_acknowledged",
+    "referral_forwarded",
+    "referral_info_requested",
+    "referral_info_provided",
+    "referral_result",
+    "referral_withdrawn",
+]
 
 
 def test_referral_state_machine(engine):
