@@ -42,6 +42,7 @@ class Ctx:
     worklist_queries: int
     race_rounds: int
     http_cases: int
+    quick: bool = False
     nproc: int = os.cpu_count() or 1
     limits: dict = field(default_factory=dict)
     series: dict = field(default_factory=dict)
@@ -101,6 +102,7 @@ def run_backend(ctx: Ctx, selected: list[str]) -> None:
         if name != "limits" and name not in selected:
             continue
         t0 = time.perf_counter()
+        load0 = os.getloadavg()[0]
         print(f"[bench] {ctx.backend.label}: {name} ...", flush=True)
         try:
             if fresh:
@@ -113,6 +115,7 @@ def run_backend(ctx: Ctx, selected: list[str]) -> None:
             print(tb, file=sys.stderr, flush=True)
         dt = time.perf_counter() - t0
         ctx.rec.durations[f"{ctx.backend.label}/{name}"] = dt
+        ctx.rec.loads[f"{ctx.backend.label}/{name}"] = (load0, os.getloadavg()[0])
         print(f"[bench] {ctx.backend.label}: {name} done in {dt:.1f} s", flush=True)
     if ctx.db is not None:
         ctx.db.dispose()
@@ -201,7 +204,7 @@ def main(argv=None) -> int:
         "worklist_sizes": [int(x) for x in (args.worklist_sizes or (
             "10000,100000" if quick else "10000,100000,1000000")).split(",")],
         "worklist_queries": 100,
-        "race_rounds": 5 if quick else 15,
+        "race_rounds": 4 if quick else 15,
         "http_cases": 4 if quick else 10,
     }
     pg_problem = common.pg_reachable(args.pg_url) if "postgresql" in dbs else None
@@ -225,7 +228,7 @@ def main(argv=None) -> int:
     try:
         for b in backends:
             ctx = Ctx(backend=b, rec=rec, workdir=workdir, results_dir=results,
-                      **{k: v for k, v in params.items() if k != "mode"})
+                      quick=quick, **{k: v for k, v in params.items() if k != "mode"})
             run_backend(ctx, selected)
             series.update(ctx.series)
     finally:

@@ -111,11 +111,12 @@ class SqlCounter:
     statements: int = 0
     commits: int = 0
     rollbacks: int = 0
+    checkouts: int = 0  # pool checkouts: each is a pre-ping round trip when pool_pre_ping
     log: list[tuple[str, Any]] = field(default_factory=list)
     keep_log: bool = False
 
     def reset(self) -> None:
-        self.statements = self.commits = self.rollbacks = 0
+        self.statements = self.commits = self.rollbacks = self.checkouts = 0
         self.log.clear()
 
     @contextlib.contextmanager
@@ -131,16 +132,21 @@ class SqlCounter:
         def _rollback(conn):
             self.rollbacks += 1
 
+        def _checkout(dbapi_conn, record, proxy):
+            self.checkouts += 1
+
         eng = db.engine
         event.listen(eng, "before_cursor_execute", _stmt)
         event.listen(eng, "commit", _commit)
         event.listen(eng, "rollback", _rollback)
+        event.listen(eng.pool, "checkout", _checkout)
         try:
             yield self
         finally:
             event.remove(eng, "before_cursor_execute", _stmt)
             event.remove(eng, "commit", _commit)
             event.remove(eng, "rollback", _rollback)
+            event.remove(eng.pool, "checkout", _checkout)
 
 
 def describe_statement(sql: str) -> str:
@@ -187,6 +193,7 @@ class Recorder:
         self.failures: list[str] = []
         self.extra: dict[str, Any] = {}
         self.durations: dict[str, float] = {}
+        self.loads: dict[str, tuple[float, float]] = {}
 
     def add(self, fig: Figure) -> Figure:
         self.figures.append(fig)
@@ -219,6 +226,7 @@ def machine_info(pg_url: str | None) -> dict:
         "source": os.environ.get("LOTSE_BENCH_SOURCE") or _source(),
         "branch": _git("rev-parse", "--abbrev-ref", "HEAD"),
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "loadavg_start": " / ".join(f"{x:.2f}" for x in os.getloadavg()),
     }
     try:
         from importlib.metadata import version

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import statistics
 from pathlib import Path
 
@@ -76,7 +77,10 @@ def write(rec: Recorder, machine: dict, params: dict, selected, dbs, total_s: fl
       f"{', '.join(f'{s:,}' for s in params['worklist_sizes'])} |")
     w(f"| databases | {', '.join(dbs) or 'none'} |")
     w(f"| workloads | {', '.join(selected)} |")
-    w(f"| total time | {total_s / 60:.1f} min |\n")
+    w(f"| total time | {total_s / 60:.1f} min |")
+    w(f"| load average (1/5/15 min) | at start {machine.get('loadavg_start')}, at end "
+      f"{' / '.join(f'{x:.2f}' for x in os.getloadavg())} (2 cores: above 2 means other "
+      "processes competed with the benchmark) |\n")
 
     if rec.failures:
         w("## FAILED checks\n")
@@ -156,9 +160,10 @@ def write(rec: Recorder, machine: dict, params: dict, selected, dbs, total_s: fl
 
     if rec.durations:
         w("## Time per workload\n")
-        w("| workload | seconds |\n|---|---|")
+        w("| workload | seconds | 1-min load average before / after |\n|---|---|---|")
         for k, v in rec.durations.items():
-            w(f"| {k} | {v:.1f} |")
+            lo = rec.loads.get(k)
+            w(f"| {k} | {v:.1f} | " + (f"{lo[0]:.2f} / {lo[1]:.2f}" if lo else "–") + " |")
         w("")
     w("## Not measured\n")
     for t in NOT_MEASURED:

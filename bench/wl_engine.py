@@ -148,7 +148,7 @@ def sql_counts(ctx) -> None:
     """(2): statements and commits of each completion, and what they are."""
     eng, db, rec, label = ctx.engine, ctx.db, ctx.rec, ctx.backend.label
     counter = SqlCounter(keep_log=True)
-    per_stmt, per_commit, by_element = [], [], {}
+    per_stmt, per_commit, per_checkout, by_element = [], [], [], {}
     samples: dict[str, list[str]] = {}
 
     def hook(when, task):
@@ -157,6 +157,7 @@ def sql_counts(ctx) -> None:
         else:
             per_stmt.append(counter.statements)
             per_commit.append(counter.commits)
+            per_checkout.append(counter.checkouts)
             by_element.setdefault(task["element_id"], []).append(counter.statements)
             key = "office" if task["office"] in M.OFFICES else task["element_id"]
             samples.setdefault(key, [describe_statement(s) for s, _ in counter.log])
@@ -172,6 +173,12 @@ def sql_counts(ctx) -> None:
     rec.add(fig_from(label, W2, "commits per completion", "commits", per_commit,
                      target="<= 1", met=max(per_commit) <= 1,
                      note="SQLAlchemy commit event"))
+    pre_ping = bool(getattr(db.engine.pool, "_pre_ping", False))
+    rec.add(fig_from(label, W2, "connection checkouts per completion", "checkouts",
+                     per_checkout, note="pool checkout event" + (
+                         "; pool_pre_ping is on: each checkout is one more round trip "
+                         "(SELECT 1) that before_cursor_execute does not see" if pre_ping
+                         else "")))
     for el, vals in sorted(by_element.items()):
         rec.note(label, W2, f"`{el}`: {statistics.median(vals):.0f} statements")
     for key, stmts in samples.items():
@@ -281,7 +288,7 @@ def profile(ctx) -> None:
     from bench.spy import pyspy
 
     spy = pyspy()
-    for cold in (False, True):
+    for cold in (False,) if ctx.quick else (False, True):
         name = f"profile-{ctx.backend.name}{'-cache-off' if cold else ''}.txt"
         out = Path(ctx.results_dir) / name
         result = _profile_pyspy(ctx, spy, out, cold) if spy else None

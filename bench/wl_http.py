@@ -151,7 +151,8 @@ def http(ctx) -> None:
             for x in lats:
                 lat4.extend(x)
         probe.close()
-        _profile_server(ctx, server, token)
+        if not ctx.quick:
+            _profile_server(ctx, server, token)
     finally:
         server.__exit__()
     med_ratio = statistics.median(ratios) if ratios else None
