@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
-from processes.helpers import CATEGORY_MATRIX, DATA_CATEGORIES
+from processes.helpers import CATEGORY_MATRIX, CONSENT_MESSAGE, DATA_CATEGORIES
 from processes.offices import Office, OfficeRegistry
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -1521,22 +1521,34 @@ def build_referral_protocol(o: Office) -> Process:
             '"ack_by": office, "ack_at": today(), "office_reference": office_reference, '
             '"expected_result_date": expected_result_date}',
             doc="Tell KIM case management the referral was received (stops its ack timers).")
-    sub_rounds, sub_info = f"Sub_Rounds_{code}", f"Sub_AwaitInfo_{code}"
-    rounds = p.sub(sub_rounds, prefix + "Anliegen bearbeiten",
-                   doc="Process the request; every request for documents is one round "
-                       "(a loop of subprocess rounds, not a back edge).",
-                   basis=basis, rag=RAG_CHECK,
-                   loop={"type": "standard", "maximum": 20,
-                         "condition": 'outcome == "info_needed" and not closed_no_cooperation'})
-    p.boundary_timer("Bnd_DueResult", "Ergebnis fällig", sub_rounds, "timeDate",
+    sub_work, sub_rounds = f"Sub_Work_{code}", f"Sub_Rounds_{code}"
+    sub_info = f"Sub_AwaitInfo_{code}"
+    # The boundary events sit on a plain subprocess around the loop of rounds: SpiffWorkflow
+    # 3.2 cannot interrupt a loop activity itself (its child subprocess stays registered and
+    # the next engine step fails).
+    work = p.sub(sub_work, prefix + "Anliegen bearbeiten (mit Fristen)",
+                 doc="Process the request with the office-side SLA timers; KIM case "
+                     "management may withdraw the referral meanwhile.",
+                 basis=basis, rag=RAG_DECIDE)
+    p.boundary_timer("Bnd_DueResult", "Ergebnis fällig", sub_work, "timeDate",
                      'iso_at(due_result, "08:00")',
                      doc="At due_result: reminder to the office (non-interrupting).")
-    p.boundary_timer("Bnd_Escalate", "Doppelte Frist überschritten", sub_rounds, "timeDate",
+    p.boundary_timer("Bnd_Escalate", "Doppelte Frist überschritten", sub_work, "timeDate",
                      'iso_at(escalate_at, "08:00")',
                      doc="At sent + 2 x SLA: escalation to the office's team lead.")
-    p.boundary_message("Bnd_WithdrawnWork", "Vermittlung zurückgenommen", sub_rounds,
+    p.boundary_message("Bnd_WithdrawnWork", "Vermittlung zurückgenommen", sub_work,
                        "referral_withdrawn", "withdrawal",
                        doc="KIM case management withdraws the referral while it is processed.")
+    work.start("Start_Work")
+    rounds = work.sub(sub_rounds, prefix + "Anliegen bearbeiten",
+                      doc="Process the request; every request for documents is one round "
+                          "(a loop of subprocess rounds, not a back edge).",
+                      basis=basis, rag=RAG_CHECK,
+                      loop={"type": "standard", "maximum": 20,
+                            "condition": 'outcome == "info_needed" and not '
+                                         'closed_no_cooperation'})
+    work.end("End_Work", "Bearbeitet")
+    work.chain("Start_Work", sub_rounds, "End_Work")
     p.user("Task_RemindResult", prefix + "Erinnerung: Ergebnis fällig", forms["remind"],
            props=proxy_props, doc="The result is due: finish the request or report a delay.",
            basis=basis, rag=RAG_CHECK)
@@ -1566,7 +1578,7 @@ def build_referral_protocol(o: Office) -> Process:
     p.chain("Msg_ReferralSent", "Task_SetDeadlines", "Task_AckReferral", "Gw_Responsible")
     p.flow("Gw_Responsible", "Msg_Acknowledged", "responsible == True", name="ja")
     p.flow("Gw_Responsible", "End_Forwarded", name="nein")
-    p.chain("Msg_Acknowledged", sub_rounds, "Msg_Result", "End_Completed")
+    p.chain("Msg_Acknowledged", sub_work, "Msg_Result", "End_Completed")
     p.flow("Bnd_DueResult", "Task_RemindResult")
     p.flow("Task_RemindResult", "End_Reminded")
     p.flow("Bnd_Escalate", "Task_EscalateOverdue")
@@ -1829,6 +1841,9 @@ def build_single_referral() -> Process:
         basis=CONSENT_BASIS, rag=RAG_IN)
     r.xgw("Gw_ConsentNow", "Einwilligung jetzt gültig?",
           default="Flow_Gw_ConsentNow_Task_NotSent")
+    r.throw("Msg_ConsentRecorded", "Einwilligung registrieren", CONSENT_MESSAGE,
+            '{"case_id": case_id, "consents": [new_consent]}',
+            doc="Record the consent in the consent register (the referral gate checks it).")
     r.script("Task_NotSent", "Nicht gesendet vermerken",
              'referral_status = "not_sent"',
              doc="Without consent nothing is sent; the referral ends as not_sent.",
@@ -1906,8 +1921,9 @@ def build_single_referral() -> Process:
            name="ja")
     r.flow("Gw_ConsentValid", "Task_ObtainConsent", name="nein")
     r.chain("Task_ObtainConsent", "Task_RecordConsent", "Gw_ConsentNow")
-    r.flow("Gw_ConsentNow", "Task_SendPrep", "has_consent(consents, office, purpose)",
+    r.flow("Gw_ConsentNow", "Msg_ConsentRecorded", "has_consent(consents, office, purpose)",
            name="ja")
+    r.flow("Msg_ConsentRecorded", "Task_SendPrep")
     r.flow("Gw_ConsentNow", "Task_NotSent", name="nein")
     r.flow("Task_NotSent", "Task_StoreOutcome")
     r.chain("Task_SendPrep", "Msg_SendReferral", "Sub_AwaitAck", "Gw_AfterAck")
@@ -2505,7 +2521,8 @@ def build_intake_clearing() -> Process:
         '            "purpose": "KIM_CM:CASE_MANAGEMENT",',
         '            "data_categories": allowed_categories("KIM_CM:CASE_MANAGEMENT"),',
         '            "includes_health": includes_health_data, "valid_from": consent_date,',
-        '            "valid_until": None, "form": consent_form, "signed_by": signed_by,',
+        '            "valid_until": add_months(consent_date, 24), "form": consent_form,',
+        '            "signed_by": signed_by,',
         '            "guardian_name": guardian_name, "consent_language": consent_language,',
         '            "document_ref": document_ref, "recorded_at": today(), "status": "active"}',
         "    consents = consents + [base]",
@@ -2513,12 +2530,17 @@ def build_intake_clearing() -> Process:
         '        consents = consents + [{"consent_id": new_id("E"), "recipient_office": '
         'referring_office or "KIM_CM", "purpose": "KIM:FEEDBACK_REFERRER", '
         '"data_categories": ["IDENT"], "includes_health": False, "valid_from": consent_date, '
-        '"valid_until": None, "recorded_at": today(), "status": "active"}]',
+        '"valid_until": add_months(consent_date, 24), "recorded_at": today(), '
+        '"status": "active"}]',
         "    base = None",
     ), doc="Store the base consent (and the feedback consent for the referrer).",
         basis=CONSENT_BASIS, rag=RAG_IN, lane="KIM_CM")
     p.xgw("Gw_Consent", "Einwilligung erteilt?",
           default="Flow_Gw_Consent_Task_ShortAdviceNoConsent")
+    p.throw("Msg_ConsentRecorded", "Einwilligung registrieren", CONSENT_MESSAGE,
+            '{"case_id": case_id, "consents": [c for c in consents if c["purpose"] in '
+            '("KIM_CM:CASE_MANAGEMENT", "KIM:FEEDBACK_REFERRER")]}', lane="KIM_CM",
+            doc="Record the base consent in the consent register.")
     clearing_sub = p.sub("Sub_Clearing", "Clearing (mit Frist)", lane="KIM_CM",
                          doc="Clearing with a reminder 30 days after the interview.",
                          basis=TINTG, rag=RAG_CHECK)
@@ -2581,7 +2603,8 @@ def build_intake_clearing() -> Process:
     p.flow("Task_RecordInquiryWalkIn", "Task_NormaliseInquiry")
     p.chain("Task_NormaliseInquiry", "Sub_Allocate", "Sub_Interview", "Task_RecordCmConsent",
             "Task_StoreCmConsent", "Gw_Consent")
-    p.flow("Gw_Consent", "Sub_Clearing", "consent_cm_given == True", name="ja")
+    p.flow("Gw_Consent", "Msg_ConsentRecorded", "consent_cm_given == True", name="ja")
+    p.flow("Msg_ConsentRecorded", "Sub_Clearing")
     p.flow("Gw_Consent", "Task_ShortAdviceNoConsent", name="nein")
     p.chain("Task_ShortAdviceNoConsent", "Task_Anonymise", "End_NoConsent")
     p.chain("Sub_Clearing", "Gw_Feedback")
@@ -3118,15 +3141,6 @@ def build_support_plan(registry: OfficeRegistry) -> Process:
              "Propose closure (next review)")], req=True),
         text("no_contact_note", "Notiz", "Note", max_len=1000),
     ])
-    adapt = Form("p2-widerruf-anpassen", ("Hilfeplan nach Widerruf anpassen",
-                                          "Adapt the plan after a revocation"),
-                 ("Eine Einwilligung wurde widerrufen: betroffene Vermittlungen sind "
-                  "zurückgenommen; die Verarbeitung bis zum Widerruf bleibt rechtmäßig.",
-                  "A consent was revoked: affected referrals are withdrawn."), [
-        text("adaptation_note", "Anpassung des Hilfeplans", "Plan adaptation", req=True,
-             max_len=2000),
-        boolean("client_informed", "Person informiert", "Person informed", req=True),
-    ])
     rejustify = Form("p2-fortsetzung", ("Fortsetzung begründen", "Justify continuation"),
                      ("Der Fall ist seit 12 Monaten offen: Fortsetzung begründen und "
                       "freigeben (Teamleitung / KIM-Koordination).",
@@ -3142,8 +3156,9 @@ def build_support_plan(registry: OfficeRegistry) -> Process:
         "an optional case conference), record a consent per office, send all referrals in "
         "parallel (kim_single_referral), review the results and monitor until re-assessment "
         "or closure (P6). Each re-assessment, plan change and monitoring round is a loop of "
-        "subprocess rounds. A listener branch takes consent revocations; after 12 months KIM "
-        "coordination is asked to justify continuing.",
+        "subprocess rounds. After 12 months KIM coordination is asked to justify continuing. "
+        "Consent revocations are handled by the consent register (withdrawals, follow-up "
+        "task kim_consent_followup).",
         ["KIM_CM", "KIM_KO"], participant="Kommune – KIM-Fallmanagement")
     p.start("Start_Plan", "Fall eröffnet")
     p.script("Task_InitPlan", "Hilfeplanung vorbereiten", _lines(
@@ -3164,12 +3179,6 @@ def build_support_plan(registry: OfficeRegistry) -> Process:
                         "condition": 'plan_next == "reassess"'})
     p.end("End_Closed", "Fall abgeschlossen", terminate=True,
           doc="Ends the case and every listener of it.")
-    watch = p.sub("Sub_RevocationWatch", "Widerrufe entgegennehmen",
-                  doc="Listener: each consent_revoked for the case gives the case manager a "
-                      "task (a loop of rounds; the case's end event ends it).",
-                  basis="Art. 7 Abs. 3 DSGVO", rag=RAG_IN,
-                  loop={"type": "standard", "maximum": 500, "condition": "True"})
-    p.end("End_RevocationWatch")
     p.wait("Tmr_Rejustify", "12 Monate seit Fallbeginn", "timeDate",
            'iso_at(add_months(case_opened, 12), "08:00")',
            doc="Twelve months after the case opened.")
@@ -3180,24 +3189,10 @@ def build_support_plan(registry: OfficeRegistry) -> Process:
     p.end("End_Rejustified", lane="KIM_KO")
     p.chain("Start_Plan", "Task_InitPlan", "Gw_Fork")
     p.flow("Gw_Fork", "Sub_PlanCycle")
-    p.flow("Gw_Fork", "Sub_RevocationWatch")
     p.flow("Gw_Fork", "Tmr_Rejustify")
     p.flow("Sub_PlanCycle", "End_Closed")
-    p.flow("Sub_RevocationWatch", "End_RevocationWatch")
     p.chain("Tmr_Rejustify", "Task_Rejustify", "End_Rejustified")
 
-    wt = watch
-    wt.start("Start_RevocationRound")
-    wt.catch("Msg_ConsentRevoked", "Einwilligung widerrufen", "consent_revoked", "revocation",
-             doc="A consent of the case was revoked (consent_revoked, by case_id).")
-    wt.user("Task_AdaptPlanAfterRevocation", "Hilfeplan nach Widerruf anpassen", adapt,
-            doc="Adapt the plan; results received before the revocation stay visible.",
-            instructions="Widerrufen: {{ revocation.purpose }} ({{ revocation.office }}) am "
-                         "{{ revocation.revoked_at }}.",
-            basis="Art. 7 Abs. 3 DSGVO", rag=RAG_DECIDE)
-    wt.end("End_RevocationRound")
-    wt.chain("Start_RevocationRound", "Msg_ConsentRevoked", "Task_AdaptPlanAfterRevocation",
-             "End_RevocationRound")
 
     c = cycle
     c.start("Start_Cycle", "Zyklus beginnt")
@@ -3370,9 +3365,17 @@ def build_support_plan(registry: OfficeRegistry) -> Process:
         "    " + CONSENT_RECORD.replace("\n", "\n    "),
         "    consent_outcome = new_consent",
     ), doc="Build the consent record (nothing if the person refused).", basis=CONSENT_BASIS)
+    po.xgw("Gw_ConsentGiven", "Erteilt?", default="Flow_Gw_ConsentGiven_Gw_ConsentMerge")
+    po.throw("Msg_ConsentRecorded", "Einwilligung registrieren", CONSENT_MESSAGE,
+             '{"case_id": case_id, "consents": [consent_outcome]}',
+             doc="Record the consent in the consent register (the referral gate checks it).")
+    po.xgw("Gw_ConsentMerge")
     po.end("End_ConsentPerOffice")
     po.chain("Start_ConsentPerOffice", "Task_RecordConsentPerOffice", "Task_BuildConsent",
-             "End_ConsentPerOffice")
+             "Gw_ConsentGiven")
+    po.flow("Gw_ConsentGiven", "Msg_ConsentRecorded", "consent_outcome is not None", name="ja")
+    po.flow("Gw_ConsentGiven", "Gw_ConsentMerge", name="nein")
+    po.chain("Msg_ConsentRecorded", "Gw_ConsentMerge", "End_ConsentPerOffice")
 
     m = monitoring
     m.start("Start_Monitoring")
@@ -3707,75 +3710,6 @@ def build_case_reopening() -> Process:
     return p
 
 
-def build_consent_revocation() -> Process:
-    form = Form("kw-widerruf", ("Widerruf erfassen", "Record a revocation"),
-                ("Widerruf einer Einwilligung (auch mündlich, mit Kanal). Wirkt für die "
-                 "Zukunft; betroffene Vermittlungen werden zurückgenommen (DP-06).",
-                 "Revocation of a consent (also oral, with the channel). Effective for the "
-                 "future; affected referrals are withdrawn."), [
-        text("consent_id", "Einwilligung", "Consent", req=True, max_len=40,
-             pattern="^E-[0-9a-f]{6,32}$"),
-        date("revoked_at", "Widerrufen am", "Revoked on", req=True, past=True),
-        enum("revocation_channel", "Weg des Widerrufs", "Channel of the revocation", [
-            ("in_person", "Persönlich", "In person"), ("phone", "Telefon", "Phone"),
-            ("letter", "Brief", "Letter"), ("email", "E-Mail", "E-mail"),
-            ("other", "Sonstiges", "Other")], req=True),
-        text("revocation_note", "Vermerk", "Note", max_len=1000),
-    ])
-    p = Process(
-        "kim_consent_revocation", "Widerruf einer Einwilligung erfassen",
-        "Lokalprozess (ausführbar). DP-06 in one step for the case manager: mark the consent "
-        "revoked, withdraw the open referrals under it (reason consent_revoked; for the base "
-        "consent: all of the case's referrals) and tell the case's support plan "
-        "(consent_revoked). Started with the case's consents and referrals as data.",
-        ["KIM_CM"], participant="Kommune – KIM-Fallmanagement")
-    p.start("Start_Revocation", "Widerruf erklärt")
-    p.user("Task_RecordRevocation", "Widerruf erfassen", form,
-           doc="Record the revocation and its channel.", basis="Art. 7 Abs. 3 DSGVO",
-           rag=RAG_IN)
-    p.script("Task_ApplyRevocation", "Widerruf anwenden", _lines(
-        defaults({"consents": "[]", "referrals": "[]", "case_id": "None"}),
-        "consents = revoke_consent(consents, consent_id, revoked_at)",
-        "matches = [c for c in consents if c.get(\"consent_id\") == consent_id]",
-        "revoked_consent = matches[0] if matches else {}",
-        'base_revoked = revoked_consent.get("purpose") == "KIM_CM:CASE_MANAGEMENT"',
-        "referrals_to_withdraw = [r for r in open_referrals(referrals) "
-        "if base_revoked or r.get(\"consent_id\") == consent_id]",
-        "matches = None",
-    ), doc="The consent becomes revoked (never reactivated); find the referrals under it.",
-        basis="Art. 7 Abs. 3 DSGVO", rag=RAG_FORMAL)
-    p.xgw("Gw_Affected", "Vermittlungen betroffen?", default="Flow_Gw_Affected_Gw_AffectedMerge")
-    wd = p.sub("Sub_WithdrawAffected", "Betroffene Vermittlungen zurücknehmen",
-               doc="Withdraw each affected referral (reason consent_revoked).",
-               basis="Art. 7 Abs. 3 DSGVO", rag=RAG_OUT,
-               loop={"type": "parallel", "input": "referrals_to_withdraw",
-                     "item": "affected_referral"})
-    p.xgw("Gw_AffectedMerge")
-    p.end("End_Revoked", "Widerruf gemeldet", message="consent_revoked",
-          payload='{"case_id": case_id, "consent_id": consent_id, '
-                  '"office": revoked_consent.get("recipient_office"), '
-                  '"purpose": revoked_consent.get("purpose"), "revoked_at": revoked_at, '
-                  '"base_consent": base_revoked}',
-          doc="Tell the case's support plan (consent_revoked, by case_id).")
-    p.chain("Start_Revocation", "Task_RecordRevocation", "Task_ApplyRevocation", "Gw_Affected")
-    p.flow("Gw_Affected", "Sub_WithdrawAffected", "len(referrals_to_withdraw) > 0", name="ja")
-    p.flow("Gw_Affected", "Gw_AffectedMerge", name="nein")
-    p.chain("Sub_WithdrawAffected", "Gw_AffectedMerge", "End_Revoked")
-    w = wd
-    w.start("Start_WithdrawAffected")
-    w.script("Task_SetAffected", "Rücknahme vorbereiten", _lines(
-        'referral_id = affected_referral["referral_id"]',
-        'affected_office = affected_referral.get("office")',
-    ), doc="The referral to withdraw.", basis="Art. 7 Abs. 3 DSGVO")
-    w.throw("Msg_WithdrawAffected", "Vermittlung zurücknehmen", "referral_withdrawn",
-            '{"referral_id": referral_id, "case_id": case_id, "office": affected_office, '
-            '"reason": "consent_revoked"}')
-    w.end("End_WithdrawAffected")
-    w.chain("Start_WithdrawAffected", "Task_SetAffected", "Msg_WithdrawAffected",
-            "End_WithdrawAffected")
-    return p
-
-
 # ================================================================================================
 # P4: recognition -> residence permit + integration course + job centre; the permit watch
 # ================================================================================================
@@ -4077,15 +4011,23 @@ def build_permit_watch() -> Process:
         "watch_history = []",
         "watch_next = None",
     ), doc="Take the permit's valid-until date.", basis="§ 81 Abs. 4 AufenthG", rag=RAG_IN)
-    cyc = p.sub("Sub_WatchCycle", "Titel überwachen",
-                doc="One watch cycle per valid-until date (a loop of rounds).",
-                basis="§ 81 Abs. 4 AufenthG", rag=RAG_CHECK,
-                loop={"type": "standard", "maximum": 50, "condition": 'watch_next == "restart"'})
-    p.boundary_message("Bnd_CaseClosed", "Fall abgeschlossen", "Sub_WatchCycle", "case_closed",
+    # boundary on a plain subprocess around the loop (SpiffWorkflow cannot interrupt a loop)
+    outer = p.sub("Sub_Watch", "Titel überwachen (bis Fallabschluss)",
+                  doc="The watch cycles until the case closes.", basis="§ 81 Abs. 4 AufenthG",
+                  rag=RAG_CHECK)
+    p.boundary_message("Bnd_CaseClosed", "Fall abgeschlossen", "Sub_Watch", "case_closed",
                        "closure", doc="The case was closed (case_closed): the watch ends.")
     p.end("End_WatchEnded", "Überwachung beendet")
     p.end("End_CaseClosed", "Fall abgeschlossen", terminate=True)
-    p.chain("Msg_WatchRequested", "Task_InitWatch", "Sub_WatchCycle", "End_WatchEnded")
+    p.chain("Msg_WatchRequested", "Task_InitWatch", "Sub_Watch", "End_WatchEnded")
+    outer.start("Start_Watch")
+    cyc = outer.sub("Sub_WatchCycle", "Titel überwachen",
+                    doc="One watch cycle per valid-until date (a loop of rounds).",
+                    basis="§ 81 Abs. 4 AufenthG", rag=RAG_CHECK,
+                    loop={"type": "standard", "maximum": 50,
+                          "condition": 'watch_next == "restart"'})
+    outer.end("End_Watch")
+    outer.chain("Start_Watch", "Sub_WatchCycle", "End_Watch")
     p.flow("Bnd_CaseClosed", "End_CaseClosed")
 
     c = cyc
@@ -4469,7 +4411,6 @@ def catalogue(registry: OfficeRegistry | None = None) -> dict[str, list[Process]
         "p1_intake_clearing": [build_intake_clearing(), build_intake_request()],
         "p2_support_plan": [build_support_plan(reg)],
         "p6_case_closure": [build_case_closure(), build_case_reopening()],
-        "kim_consent_revocation": [build_consent_revocation()],
         "p4_recognition_transition": [build_recognition_transition(), build_permit_watch()],
         "p5_housing_emergency": [build_housing_emergency(), build_housing_court_notice()],
     }

@@ -52,8 +52,10 @@ _COUNSEL = ("IDENT", "CONTACT", "RESIDENCE", "FAMILY", "EDU", "WORK", "FINANCE",
             "HEALTH", "PLAN")
 
 # Brief 5.3: maximum scope per purpose ("(✓)" restricted subsets count as allowed here; the
-# restriction is the consent text's job). Purposes not in the brief's table are marked [D].
-CATEGORY_MATRIX: dict[str, tuple[str, ...]] = {
+# restriction is the consent text's job). processes/data_protection.toml is authoritative
+# (the consent gate cuts referral data with it); these defaults only fill purposes it lacks.
+# Purposes not in the brief's table are marked [D].
+_DEFAULT_MATRIX: dict[str, tuple[str, ...]] = {
     "KIM_CM:CASE_MANAGEMENT": _ALL_SHAREABLE,
     "KIM:FEEDBACK_REFERRER": ("IDENT",),  # [D] only "is a client" and the decision
     "KIM:CASE_CONFERENCE": ("IDENT", "CONTACT", "RESIDENCE", "FAMILY", "EDU", "WORK", "FINANCE",
@@ -82,6 +84,18 @@ CATEGORY_MATRIX: dict[str, tuple[str, ...]] = {
     "FWT:SCHULDNERBERATUNG": ("IDENT", "CONTACT", "FINANCE", "HOUSING", "PLAN"),  # [D]
     "ORD:UNTERBRINGUNG": ("IDENT", "CONTACT", "FAMILY", "HOUSING"),  # [D]
 }
+
+
+
+def _policy_matrix() -> dict[str, tuple[str, ...]]:
+    from processes.dataprotection import Policy
+
+    order = list(DATA_CATEGORIES)
+    return {purpose: tuple(c for c in order if c in cats and c not in NEVER_SHARED)
+            for purpose, cats in Policy.load().purposes.items()}
+
+
+CATEGORY_MATRIX: dict[str, tuple[str, ...]] = {**_DEFAULT_MATRIX, **_policy_matrix()}
 
 # Which case field belongs to which category (referral payloads carry only consented ones).
 FIELD_CATEGORIES: dict[str, str] = {
@@ -360,3 +374,35 @@ def make_helpers(registry: OfficeRegistry | None = None) -> dict[str, Callable[.
 
 
 HELPERS: dict[str, Callable[..., Any]] = make_helpers()
+
+
+# --- engine message listener ----------------------------------------------------------------------
+
+CONSENT_MESSAGE = "consent_recorded"
+
+
+def consent_recorder(session, msg, payload: dict, now) -> None:
+    """Engine message listener (register before the consent gate): the catalogue's processes
+    announce every consent they record (F1.4, F2.3, "Einwilligung einholen") with the message
+    ``consent_recorded`` {case_id, consents: [DP-02 records]}; this writes them into the consent
+    register (processes.consent.Consent) in the same transaction, so a referral sent in the
+    same step passes the gate. The message itself is consumed here (not routed)."""
+    if msg.name != CONSENT_MESSAGE:
+        return None
+    from processes.consent import Consent
+
+    case_id = payload.get("case_id")
+    for c in payload.get("consents") or []:
+        if not case_id or not c.get("consent_id") or session.get(Consent, c["consent_id"]):
+            continue
+        start = _day(c.get("valid_from")) or _today()
+        end = _day(c.get("valid_until")) or start.replace(year=start.year + 2)
+        session.add(Consent(
+            consent_id=c["consent_id"], case_id=str(case_id),
+            recipient_office=c["recipient_office"], purpose=c["purpose"],
+            categories=sorted(set(c.get("data_categories") or [])),
+            includes_health=bool(c.get("includes_health")), valid_from=start, valid_until=end,
+            status="active", recorded_by=c.get("recorded_by"), recorded_at=now))
+    session.flush()
+    msg.status, msg.reason = "delivered", "recorded in the consent register"
+    return None

@@ -10,25 +10,48 @@ from engine import clock as engine_clock
 from engine import deploy as deploy_mod
 from engine import forms, sandbox, store
 from engine.models import ProcessDefinition, ProcessInstance
-from processes.helpers import HELPERS
+from processes.helpers import HELPERS, consent_recorder
 
 ROOT = Path(__file__).resolve().parents[2]
 BPMN = ROOT / "bpmn"
 FOLDERS = (
     "kim_single_referral", "p3_school_enrolment", "p0_referral_protocol", "p6_case_closure",
     "p2_support_plan", "p1_intake_clearing", "p4_recognition_transition",
-    "p5_housing_emergency", "kim_consent_revocation",
+    "p5_housing_emergency",
 )
 _PREPARED: dict[tuple, list] = {}
 
 
 def with_helpers(engine):
-    """Register the catalogue helpers unless the engine's wiring already does."""
+    """Register the catalogue's script helpers and its consent listener unless the engine's
+    wiring already does (until processes/wiring.py registers them)."""
     missing = {k: v for k, v in HELPERS.items() if k not in engine.helpers}
     if missing:
         engine.helpers.update(missing)
         engine.script_engine = sandbox.make_script_engine(engine.helpers)
+    if not any(getattr(li, "__name__", "") == "consent_recorder"
+               for li in engine.message_listeners):
+        engine.message_listeners.insert(0, consent_recorder)
     return engine
+
+
+def grant(engine, case_id: str, office: str, purpose: str,
+          categories: list[str] | None = None, *, includes_health: bool = False) -> dict:
+    """Record a consent in the consent register and return it as the processes keep it."""
+    from datetime import timedelta
+
+    from processes.consent import record_consent
+
+    today = engine.now().date()
+    c = record_consent(engine, case_id=case_id, office=office, purpose=purpose,
+                       categories=categories or ["IDENT", "CONTACT"],
+                       valid_from=today - timedelta(days=10),
+                       valid_until=today + timedelta(days=355),
+                       includes_health=includes_health)
+    assert isinstance(c, dict)
+    return {"consent_id": c["consent_id"], "recipient_office": office, "purpose": purpose,
+            "data_categories": c["categories"], "includes_health": includes_health,
+            "valid_from": c["valid_from"], "valid_until": c["valid_until"], "status": "active"}
 
 
 def deploy_catalogue(engine, folders: tuple[str, ...] = FOLDERS):
