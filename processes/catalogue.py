@@ -3242,16 +3242,20 @@ def build_support_plan(registry: OfficeRegistry) -> Process:
                   "suggested_process": "[]", "suggested_reason": "[]"}),
         "suggested_referrals = []",
         "for i in range(len(suggested_office or [])):",
-        '    item = {"office": suggested_office[i], "purpose": suggested_purpose[i],',
-        '            "process": suggested_process[i], "reason": suggested_reason[i]}',
-        "    if item not in suggested_referrals:",
-        "        suggested_referrals = suggested_referrals + [item]",
+        '    same = [s for s in suggested_referrals if s["purpose"] == suggested_purpose[i]]',
+        "    if same:",
+        '        same[0]["reason"] = same[0]["reason"] + "; " + suggested_reason[i]',
+        '        same[0]["process"] = same[0]["process"] or suggested_process[i]',
+        "    else:",
+        '        suggested_referrals = suggested_referrals + [{"office": suggested_office[i], '
+        '"purpose": suggested_purpose[i], "process": suggested_process[i], '
+        '"reason": suggested_reason[i]}]',
+        "same = None",
         "suggested_office = None",
         "suggested_purpose = None",
         "suggested_process = None",
         "suggested_reason = None",
-        "item = None",
-    ), doc="One suggestion per office and purpose, with its reason.", basis=TINTG)
+    ), doc="One suggestion per office and purpose, with its reasons.", basis=TINTG)
     agree = c.sub("Sub_PlanAgreement", "Hilfeplan vereinbaren (mit Fallkonferenz)",
                   doc="Agree the plan; a case conference may change it (each change is a new "
                       "round).", basis=TINTG, rag=RAG_DECIDE,

@@ -168,7 +168,7 @@ def consent_record(office: str, purpose: str, categories: list[str] | None = Non
 def review_data(next_step: str = "monitor", **over: Any) -> dict:
     data = {"goal_status": ["open"], "contact_date": days_ago(0), "contact_channel": "in_person",
             "new_needs": next_step == "reassess", "close_case": next_step == "close"}
-    if next_step == "monitor":
+    if next_step != "close":
         data["next_review_date"] = days_ahead(90)
     data.update(over)
     return data
