@@ -35,24 +35,47 @@ from engine.lint import ERROR, lint_files
 
 MAX_BYTES = 20 * 1024 * 1024
 BPMNDI_NS = "http://www.omg.org/spec/BPMN/20100524/DI"
-STANDARD_NAMESPACES = frozenset({
-    BPMN_NS, BPMNDI_NS,
-    "http://www.omg.org/spec/DD/20100524/DC",
-    "http://www.omg.org/spec/DD/20100524/DI",
-    "http://www.w3.org/2001/XMLSchema-instance",
-    "http://www.w3.org/2001/XMLSchema",
-    "http://www.w3.org/XML/1998/namespace",
-})
-ACTIVITIES = frozenset({
-    "task", "userTask", "manualTask", "scriptTask", "serviceTask", "sendTask", "receiveTask",
-    "businessRuleTask", "callActivity", "subProcess", "transaction", "adHocSubProcess",
-})
+STANDARD_NAMESPACES = frozenset(
+    {
+        BPMN_NS,
+        BPMNDI_NS,
+        "http://www.omg.org/spec/DD/20100524/DC",
+        "http://www.omg.org/spec/DD/20100524/DI",
+        "http://www.w3.org/2001/XMLSchema-instance",
+        "http://www.w3.org/2001/XMLSchema",
+        "http://www.w3.org/XML/1998/namespace",
+    }
+)
+ACTIVITIES = frozenset(
+    {
+        "task",
+        "userTask",
+        "manualTask",
+        "scriptTask",
+        "serviceTask",
+        "sendTask",
+        "receiveTask",
+        "businessRuleTask",
+        "callActivity",
+        "subProcess",
+        "transaction",
+        "adHocSubProcess",
+    }
+)
 
 
 def _refused(name: str, reason: str) -> dict:
-    return {"name": name, "status": "refused", "reasons": [reason], "processes": [],
-            "has_diagram": False, "xml": None, "encoding": None, "extensions": [],
-            "findings": []}
+    return {
+        "name": name,
+        "status": "refused",
+        "reasons": [reason],
+        "processes": [],
+        "has_diagram": False,
+        "xml": None,
+        "encoding": None,
+        "extensions": [],
+        "findings": [],
+    }
 
 
 def _norm(text: str | None) -> str:
@@ -84,8 +107,9 @@ def inspect_import(
     try:
         return _inspect(name, content, resolve_lane, catalogue_sources)
     except Exception as exc:  # noqa: BLE001 - an import check must never fail with a traceback
-        return _refused(name, f"the file could not be read ({exc.__class__.__name__}: "
-                              f"{_norm(str(exc))[:300]})")
+        return _refused(
+            name, f"the file could not be read ({exc.__class__.__name__}: {_norm(str(exc))[:300]})"
+        )
 
 
 def _inspect(name, content, resolve_lane, catalogue_sources) -> dict:
@@ -106,11 +130,17 @@ def _inspect(name, content, resolve_lane, catalogue_sources) -> dict:
     q = etree.QName(root)
     ns = q.namespace or ""
     if ns.startswith(DMN_NAMESPACES):
-        return _refused(name, "this is a DMN decision model, not a BPMN process model; deploy it "
-                              "together with the process that calls the decision")
+        return _refused(
+            name,
+            "this is a DMN decision model, not a BPMN process model; deploy it "
+            "together with the process that calls the decision",
+        )
     if ns != BPMN_NS or q.localname != "definitions":
-        return _refused(name, f"not a BPMN 2.0 document: the root element is '{q.localname}' in "
-                              f"namespace '{ns or 'none'}' (expected 'definitions' in {BPMN_NS})")
+        return _refused(
+            name,
+            f"not a BPMN 2.0 document: the root element is '{q.localname}' in "
+            f"namespace '{ns or 'none'}' (expected 'definitions' in {BPMN_NS})",
+        )
     encoding = tree.docinfo.encoding or "UTF-8"
     try:
         xml = content.decode(encoding)
@@ -119,42 +149,58 @@ def _inspect(name, content, resolve_lane, catalogue_sources) -> dict:
 
     processes = [_process_info(p, resolve_lane) for p in root if _is_bpmn(p, "process")]
     has_diagram = any(len(plane) > 0 for plane in root.iter(f"{{{BPMNDI_NS}}}BPMNPlane"))
-    extensions = sorted({
-        etree.QName(el).namespace or "" for el in root.iter() if isinstance(el.tag, str)
-    } | {
-        etree.QName(attr).namespace or "" for el in root.iter() if isinstance(el.tag, str)
-        for attr in el.attrib
-    } - STANDARD_NAMESPACES - {""})
+    used: set[str] = set()
+    for el in root.iter():
+        if isinstance(el.tag, str):
+            used.add(etree.QName(el).namespace or "")
+            used.update(etree.QName(a).namespace or "" for a in el.attrib)
+    extensions = sorted(used - STANDARD_NAMESPACES - {""})
 
     reasons: list[str] = []
     if not processes:
         participants = [p for p in root.iter(f"{{{BPMN_NS}}}participant")]
-        what = (f"a collaboration of {len(participants)} pool(s) without process content"
-                if participants else "no process")
+        what = (
+            f"a collaboration of {len(participants)} pool(s) without process content"
+            if participants
+            else "no process"
+        )
         reasons.append(f"the file contains {what}: there is nothing to run")
     elif not any(p["executable"] for p in processes):
         ids = ", ".join(p["id"] for p in processes)
-        reasons.append(f'no process is marked executable (isExecutable="true"): {ids} '
-                       "is a documentation model; mark it executable in the modeler once "
-                       "lanes, forms and conditions are set")
+        reasons.append(
+            f'no process is marked executable (isExecutable="true"): {ids} '
+            "is a documentation model; mark it executable in the modeler once "
+            "lanes, forms and conditions are set"
+        )
     findings = lint_files([SourceFile(name, content)], resolve_lane=resolve_lane)
     if any(p["executable"] for p in processes):
         for f in findings:
             if f.severity == ERROR and f.rule != "no-executable-process":
                 reasons.append(_reason(f.element, f.message))
-        reasons.extend(r for r in _deploy_problems(name, content, resolve_lane,
-                                                   catalogue_sources)
-                       if r not in reasons)
+        reasons.extend(
+            r
+            for r in _deploy_problems(name, content, resolve_lane, catalogue_sources)
+            if r not in reasons
+        )
     elif processes:
         # not executable: say which SpiffWorkflow would refuse anyway (parser errors)
         for f in findings:
             if f.rule == "bpmn-invalid":
-                reasons.append(_reason(f.element, f"SpiffWorkflow cannot read the model: "
-                                                  f"{f.message}"))
+                reasons.append(
+                    _reason(f.element, f"SpiffWorkflow cannot read the model: {f.message}")
+                )
     status = "view_only" if reasons else "executable"
-    return {"name": name, "status": status, "reasons": reasons, "processes": processes,
-            "has_diagram": has_diagram, "xml": xml, "encoding": encoding,
-            "extensions": extensions, "findings": [f.to_dict() for f in findings]}
+    return {
+        "name": name,
+        "status": status,
+        "reasons": reasons,
+        "processes": processes,
+        "has_diagram": has_diagram,
+        "xml": xml,
+        "encoding": encoding,
+        "extensions": extensions,
+        "findings": [f.to_dict() for f in findings],
+    }
 
 
 def _reason(element: str | None, message: str) -> str:
@@ -176,8 +222,10 @@ def _deploy_problems(name, content, resolve_lane, catalogue_sources) -> list[str
     except DeployError as exc:
         return [_reason(p.get("element"), p.get("problem") or "") for p in exc.problems]
     except Exception as exc:  # noqa: BLE001 - SpiffWorkflow raises assorted errors
-        return [f"SpiffWorkflow cannot build the process: {exc.__class__.__name__}: "
-                f"{_norm(str(exc))[:300]}"]
+        return [
+            f"SpiffWorkflow cannot build the process: {exc.__class__.__name__}: "
+            f"{_norm(str(exc))[:300]}"
+        ]
     return []
 
 
@@ -186,8 +234,10 @@ def _process_info(proc, resolve_lane: LaneResolver) -> dict:
     node_lane: dict[str, tuple[str, int]] = {}
     for lane in proc.iter(f"{{{BPMN_NS}}}lane"):
         lane_name = _norm(lane.get("name")) or lane.get("id")
-        prop = lane.xpath("./*[local-name()='extensionElements']//*[local-name()='property']"
-                          "[@name='office']/@value")
+        prop = lane.xpath(
+            "./*[local-name()='extensionElements']//*[local-name()='property']"
+            "[@name='office']/@value"
+        )
         try:
             office = resolve_lane(lane.get("name"), prop[0] if prop else None)
         except Exception:  # noqa: BLE001 - a resolver must not break the import check
@@ -211,10 +261,21 @@ def _process_info(proc, resolve_lane: LaneResolver) -> dict:
             hit = node_lane.get(node.get("id") or "")
             lane = hit[0] if hit else None
             node = node.getparent()
-        tasks.append({"id": el.get("id"), "name": _norm(el.get("name")) or None,
-                      "type": _local(el), "lane": lane})
-    return {"id": proc.get("id"), "name": _norm(proc.get("name")) or None,
-            "executable": proc.get("isExecutable") == "true", "lanes": lanes, "tasks": tasks}
+        tasks.append(
+            {
+                "id": el.get("id"),
+                "name": _norm(el.get("name")) or None,
+                "type": _local(el),
+                "lane": lane,
+            }
+        )
+    return {
+        "id": proc.get("id"),
+        "name": _norm(proc.get("name")) or None,
+        "executable": proc.get("isExecutable") == "true",
+        "lanes": lanes,
+        "tasks": tasks,
+    }
 
 
 __all__ = ["inspect_import"]

@@ -44,7 +44,6 @@ from engine.deploy import (
     SourceFile,
     _LotseParser,
     _Problems,
-    _validation_message,
 )
 from engine.messaging import CORRELATION_KEYS
 
@@ -59,10 +58,10 @@ RULES: dict[str, str] = {
     "task-without-lane": "a human task of an executable process lies in no lane",
     "user-task-without-form": "a user task names no form, a missing form file or an invalid one",
     "expression-does-not-compile": "a condition, script, timer, message payload, "
-                                   "multi-instance or due expression does not compile",
+    "multi-instance or due expression does not compile",
     "timer-not-iso8601": "a literal timer value is not an ISO 8601 date, duration or cycle",
     "exclusive-gateway-without-default": "an exclusive gateway with several outgoing flows "
-                                         "has no (valid) default flow",
+    "has no (valid) default flow",
     "unreachable-element": "a flow node cannot be reached from a start event",
     "dead-end": "a flow node other than an end event has no outgoing sequence flow",
     "back-edge-loop": "sequence flows form a cycle (SpiffWorkflow's depth trap)",
@@ -77,22 +76,41 @@ RULES: dict[str, str] = {
     "no-executable-process": "no process is marked executable",
 }
 
-FLOW_NODES = frozenset({
-    "startEvent", "endEvent", "intermediateCatchEvent", "intermediateThrowEvent",
-    "boundaryEvent", "task", "userTask", "manualTask", "scriptTask", "serviceTask",
-    "sendTask", "receiveTask", "businessRuleTask", "callActivity", "subProcess",
-    "transaction", "adHocSubProcess", "exclusiveGateway", "parallelGateway",
-    "inclusiveGateway", "eventBasedGateway", "complexGateway",
-})
+FLOW_NODES = frozenset(
+    {
+        "startEvent",
+        "endEvent",
+        "intermediateCatchEvent",
+        "intermediateThrowEvent",
+        "boundaryEvent",
+        "task",
+        "userTask",
+        "manualTask",
+        "scriptTask",
+        "serviceTask",
+        "sendTask",
+        "receiveTask",
+        "businessRuleTask",
+        "callActivity",
+        "subProcess",
+        "transaction",
+        "adHocSubProcess",
+        "exclusiveGateway",
+        "parallelGateway",
+        "inclusiveGateway",
+        "eventBasedGateway",
+        "complexGateway",
+    }
+)
 CONTAINERS = frozenset({"subProcess", "transaction", "adHocSubProcess"})
 HUMAN_TASKS = frozenset({"userTask", "manualTask", "task"})
 THROW_TAGS = frozenset({"intermediateThrowEvent", "endEvent"})
 CATCH_TAGS = frozenset({"intermediateCatchEvent", "boundaryEvent", "startEvent"})
 UNSUPPORTED = {
     "complexGateway": "complex gateways are not supported by SpiffWorkflow; use exclusive or "
-                      "inclusive gateways with conditions",
+    "inclusive gateways with conditions",
     "serviceTask": "service tasks are refused by the Lotse sandbox; use a script task that "
-                   "calls a registered helper",
+    "calls a registered helper",
 }
 _ISO_LOOKALIKE = re.compile(r"^\s*(R\d*/|P\d|PT\d|\d{4}-\d{2}-\d{2})", re.IGNORECASE)
 
@@ -150,8 +168,9 @@ class _Linter:
         self.catches: list[tuple[str, str, str]] = []  # (file, element, message name)
         self.uncorrelated: list[tuple[str, str, str, str]] = []  # (file, element, name, why)
 
-    def add(self, rule: str, severity: str, file: str | None, element: str | None,
-            message: str) -> None:
+    def add(
+        self, rule: str, severity: str, file: str | None, element: str | None, message: str
+    ) -> None:
         self.findings.append(Finding(rule, severity, file, element, message))
 
     # ------------------------------------------------------------------ reading
@@ -167,8 +186,13 @@ class _Linter:
                 self.add("file-unreadable", ERROR, f.name, None, str(exc))
                 continue
             except etree.XMLSyntaxError as exc:
-                self.add("file-unreadable", ERROR, f.name, None,
-                         f"malformed XML (line {exc.lineno}): {exc.msg}")
+                self.add(
+                    "file-unreadable",
+                    ERROR,
+                    f.name,
+                    None,
+                    f"malformed XML (line {exc.lineno}): {exc.msg}",
+                )
                 continue
             ns = etree.QName(tree.getroot()).namespace or ""
             if ns == BPMN_NS:
@@ -176,23 +200,33 @@ class _Linter:
             elif ns.startswith(DMN_NAMESPACES):
                 self.dmn.append((f.name, tree))
             else:
-                self.add("not-bpmn", ERROR, f.name, None,
-                         "neither a BPMN 2.0 nor a DMN document "
-                         f"(root element {etree.QName(tree.getroot()).localname!r} in "
-                         f"namespace {ns or 'none'!r})")
+                self.add(
+                    "not-bpmn",
+                    ERROR,
+                    f.name,
+                    None,
+                    "neither a BPMN 2.0 nor a DMN document "
+                    f"(root element {etree.QName(tree.getroot()).localname!r} in "
+                    f"namespace {ns or 'none'!r})",
+                )
 
     # ------------------------------------------------------------------ run
     def run(self) -> list[Finding]:
-        process_ids = {p.get("id") for _n, t in self.docs
-                       for p in t.getroot().iter(f"{{{BPMN_NS}}}process")}
+        process_ids = {
+            p.get("id") for _n, t in self.docs for p in t.getroot().iter(f"{{{BPMN_NS}}}process")
+        }
         any_executable = False
         for fname, tree in self.docs:
             root = tree.getroot()
             for el in root.iter():
                 if isinstance(el.tag, str) and el.get("id") in RESERVED_IDS:
-                    self.add("reserved-id", ERROR, fname, el.get("id"),
-                             "element id is reserved by the engine; rename it "
-                             "(e.g. StartEvent_1)")
+                    self.add(
+                        "reserved-id",
+                        ERROR,
+                        fname,
+                        el.get("id"),
+                        "element id is reserved by the engine; rename it (e.g. StartEvent_1)",
+                    )
             messages = {m.get("id"): m.get("name") for m in root.iter(f"{{{BPMN_NS}}}message")}
             for proc in _children(root, "process"):
                 executable = proc.get("isExecutable") == "true"
@@ -205,22 +239,42 @@ class _Linter:
         keys = " or ".join(CORRELATION_KEYS)
         for fname, element, name, why in self.uncorrelated:
             if name in waited_for:
-                self.add("message-without-correlation", ERROR, fname, element,
-                         f"message '{name}' {why}: it carries no {keys}, so it can never reach "
-                         "the instance that waits for it")
+                self.add(
+                    "message-without-correlation",
+                    ERROR,
+                    fname,
+                    element,
+                    f"message '{name}' {why}: it carries no {keys}, so it can never reach "
+                    "the instance that waits for it",
+                )
             else:
-                self.add("message-without-correlation", WARNING, fname, element,
-                         f"message '{name}' {why}: without {keys} it can only start a process "
-                         "(message start event), never reach a waiting instance")
+                self.add(
+                    "message-without-correlation",
+                    WARNING,
+                    fname,
+                    element,
+                    f"message '{name}' {why}: without {keys} it can only start a process "
+                    "(message start event), never reach a waiting instance",
+                )
         for fname, element, name in self.catches:
             if not self.thrown.get(name):
-                self.add("message-without-correlation", WARNING, fname, element,
-                         f"message '{name}' is not thrown by any linted process with "
-                         f"{' or '.join(CORRELATION_KEYS)} in its payload; correlation cannot "
-                         "be verified (whoever sends it must include one of them)")
+                self.add(
+                    "message-without-correlation",
+                    WARNING,
+                    fname,
+                    element,
+                    f"message '{name}' is not thrown by any linted process with "
+                    f"{' or '.join(CORRELATION_KEYS)} in its payload; correlation cannot "
+                    "be verified (whoever sends it must include one of them)",
+                )
         if self.docs and not any_executable:
-            self.add("no-executable-process", WARNING, None, None,
-                     'no process is marked isExecutable="true"; nothing would be deployed')
+            self.add(
+                "no-executable-process",
+                WARNING,
+                None,
+                None,
+                'no process is marked isExecutable="true"; nothing would be deployed',
+            )
         return self.findings
 
     # ------------------------------------------------------------------ SpiffWorkflow
@@ -233,8 +287,9 @@ class _Linter:
             try:
                 parser.add_dmn_xml(tree, filename=fname)
             except Exception as exc:  # noqa: BLE001 - any parser failure is a finding
-                self.add("bpmn-invalid", ERROR, fname, getattr(exc, "id", None) or None,
-                         _message(exc))
+                self.add(
+                    "bpmn-invalid", ERROR, fname, getattr(exc, "id", None) or None, _message(exc)
+                )
         for fname, tree in self.docs:
             # lanes first: SpiffWorkflow may refuse the document before it indexes them
             parser._current_file = fname
@@ -243,19 +298,28 @@ class _Linter:
             try:
                 parser.add_bpmn_xml(tree, filename=fname)
             except Exception as exc:  # noqa: BLE001
-                self.add("bpmn-invalid", ERROR, fname, getattr(exc, "id", None) or None,
-                         _message(exc))
+                self.add(
+                    "bpmn-invalid", ERROR, fname, getattr(exc, "id", None) or None, _message(exc)
+                )
                 continue
-            executable += [(fname, p.get("id")) for p in _children(tree.getroot(), "process")
-                           if p.get("isExecutable") == "true"]
+            executable += [
+                (fname, p.get("id"))
+                for p in _children(tree.getroot(), "process")
+                if p.get("isExecutable") == "true"
+            ]
         for p in problems.items:
             self.add("lane-without-office", ERROR, p["file"], p["element"], p["problem"])
         for fname, pid in executable:
             try:
                 parser.get_spec(pid)
             except Exception as exc:  # noqa: BLE001
-                self.add("bpmn-invalid", ERROR, getattr(exc, "file_name", None) or fname,
-                         getattr(exc, "id", None) or pid, _message(exc))
+                self.add(
+                    "bpmn-invalid",
+                    ERROR,
+                    getattr(exc, "file_name", None) or fname,
+                    getattr(exc, "id", None) or pid,
+                    _message(exc),
+                )
 
     # ------------------------------------------------------------------ structure
     def _structure(self, fname: str, level) -> None:
@@ -282,19 +346,30 @@ class _Linter:
         default = gw.get("default")
         ids = {f.get("id") for f in outgoing}
         if default and default not in ids:
-            self.add("exclusive-gateway-without-default", ERROR, fname, gw.get("id"),
-                     f"exclusive gateway {_label(gw)} names default flow '{default}', which is "
-                     "not one of its outgoing flows")
+            self.add(
+                "exclusive-gateway-without-default",
+                ERROR,
+                fname,
+                gw.get("id"),
+                f"exclusive gateway {_label(gw)} names default flow '{default}', which is "
+                "not one of its outgoing flows",
+            )
         elif len(outgoing) > 1 and not default:
-            self.add("exclusive-gateway-without-default", WARNING, fname, gw.get("id"),
-                     f"exclusive gateway {_label(gw)} has {len(outgoing)} outgoing flows and no "
-                     "default flow: when no condition is true the case stops with an error")
+            self.add(
+                "exclusive-gateway-without-default",
+                WARNING,
+                fname,
+                gw.get("id"),
+                f"exclusive gateway {_label(gw)} has {len(outgoing)} outgoing flows and no "
+                "default flow: when no condition is true the case stops with an error",
+            )
 
     def _reachability(self, fname: str, level, nodes: dict, out: dict, incoming: dict) -> None:
         edges: dict[str, list[tuple[str, str | None]]] = {nid: [] for nid in nodes}
         for nid, flist in out.items():
-            edges[nid] = [(f.get("targetRef"), f.get("id")) for f in flist
-                          if f.get("targetRef") in nodes]
+            edges[nid] = [
+                (f.get("targetRef"), f.get("id")) for f in flist if f.get("targetRef") in nodes
+            ]
         link_catch: dict[str, list[str]] = {}
         exempt: set[str] = set()
         for nid, el in nodes.items():
@@ -302,7 +377,8 @@ class _Linter:
             if tag == "boundaryEvent" and el.get("attachedToRef") in edges:
                 edges[el.get("attachedToRef")].append((nid, None))
             if el.get("isForCompensation") == "true" or (
-                    tag in CONTAINERS and el.get("triggeredByEvent") == "true"):
+                tag in CONTAINERS and el.get("triggeredByEvent") == "true"
+            ):
                 exempt.add(nid)
             link = el.find(f"{{{BPMN_NS}}}linkEventDefinition")
             if link is not None and tag == "intermediateCatchEvent":
@@ -312,11 +388,15 @@ class _Linter:
             if link is not None and _local(el) == "intermediateThrowEvent":
                 for target in link_catch.get(link.get("name") or el.get("name") or "", []):
                     edges[nid].append((target, None))
-        starts = [nid for nid, el in nodes.items()
-                  if _local(el) == "startEvent" and nid not in exempt]
+        starts = [
+            nid for nid, el in nodes.items() if _local(el) == "startEvent" and nid not in exempt
+        ]
         if not starts:  # no start event: BPMN's implicit start (SpiffWorkflow reports it too)
-            starts = [nid for nid in nodes if not incoming[nid]
-                      and _local(nodes[nid]) != "boundaryEvent" and nid not in exempt]
+            starts = [
+                nid
+                for nid in nodes
+                if not incoming[nid] and _local(nodes[nid]) != "boundaryEvent" and nid not in exempt
+            ]
         reached: set[str] = set()
         stack = list(starts)
         while stack:
@@ -328,17 +408,36 @@ class _Linter:
         for nid, el in nodes.items():
             tag = _local(el)
             if nid not in reached and nid not in exempt:
-                self.add("unreachable-element", WARNING, fname, nid,
-                         f"{tag} {_label(el)} cannot be reached from a start event")
-            is_link_throw = (tag == "intermediateThrowEvent"
-                             and el.find(f"{{{BPMN_NS}}}linkEventDefinition") is not None)
-            compensation = (tag == "boundaryEvent"
-                            and el.find(f"{{{BPMN_NS}}}compensateEventDefinition") is not None)
-            if (not out[nid] and tag != "endEvent" and nid not in exempt
-                    and not is_link_throw and not compensation):
-                self.add("dead-end", WARNING, fname, nid,
-                         f"{tag} {_label(el)} has no outgoing sequence flow: the path ends "
-                         "here without an end event")
+                self.add(
+                    "unreachable-element",
+                    WARNING,
+                    fname,
+                    nid,
+                    f"{tag} {_label(el)} cannot be reached from a start event",
+                )
+            is_link_throw = (
+                tag == "intermediateThrowEvent"
+                and el.find(f"{{{BPMN_NS}}}linkEventDefinition") is not None
+            )
+            compensation = (
+                tag == "boundaryEvent"
+                and el.find(f"{{{BPMN_NS}}}compensateEventDefinition") is not None
+            )
+            if (
+                not out[nid]
+                and tag != "endEvent"
+                and nid not in exempt
+                and not is_link_throw
+                and not compensation
+            ):
+                self.add(
+                    "dead-end",
+                    WARNING,
+                    fname,
+                    nid,
+                    f"{tag} {_label(el)} has no outgoing sequence flow: the path ends "
+                    "here without an end event",
+                )
         self._loops(fname, nodes, edges, starts)
 
     def _loops(self, fname: str, nodes: dict, edges: dict, starts: list[str]) -> None:
@@ -358,13 +457,18 @@ class _Linter:
                     continue
                 target, flow_id = step
                 if state.get(target) == 1:
-                    cycle = path[path.index(target):]
+                    cycle = path[path.index(target) :]
                     names = " -> ".join(_label(nodes[n]) for n in [*cycle, target])
-                    self.add("back-edge-loop", WARNING, fname, flow_id or path[-1],
-                             f"sequence flow back to {_label(nodes[target])} forms a loop "
-                             f"({names}); SpiffWorkflow's task tree grows with every round and "
-                             "stops after about 250 rounds. Model each round as a subprocess "
-                             "or call activity (e.g. with standardLoopCharacteristics)")
+                    self.add(
+                        "back-edge-loop",
+                        WARNING,
+                        fname,
+                        flow_id or path[-1],
+                        f"sequence flow back to {_label(nodes[target])} forms a loop "
+                        f"({names}); SpiffWorkflow's task tree grows with every round and "
+                        "stops after about 250 rounds. Model each round as a subprocess "
+                        "or call activity (e.g. with standardLoopCharacteristics)",
+                    )
                 elif target not in state:
                     state[target] = 1
                     path.append(target)
@@ -379,19 +483,34 @@ class _Linter:
             tag = _local(el)
             eid = el.get("id")
             if tag in UNSUPPORTED:
-                self.add("unsupported-element", ERROR, fname, eid,
-                         f"{tag} {_label(el)}: {UNSUPPORTED[tag]}")
+                self.add(
+                    "unsupported-element",
+                    ERROR,
+                    fname,
+                    eid,
+                    f"{tag} {_label(el)}: {UNSUPPORTED[tag]}",
+                )
             if tag in HUMAN_TASKS and self._lane_of(el, lanes) is None:
-                self.add("task-without-lane", ERROR, fname, eid,
-                         f"{tag} {_label(el)} lies in no lane, so no office would see it")
+                self.add(
+                    "task-without-lane",
+                    ERROR,
+                    fname,
+                    eid,
+                    f"{tag} {_label(el)} lies in no lane, so no office would see it",
+                )
             if tag == "userTask":
                 self._form(fname, el)
             if tag == "callActivity":
                 called = el.get("calledElement")
                 if called and called not in process_ids:
-                    self.add("call-target-missing", WARNING, fname, eid,
-                             f"calls process '{called}', which is not among the linted files; "
-                             "it must be deployed before this process")
+                    self.add(
+                        "call-target-missing",
+                        WARNING,
+                        fname,
+                        eid,
+                        f"calls process '{called}', which is not among the linted files; "
+                        "it must be deployed before this process",
+                    )
             if tag == "sequenceFlow":
                 for cond in _children(el, "conditionExpression"):
                     self._expr(fname, eid, _text(cond), "condition")
@@ -436,14 +555,24 @@ class _Linter:
         form = props.get(FORM_PROPERTY)
         eid = task.get("id")
         if not form:
-            self.add("user-task-without-form", ERROR, fname, eid,
-                     f"user task {_label(task)} names no form ({FORM_PROPERTY}); "
-                     "use a manual task for a step without input")
+            self.add(
+                "user-task-without-form",
+                ERROR,
+                fname,
+                eid,
+                f"user task {_label(task)} names no form ({FORM_PROPERTY}); "
+                "use a manual task for a step without input",
+            )
             return
         raw = self.forms.get(PurePosixPath(form).name)
         if raw is None:
-            self.add("user-task-without-form", ERROR, fname, eid,
-                     f"form file '{form}' of user task {_label(task)} is not among the files")
+            self.add(
+                "user-task-without-form",
+                ERROR,
+                fname,
+                eid,
+                f"form file '{form}' of user task {_label(task)} is not among the files",
+            )
             return
         try:
             schema = json.loads(raw)
@@ -452,8 +581,13 @@ class _Linter:
             return
         err = forms.check_schema(schema)
         if err:
-            self.add("user-task-without-form", ERROR, form, eid,
-                     f"form is not a valid JSON Schema: {err}")
+            self.add(
+                "user-task-without-form",
+                ERROR,
+                form,
+                eid,
+                f"form is not a valid JSON Schema: {err}",
+            )
 
     # ------------------------------------------------------------------ expressions
     def _expr(self, fname: str, eid: str | None, text: str | None, what: str) -> bool:
@@ -461,15 +595,25 @@ class _Linter:
             return False
         err = sandbox.check_expression(text)
         if err:
-            self.add("expression-does-not-compile", ERROR, fname, eid,
-                     f"{what} does not compile: {err} - in {text.strip()[:120]!r}")
+            self.add(
+                "expression-does-not-compile",
+                ERROR,
+                fname,
+                eid,
+                f"{what} does not compile: {err} - in {text.strip()[:120]!r}",
+            )
             return False
         if self.helpers:
             unknown = sandbox.check_expression(text, self.helpers)
             if unknown:
-                self.add("unknown-function", WARNING, fname, eid,
-                         f"{what}: {unknown} (not a registered helper; the step fails when it "
-                         f"runs unless the helper is registered) - in {text.strip()[:120]!r}")
+                self.add(
+                    "unknown-function",
+                    WARNING,
+                    fname,
+                    eid,
+                    f"{what}: {unknown} (not a registered helper; the step fails when it "
+                    f"runs unless the helper is registered) - in {text.strip()[:120]!r}",
+                )
         return True
 
     def _script(self, fname: str, eid: str | None, text: str | None, what: str) -> None:
@@ -477,8 +621,9 @@ class _Linter:
             return
         err = sandbox.check_script(text)
         if err:
-            self.add("expression-does-not-compile", ERROR, fname, eid,
-                     f"{what} does not compile: {err}")
+            self.add(
+                "expression-does-not-compile", ERROR, fname, eid, f"{what} does not compile: {err}"
+            )
 
     def _extensions(self, fname: str, el) -> None:
         eid = el.get("id")
@@ -492,8 +637,10 @@ class _Linter:
     def _loop_characteristics(self, fname: str, el) -> None:
         eid = el.get("id")
         for mi in _children(el, "multiInstanceLoopCharacteristics"):
-            for tag, what in (("loopCardinality", "multi-instance cardinality"),
-                              ("completionCondition", "multi-instance completion condition")):
+            for tag, what in (
+                ("loopCardinality", "multi-instance cardinality"),
+                ("completionCondition", "multi-instance completion condition"),
+            ):
                 for c in _children(mi, tag):
                     self._expr(fname, eid, _text(c), what)
         for loop in _children(el, "standardLoopCharacteristics"):
@@ -513,17 +660,26 @@ class _Linter:
             self.add("timer-not-iso8601", ERROR, fname, eid, f"{kind} is empty")
             return
         if _ISO_LOOKALIKE.match(raw) and _iso_problem(kind, raw) is None:
-            self.add("timer-not-iso8601", ERROR, fname, eid,
-                     f"{kind} {raw!r} is not quoted: timer values are Python expressions, "
-                     f'write "{raw}"')
+            self.add(
+                "timer-not-iso8601",
+                ERROR,
+                fname,
+                eid,
+                f'{kind} {raw!r} is not quoted: timer values are Python expressions, write "{raw}"',
+            )
             return
         if not self._expr(fname, eid, raw, f"timer {kind}"):
             return
         for literal in _literal_strings(ast.parse(raw, mode="eval").body):
             problem = _iso_problem(kind, literal)
             if problem:
-                self.add("timer-not-iso8601", ERROR, fname, eid,
-                         f"{kind} {literal!r} is not a valid ISO 8601 {problem}")
+                self.add(
+                    "timer-not-iso8601",
+                    ERROR,
+                    fname,
+                    eid,
+                    f"{kind} {literal!r} is not a valid ISO 8601 {problem}",
+                )
 
     # ------------------------------------------------------------------ messages
     def _messages(self, fname: str, el, messages: dict) -> None:
@@ -542,26 +698,46 @@ class _Linter:
                 text = _text(payload)
                 if text is None or not text.strip():
                     self.thrown.setdefault(name, False)
-                    self.uncorrelated.append((fname, eid, name, "is thrown without "
-                                              "spiffworkflow:messagePayload, so its payload is "
-                                              "empty"))
+                    self.uncorrelated.append(
+                        (
+                            fname,
+                            eid,
+                            name,
+                            "is thrown without "
+                            "spiffworkflow:messagePayload, so its payload is "
+                            "empty",
+                        )
+                    )
                     continue
                 if not self._expr(fname, eid, text, "message payload"):
                     continue
                 verdict = _payload_keys(ast.parse(text.strip(), mode="eval").body)
                 self.thrown[name] = self.thrown.get(name, False) or verdict is True
                 if verdict is False:
-                    self.uncorrelated.append((fname, eid, name, "has a payload without a "
-                                              f"{' or '.join(repr(k) for k in CORRELATION_KEYS)} "
-                                              "key"))
+                    self.uncorrelated.append(
+                        (
+                            fname,
+                            eid,
+                            name,
+                            "has a payload without a "
+                            f"{' or '.join(repr(k) for k in CORRELATION_KEYS)} "
+                            "key",
+                        )
+                    )
                 elif verdict is None:
-                    self.add("message-without-correlation", WARNING, fname, eid,
-                             f"payload of message '{name}' is not a dict literal; correlation "
-                             f"({' or '.join(CORRELATION_KEYS)}) cannot be verified")
+                    self.add(
+                        "message-without-correlation",
+                        WARNING,
+                        fname,
+                        eid,
+                        f"payload of message '{name}' is not a dict literal; correlation "
+                        f"({' or '.join(CORRELATION_KEYS)}) cannot be verified",
+                    )
             elif tag in CATCH_TAGS or tag == "receiveTask":
                 parent = el.getparent()
-                event_subprocess_start = (tag == "startEvent"
-                                          and parent.get("triggeredByEvent") == "true")
+                event_subprocess_start = (
+                    tag == "startEvent" and parent.get("triggeredByEvent") == "true"
+                )
                 if tag == "startEvent" and not event_subprocess_start:
                     continue  # a message start event starts a new instance: nothing to match
                 self.catches.append((fname, eid, name))
@@ -569,8 +745,9 @@ class _Linter:
 
 def _properties(el) -> dict[str, str]:
     out: dict[str, str] = {}
-    for p in el.findall(f"{{{BPMN_NS}}}extensionElements/{{{SPIFF_NS}}}properties/"
-                        f"{{{SPIFF_NS}}}property"):
+    for p in el.findall(
+        f"{{{BPMN_NS}}}extensionElements/{{{SPIFF_NS}}}properties/{{{SPIFF_NS}}}property"
+    ):
         if p.get("name"):
             out[p.get("name")] = p.get("value") or ""
     return out
@@ -603,9 +780,11 @@ def _iso_problem(kind: str, value: str) -> str | None:
                 raise ValueError
             TimerEventDefinition.parse_iso_recurring_interval(v)
     except Exception:  # noqa: BLE001 - SpiffWorkflow raises bare Exception for bad values
-        return {"timeDate": "date-time (e.g. \"2026-04-01T08:00:00+02:00\")",
-                "timeDuration": "duration (e.g. \"P5D\", \"PT2H\")",
-                "timeCycle": "cycle (e.g. \"R3/PT1H\")"}[kind]
+        return {
+            "timeDate": 'date-time (e.g. "2026-04-01T08:00:00+02:00")',
+            "timeDuration": 'duration (e.g. "P5D", "PT2H")',
+            "timeCycle": 'cycle (e.g. "R3/PT1H")',
+        }[kind]
     return None
 
 
@@ -614,10 +793,15 @@ def _payload_keys(node: ast.expr) -> bool | None:
     keys: list[str | None] = []
     if isinstance(node, ast.Dict):
         for k in node.keys:
-            keys.append(k.value if isinstance(k, ast.Constant) and isinstance(k.value, str)
-                        else None)
-    elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-          and node.func.id == "dict" and not node.args):
+            keys.append(
+                k.value if isinstance(k, ast.Constant) and isinstance(k.value, str) else None
+            )
+    elif (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "dict"
+        and not node.args
+    ):
         keys = [kw.arg for kw in node.keywords]
     else:
         return None
@@ -627,15 +811,17 @@ def _payload_keys(node: ast.expr) -> bool | None:
 
 
 def _message(exc: Exception) -> str:
+    """One line: SpiffWorkflow's message (names may contain line breaks) and its line number."""
+    text = " ".join(str(exc).split()) or exc.__class__.__name__
     if isinstance(exc, ValidationException):
-        text = _validation_message(exc)
-    else:
-        text = f"{exc.__class__.__name__}: {exc}"
-    return " ".join(text.split())[:500]
+        line = getattr(exc, "line_number", "")
+        return f"{text} (line {line})"[:500] if line else text[:500]
+    return f"{exc.__class__.__name__}: {text}"[:500]
 
 
-def lint_files(files: list[SourceFile], *, resolve_lane: LaneResolver,
-               helpers: Iterable[str] | None = None) -> list[Finding]:
+def lint_files(
+    files: list[SourceFile], *, resolve_lane: LaneResolver, helpers: Iterable[str] | None = None
+) -> list[Finding]:
     """Check BPMN/DMN/form files; return the findings (empty when clean).
 
     ``helpers``: names of the script helpers; when given, calls to other functions in

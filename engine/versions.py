@@ -39,44 +39,60 @@ RESET_MASK = TaskState.READY | TaskState.WAITING | TaskState.STARTED
 
 # ---------------------------------------------------------------------------------- reading
 def _definition(s: Session, process_id: str, version: int) -> ProcessDefinition:
-    d = s.scalar(select(ProcessDefinition).where(ProcessDefinition.process_id == process_id,
-                                                 ProcessDefinition.version == version))
+    d = s.scalar(
+        select(ProcessDefinition).where(
+            ProcessDefinition.process_id == process_id, ProcessDefinition.version == version
+        )
+    )
     if d is None:
-        raise ProcessNotFound(f"process '{process_id}' has no version {version}",
-                              process_id=process_id, version=version)
+        raise ProcessNotFound(
+            f"process '{process_id}' has no version {version}",
+            process_id=process_id,
+            version=version,
+        )
     return d
 
 
 def _specs(s: Session, d: ProcessDefinition):
-    return SPEC_CACHE.get(d.spec_hash, lambda: s.scalar(
-        select(SpecBlob.body).where(SpecBlob.hash == d.spec_hash)))
+    return SPEC_CACHE.get(
+        d.spec_hash, lambda: s.scalar(select(SpecBlob.body).where(SpecBlob.hash == d.spec_hash))
+    )
 
 
 def list_versions(db, process_id: str) -> list[dict]:
     """Every deployed version with who deployed it when and its instances by status."""
     with db.reader() as s:
-        defs = s.scalars(select(ProcessDefinition)
-                         .where(ProcessDefinition.process_id == process_id)
-                         .order_by(ProcessDefinition.version)).all()
+        defs = s.scalars(
+            select(ProcessDefinition)
+            .where(ProcessDefinition.process_id == process_id)
+            .order_by(ProcessDefinition.version)
+        ).all()
         if not defs:
-            raise ProcessNotFound(f"process '{process_id}' is not deployed",
-                                  process_id=process_id)
+            raise ProcessNotFound(f"process '{process_id}' is not deployed", process_id=process_id)
         counts: dict[int, dict[str, int]] = {}
-        rows = s.execute(select(ProcessInstance.definition_id, ProcessInstance.status,
-                                func.count())
-                         .where(ProcessInstance.definition_id.in_([d.id for d in defs]))
-                         .group_by(ProcessInstance.definition_id, ProcessInstance.status))
+        rows = s.execute(
+            select(ProcessInstance.definition_id, ProcessInstance.status, func.count())
+            .where(ProcessInstance.definition_id.in_([d.id for d in defs]))
+            .group_by(ProcessInstance.definition_id, ProcessInstance.status)
+        )
         for def_id, status, n in rows:
             counts.setdefault(def_id, {})[status] = n
         latest = defs[-1].version
-        return [{
-            "process_id": d.process_id, "version": d.version, "definition_id": d.id,
-            "name": d.name, "deployed_at": d.deployed_at.isoformat(),
-            "deployed_by": d.deployed_by, "content_hash": d.content_hash,
-            "latest": d.version == latest,
-            "running": counts.get(d.id, {}).get("running", 0),
-            "instances": dict(sorted(counts.get(d.id, {}).items())),
-        } for d in defs]
+        return [
+            {
+                "process_id": d.process_id,
+                "version": d.version,
+                "definition_id": d.id,
+                "name": d.name,
+                "deployed_at": d.deployed_at.isoformat(),
+                "deployed_by": d.deployed_by,
+                "content_hash": d.content_hash,
+                "latest": d.version == latest,
+                "running": counts.get(d.id, {}).get("running", 0),
+                "instances": dict(sorted(counts.get(d.id, {}).items())),
+            }
+            for d in defs
+        ]
 
 
 # ---------------------------------------------------------------------------------- diff
@@ -117,25 +133,41 @@ def diff_definitions(db, process_id: str, from_version: int, to_version: int) ->
     for name, dd in sorted(dep_diffs.items()):
         if dd is None:
             only_old.append(name)
-            parts[name] = {"added": [], "changed": {},
-                           "removed": sorted({_element(t) for t in old_subs[name].task_specs
-                                              .values() if _is_element(t)})}
+            parts[name] = {
+                "added": [],
+                "changed": {},
+                "removed": sorted(
+                    {_element(t) for t in old_subs[name].task_specs.values() if _is_element(t)}
+                ),
+            }
         else:
             parts[name] = _spec_changes(dd)
     for name in sorted(new_only):
-        parts[name] = {"added": sorted({_element(t) for t in new_subs[name].task_specs.values()
-                                        if _is_element(t)}), "removed": [], "changed": {}}
+        parts[name] = {
+            "added": sorted(
+                {_element(t) for t in new_subs[name].task_specs.values() if _is_element(t)}
+            ),
+            "removed": [],
+            "changed": {},
+        }
     added = sorted({e for p in parts.values() for e in p["added"]})
     removed = sorted({e for p in parts.values() for e in p["removed"]} - set(added))
     changed: dict[str, list[str]] = {}
     for p in parts.values():
         for e, attrs in p["changed"].items():
             changed[e] = sorted(set(changed.get(e, [])) | set(attrs))
-    return {"process_id": process_id, "from_version": from_version, "to_version": to_version,
-            "same_spec": old_d.spec_hash == new_d.spec_hash,
-            "added": added, "removed": removed, "changed": dict(sorted(changed.items())),
-            "processes": parts, "subprocesses_added": sorted(new_only),
-            "subprocesses_removed": only_old}
+    return {
+        "process_id": process_id,
+        "from_version": from_version,
+        "to_version": to_version,
+        "same_spec": old_d.spec_hash == new_d.spec_hash,
+        "added": added,
+        "removed": removed,
+        "changed": dict(sorted(changed.items())),
+        "processes": parts,
+        "subprocesses_added": sorted(new_only),
+        "subprocesses_removed": only_old,
+    }
 
 
 # ---------------------------------------------------------------------------------- migrate
@@ -165,13 +197,16 @@ def _unsafe_reasons(wf, top_diff, sp_diffs, changes, to_version: int) -> list[st
         if diff is None:
             sub = wf.subprocesses[key]
             if not sub.is_completed():
-                reasons.append(f"running subprocess '{sub.spec.name}' does not exist in "
-                               f"version {to_version}")
+                reasons.append(
+                    f"running subprocess '{sub.spec.name}' does not exist in version {to_version}"
+                )
             continue
         for task in filter_tasks(diff.changed, state=UNSAFE_STATES):
             attrs = ", ".join(sorted(changes.get(key, {}).get(task.task_spec, [])))
-            reasons.append(f"{_describe(task)} was changed in version {to_version}"
-                           + (f" ({attrs})" if attrs else ""))
+            reasons.append(
+                f"{_describe(task)} was changed in version {to_version}"
+                + (f" ({attrs})" if attrs else "")
+            )
         for task in filter_tasks(diff.removed, state=UNSAFE_STATES):
             reasons.append(f"{_describe(task)} was removed in version {to_version}")
     return reasons
@@ -202,15 +237,23 @@ def _migrate(wf, top_diff, sp_diffs, changes, new_spec, new_subs) -> None:
     for _key, w in store.iter_workflows(wf):
         for t in w.tasks.values():
             old = kept.get(t.id)
-            if (old is not None and t.state == TaskState.WAITING and old[0] == t.task_spec.name
-                    and old[0] not in changed_names):
+            if (
+                old is not None
+                and t.state == TaskState.WAITING
+                and old[0] == t.task_spec.name
+                and old[0] not in changed_names
+            ):
                 t.internal_data.update(old[1])
 
 
 def _refresh_worklist(s: Session, inst: ProcessInstance, wf) -> None:
     """Open human tasks whose element changed keep their row: bring name, office, form along."""
-    rows = {r.id: r for r in s.scalars(select(HumanTask).where(
-        HumanTask.instance_id == inst.id, HumanTask.state == "READY"))}
+    rows = {
+        r.id: r
+        for r in s.scalars(
+            select(HumanTask).where(HumanTask.instance_id == inst.id, HumanTask.state == "READY")
+        )
+    }
     for _key, w in store.iter_workflows(wf):
         for t in w.tasks.values():
             row = rows.get(str(t.id))
@@ -218,8 +261,12 @@ def _refresh_worklist(s: Session, inst: ProcessInstance, wf) -> None:
                 continue
             ts = t.task_spec
             props = (getattr(ts, "extensions", None) or {}).get("properties") or {}
-            values = {"element_id": ts.bpmn_id, "name": ts.bpmn_name, "office": ts.lane,
-                      "form": props.get(FORM_PROPERTY)}
+            values = {
+                "element_id": ts.bpmn_id,
+                "name": ts.bpmn_name,
+                "office": ts.lane,
+                "form": props.get(FORM_PROPERTY),
+            }
             if ts.lane != row.office:
                 values["assignee"] = None  # a claim by another office's clerk does not move
             if any(getattr(row, k) != v for k, v in values.items()):
@@ -232,8 +279,15 @@ def _as_actor(actor) -> Actor:
     return Actor(user=actor) if actor else SYSTEM
 
 
-def migrate_instances(engine, process_id: str, from_version: int, to_version: int, *,
-                      actor, instance_ids: list[int] | None = None) -> dict:
+def migrate_instances(
+    engine,
+    process_id: str,
+    from_version: int,
+    to_version: int,
+    *,
+    actor,
+    instance_ids: list[int] | None = None,
+) -> dict:
     """Move the running instances of ``from_version`` to ``to_version`` where it is safe.
 
     Returns ``{"migrated": [instance ids], "refused": {instance id: reason}}``; an instance
@@ -246,10 +300,14 @@ def migrate_instances(engine, process_id: str, from_version: int, to_version: in
         old_d = _definition(s, process_id, from_version)
         new_d = _definition(s, process_id, to_version)
         old_id, new_id = old_d.id, new_d.id
-        q = (select(ProcessInstance.id)
-             .where(ProcessInstance.definition_id == old_id,
-                    ProcessInstance.status.in_(("running", "error")))
-             .order_by(ProcessInstance.id))
+        q = (
+            select(ProcessInstance.id)
+            .where(
+                ProcessInstance.definition_id == old_id,
+                ProcessInstance.status.in_(("running", "error")),
+            )
+            .order_by(ProcessInstance.id)
+        )
         if instance_ids is not None:
             q = q.where(ProcessInstance.id.in_(list(instance_ids)))
         ids = list(s.scalars(q))
@@ -258,8 +316,9 @@ def migrate_instances(engine, process_id: str, from_version: int, to_version: in
     for iid in ids:
         try:
             with engine_clock.using(engine._tick()):
-                outcome, sent = _migrate_one(engine, iid, old_id, new_id, from_version,
-                                             to_version, who)
+                outcome, sent = _migrate_one(
+                    engine, iid, old_id, new_id, from_version, to_version, who
+                )
                 if outcome is None:
                     migrated.append(iid)
                     engine.deliver(sent)
@@ -268,23 +327,33 @@ def migrate_instances(engine, process_id: str, from_version: int, to_version: in
         except LotseError as exc:
             refused[iid] = f"migration failed and was undone: {exc.message}"
         except Exception as exc:  # noqa: BLE001 - one broken instance must not stop the others
-            refused[iid] = (f"migration failed and was undone: {exc.__class__.__name__}: "
-                            f"{' '.join(str(exc).split())[:300]}")
-    return {"process_id": process_id, "from_version": from_version, "to_version": to_version,
-            "migrated": migrated, "refused": refused}
+            refused[iid] = (
+                f"migration failed and was undone: {exc.__class__.__name__}: "
+                f"{' '.join(str(exc).split())[:300]}"
+            )
+    return {
+        "process_id": process_id,
+        "from_version": from_version,
+        "to_version": to_version,
+        "migrated": migrated,
+        "refused": refused,
+    }
 
 
-def _migrate_one(engine, iid: int, old_id: int, new_id: int, from_version: int,
-                 to_version: int, actor: Actor) -> tuple[str | None, list[str]]:
+def _migrate_one(
+    engine, iid: int, old_id: int, new_id: int, from_version: int, to_version: int, actor: Actor
+) -> tuple[str | None, list[str]]:
     """One instance in one transaction; (None, sent messages) or (reason, [])."""
     with engine.db.unit_of_work() as s:
-        inst = s.scalar(select(ProcessInstance).where(ProcessInstance.id == iid)
-                        .with_for_update())
+        inst = s.scalar(select(ProcessInstance).where(ProcessInstance.id == iid).with_for_update())
         if inst is None or inst.definition_id != old_id:
             return f"instance is no longer on version {from_version}", []
         if inst.status != "running":
-            reason = (f"instance has an incident ({inst.error or inst.status}); retry or cancel "
-                      "it first" if inst.status == "error" else f"instance is {inst.status}")
+            reason = (
+                f"instance has an incident ({inst.error or inst.status}); retry or cancel it first"
+                if inst.status == "error"
+                else f"instance is {inst.status}"
+            )
             _audit_refusal(engine, s, inst, actor, from_version, to_version, reason)
             return reason, []
         old_d = s.get(ProcessDefinition, old_id)
@@ -299,21 +368,37 @@ def _migrate_one(engine, iid: int, old_id: int, new_id: int, from_version: int,
             return reason, []
         _migrate(wf, top_diff, sp_diffs, changes, new_spec, new_subs)
         inst.definition_id = new_d.id
-        engine._audit(s, "instance.migrated", actor, inst, details={
-            "process_id": inst.process_id, "from_version": from_version,
-            "to_version": to_version, "from_definition_id": old_id,
-            "to_definition_id": new_id,
-        })
+        engine._audit(
+            s,
+            "instance.migrated",
+            actor,
+            inst,
+            details={
+                "process_id": inst.process_id,
+                "from_version": from_version,
+                "to_version": to_version,
+                "from_definition_id": old_id,
+                "to_definition_id": new_id,
+            },
+        )
         sent = engine._run_and_save(s, inst, new_d, wf, snap, actor, None)
         _refresh_worklist(s, inst, wf)
         return None, sent
 
 
 def _audit_refusal(engine, s, inst, actor, from_version, to_version, reason) -> None:
-    engine._audit(s, "instance.migration_refused", actor, inst, details={
-        "process_id": inst.process_id, "from_version": from_version,
-        "to_version": to_version, "reason": reason[:1000],
-    })
+    engine._audit(
+        s,
+        "instance.migration_refused",
+        actor,
+        inst,
+        details={
+            "process_id": inst.process_id,
+            "from_version": from_version,
+            "to_version": to_version,
+            "reason": reason[:1000],
+        },
+    )
 
 
 __all__ = ["diff_definitions", "list_versions", "migrate_instances"]

@@ -49,27 +49,37 @@ def task(tid: str = "Task_A") -> str:
 
 
 def timer(kind: str, value: str, eid: str = "Ev_Timer") -> str:
-    return (f'<bpmn:intermediateCatchEvent id="{eid}"><bpmn:timerEventDefinition>'
-            f"<bpmn:{kind}>{escape(value)}</bpmn:{kind}></bpmn:timerEventDefinition>"
-            "</bpmn:intermediateCatchEvent>")
+    return (
+        f'<bpmn:intermediateCatchEvent id="{eid}"><bpmn:timerEventDefinition>'
+        f"<bpmn:{kind}>{escape(value)}</bpmn:{kind}></bpmn:timerEventDefinition>"
+        "</bpmn:intermediateCatchEvent>"
+    )
 
 
 MESSAGE = '<bpmn:message id="Msg_m1" name="m1"/>'
 
 
 def throw(payload: str | None, eid: str = "Ev_Throw") -> str:
-    ext = ("" if payload is None else "<bpmn:extensionElements><spiffworkflow:messagePayload>"
-           f"{escape(payload)}</spiffworkflow:messagePayload></bpmn:extensionElements>")
-    return (f'<bpmn:intermediateThrowEvent id="{eid}"><bpmn:messageEventDefinition '
-            f'id="{eid}_def" messageRef="Msg_m1">{ext}</bpmn:messageEventDefinition>'
-            "</bpmn:intermediateThrowEvent>")
+    ext = (
+        ""
+        if payload is None
+        else "<bpmn:extensionElements><spiffworkflow:messagePayload>"
+        f"{escape(payload)}</spiffworkflow:messagePayload></bpmn:extensionElements>"
+    )
+    return (
+        f'<bpmn:intermediateThrowEvent id="{eid}"><bpmn:messageEventDefinition '
+        f'id="{eid}_def" messageRef="Msg_m1">{ext}</bpmn:messageEventDefinition>'
+        "</bpmn:intermediateThrowEvent>"
+    )
 
 
 def catch(eid: str = "Ev_Catch") -> str:
-    return (f'<bpmn:intermediateCatchEvent id="{eid}"><bpmn:messageEventDefinition '
-            f'id="{eid}_def" messageRef="Msg_m1"><bpmn:extensionElements>'
-            "<spiffworkflow:messageVariable>m</spiffworkflow:messageVariable>"
-            "</bpmn:extensionElements></bpmn:messageEventDefinition></bpmn:intermediateCatchEvent>")
+    return (
+        f'<bpmn:intermediateCatchEvent id="{eid}"><bpmn:messageEventDefinition '
+        f'id="{eid}_def" messageRef="Msg_m1"><bpmn:extensionElements>'
+        "<spiffworkflow:messageVariable>m</spiffworkflow:messageVariable>"
+        "</bpmn:extensionElements></bpmn:messageEventDefinition></bpmn:intermediateCatchEvent>"
+    )
 
 
 # ------------------------------------------------------------------------------ baseline
@@ -119,24 +129,46 @@ def test_user_task_form_missing_or_invalid():
 
 # ------------------------------------------------------------------------------ expressions
 def _gateway(cond: str) -> str:
-    return chain(extra=(
-        '<bpmn:exclusiveGateway id="Gw" default="F_def"/>'
-        + B.flow("F_in", "Ev_Start", "Gw") + B.flow("F_cond", "Gw", "Ev_End", cond)
-        + B.flow("F_def", "Gw", "Ev_End")))
+    return chain(
+        extra=(
+            '<bpmn:exclusiveGateway id="Gw" default="F_def"/>'
+            + B.flow("F_in", "Ev_Start", "Gw")
+            + B.flow("F_cond", "Gw", "Ev_End", cond)
+            + B.flow("F_def", "Gw", "Ev_End")
+        )
+    )
 
 
-@pytest.mark.parametrize("doc, element, what", [
-    (lambda: _gateway("approved =="), "F_cond", "condition"),
-    (lambda: chain(B.script_task("Task_S", "import os")), "Task_S", "script"),
-    (lambda: chain(timer("timeDuration", '"P5D" +')), "Ev_Timer", "timer"),
-    (lambda: chain(throw('{"case_id": case_id,'), catch()), "Ev_Throw", "message payload"),
-    (lambda: chain(B.user_task("Task_M", "MI", form="f.json").replace(
-        "</bpmn:userTask>", "<bpmn:multiInstanceLoopCharacteristics><bpmn:loopCardinality>"
-        "len(members</bpmn:loopCardinality></bpmn:multiInstanceLoopCharacteristics>"
-        "</bpmn:userTask>")), "Task_M", "multi-instance cardinality"),
-    (lambda: chain(B.user_task("Task_D", "Due", form="f.json",
-                               extra_props={"due": "add_days(today(), "})), "Task_D", "due"),
-])
+@pytest.mark.parametrize(
+    "doc, element, what",
+    [
+        (lambda: _gateway("approved =="), "F_cond", "condition"),
+        (lambda: chain(B.script_task("Task_S", "import os")), "Task_S", "script"),
+        (lambda: chain(timer("timeDuration", '"P5D" +')), "Ev_Timer", "timer"),
+        (lambda: chain(throw('{"case_id": case_id,'), catch()), "Ev_Throw", "message payload"),
+        (
+            lambda: chain(
+                B.user_task("Task_M", "MI", form="f.json").replace(
+                    "</bpmn:userTask>",
+                    "<bpmn:multiInstanceLoopCharacteristics><bpmn:loopCardinality>"
+                    "len(members</bpmn:loopCardinality></bpmn:multiInstanceLoopCharacteristics>"
+                    "</bpmn:userTask>",
+                )
+            ),
+            "Task_M",
+            "multi-instance cardinality",
+        ),
+        (
+            lambda: chain(
+                B.user_task(
+                    "Task_D", "Due", form="f.json", extra_props={"due": "add_days(today(), "}
+                )
+            ),
+            "Task_D",
+            "due",
+        ),
+    ],
+)
 def test_expression_does_not_compile(doc, element, what):
     findings = hits(lint(_with_message(doc())), "expression-does-not-compile")
     assert [(f.severity, f.element) for f in findings] == [(ERROR, element)]
@@ -148,10 +180,17 @@ def _with_message(doc: str) -> str:
 
 
 def test_expressions_that_compile_pass():
-    doc = _with_message(chain(
-        B.script_task("Task_S", "x = 1\ny = x + 1"), timer("timeDuration", '"P5D"'),
-        throw('{"case_id": case_id}'), catch(),
-        B.user_task("Task_D", "Due", form="f.json", extra_props={"due": "add_days(today(), 5)"})))
+    doc = _with_message(
+        chain(
+            B.script_task("Task_S", "x = 1\ny = x + 1"),
+            timer("timeDuration", '"P5D"'),
+            throw('{"case_id": case_id}'),
+            catch(),
+            B.user_task(
+                "Task_D", "Due", form="f.json", extra_props={"due": "add_days(today(), 5)"}
+            ),
+        )
+    )
     assert not hits(lint(doc), "expression-does-not-compile")
     assert not hits(lint(_gateway('approved == "yes"')), "expression-does-not-compile")
 
@@ -161,33 +200,38 @@ def test_unknown_function_only_when_helpers_are_given():
     (f,) = hits(lint(doc, helpers=HELPERS), "unknown-function")
     assert f.severity == WARNING and "no_such_helper" in f.message
     assert not hits(lint(doc), "unknown-function")
-    assert not hits(lint(_gateway("add_days(today(), 1) > x"), helpers=HELPERS),
-                    "unknown-function")
+    assert not hits(lint(_gateway("add_days(today(), 1) > x"), helpers=HELPERS), "unknown-function")
 
 
 # ------------------------------------------------------------------------------ timers
-@pytest.mark.parametrize("kind, value", [
-    ("timeDuration", '"P5X"'),
-    ("timeDuration", "P5D"),                      # not quoted: a Python name, not a string
-    ("timeDuration", '"P1D" if urgent else "5 Tage"'),
-    ("timeDate", '"2026-13-01T08:00:00"'),
-    ("timeDate", '"P5D"'),
-    ("timeCycle", '"PT1H"'),
-])
+@pytest.mark.parametrize(
+    "kind, value",
+    [
+        ("timeDuration", '"P5X"'),
+        ("timeDuration", "P5D"),  # not quoted: a Python name, not a string
+        ("timeDuration", '"P1D" if urgent else "5 Tage"'),
+        ("timeDate", '"2026-13-01T08:00:00"'),
+        ("timeDate", '"P5D"'),
+        ("timeCycle", '"PT1H"'),
+    ],
+)
 def test_timer_not_iso8601(kind, value):
     (f,) = hits(lint(chain(timer(kind, value))), "timer-not-iso8601")
     assert (f.severity, f.element) == (ERROR, "Ev_Timer")
 
 
-@pytest.mark.parametrize("kind, value", [
-    ("timeDuration", '"P5D"'),
-    ("timeDuration", '"PT2H30M"'),
-    ("timeDuration", '"P1D" if urgent else "P5D"'),
-    ("timeDuration", 'f"P{days}D"'),               # not a literal: only compiled
-    ("timeDate", '"2026-04-01T08:00:00+02:00"'),
-    ("timeDate", 'iso_at(add_days(today(), 3), "08:00")'),
-    ("timeCycle", '"R3/PT1H"'),
-])
+@pytest.mark.parametrize(
+    "kind, value",
+    [
+        ("timeDuration", '"P5D"'),
+        ("timeDuration", '"PT2H30M"'),
+        ("timeDuration", '"P1D" if urgent else "P5D"'),
+        ("timeDuration", 'f"P{days}D"'),  # not a literal: only compiled
+        ("timeDate", '"2026-04-01T08:00:00+02:00"'),
+        ("timeDate", 'iso_at(add_days(today(), 3), "08:00")'),
+        ("timeCycle", '"R3/PT1H"'),
+    ],
+)
 def test_valid_timers(kind, value):
     findings = lint(chain(timer(kind, value)))
     assert not hits(findings, "timer-not-iso8601")
@@ -196,13 +240,19 @@ def test_valid_timers(kind, value):
 
 # ------------------------------------------------------------------------------ gateways
 def test_exclusive_gateway_without_default():
-    doc = chain(extra=('<bpmn:exclusiveGateway id="Gw"/>' + B.flow("F_in", "Ev_Start", "Gw")
-                       + B.flow("F_a", "Gw", "Ev_End", "x == 1")
-                       + B.flow("F_b", "Gw", "Ev_End", "x == 2")))
+    doc = chain(
+        extra=(
+            '<bpmn:exclusiveGateway id="Gw"/>'
+            + B.flow("F_in", "Ev_Start", "Gw")
+            + B.flow("F_a", "Gw", "Ev_End", "x == 1")
+            + B.flow("F_b", "Gw", "Ev_End", "x == 2")
+        )
+    )
     (f,) = hits(lint(doc), "exclusive-gateway-without-default")
     assert (f.severity, f.element) == (WARNING, "Gw")
-    fixed = doc.replace('<bpmn:exclusiveGateway id="Gw"/>',
-                        '<bpmn:exclusiveGateway id="Gw" default="F_b"/>')
+    fixed = doc.replace(
+        '<bpmn:exclusiveGateway id="Gw"/>', '<bpmn:exclusiveGateway id="Gw" default="F_b"/>'
+    )
     assert not hits(lint(fixed), "exclusive-gateway-without-default")
 
 
@@ -226,14 +276,20 @@ def test_unreachable_element():
 
 
 def test_boundary_event_and_event_subprocess_are_reachable():
-    doc = chain(task(), extra=(
-        '<bpmn:boundaryEvent id="Bnd" attachedToRef="Task_A"><bpmn:timerEventDefinition>'
-        '<bpmn:timeDuration>"P1D"</bpmn:timeDuration></bpmn:timerEventDefinition>'
-        '</bpmn:boundaryEvent><bpmn:endEvent id="Ev_Late"/>' + B.flow("F_late", "Bnd", "Ev_Late")
-        + '<bpmn:subProcess id="Sub_Ev" triggeredByEvent="true"><bpmn:startEvent id="S_St">'
-        '<bpmn:timerEventDefinition><bpmn:timeDuration>"P9D"</bpmn:timeDuration>'
-        '</bpmn:timerEventDefinition></bpmn:startEvent><bpmn:endEvent id="S_End"/>'
-        + B.flow("SF", "S_St", "S_End") + "</bpmn:subProcess>"))
+    doc = chain(
+        task(),
+        extra=(
+            '<bpmn:boundaryEvent id="Bnd" attachedToRef="Task_A"><bpmn:timerEventDefinition>'
+            '<bpmn:timeDuration>"P1D"</bpmn:timeDuration></bpmn:timerEventDefinition>'
+            '</bpmn:boundaryEvent><bpmn:endEvent id="Ev_Late"/>'
+            + B.flow("F_late", "Bnd", "Ev_Late")
+            + '<bpmn:subProcess id="Sub_Ev" triggeredByEvent="true"><bpmn:startEvent id="S_St">'
+            '<bpmn:timerEventDefinition><bpmn:timeDuration>"P9D"</bpmn:timeDuration>'
+            '</bpmn:timerEventDefinition></bpmn:startEvent><bpmn:endEvent id="S_End"/>'
+            + B.flow("SF", "S_St", "S_End")
+            + "</bpmn:subProcess>"
+        ),
+    )
     findings = lint(doc)
     assert not hits(findings, "unreachable-element") and not hits(findings, "dead-end")
 
@@ -246,20 +302,29 @@ def test_dead_end():
 
 
 def test_boundary_event_without_outgoing_flow_is_a_dead_end():
-    doc = chain(task(), extra=(
-        '<bpmn:boundaryEvent id="Bnd" attachedToRef="Task_A"><bpmn:timerEventDefinition>'
-        '<bpmn:timeDuration>"P1D"</bpmn:timeDuration></bpmn:timerEventDefinition>'
-        "</bpmn:boundaryEvent>"))
+    doc = chain(
+        task(),
+        extra=(
+            '<bpmn:boundaryEvent id="Bnd" attachedToRef="Task_A"><bpmn:timerEventDefinition>'
+            '<bpmn:timeDuration>"P1D"</bpmn:timeDuration></bpmn:timerEventDefinition>'
+            "</bpmn:boundaryEvent>"
+        ),
+    )
     assert [f.element for f in hits(lint(doc), "dead-end")] == ["Bnd"]
 
 
 def test_back_edge_loop():
-    (f,) = hits(lint(B.loop_process().replace(
-        '<bpmn:userTask id="Task_Work" name="Runde bearbeiten">',
-        '<bpmn:userTask id="Task_Work" name="Runde bearbeiten"><bpmn:extensionElements>'
-        '<spiffworkflow:properties><spiffworkflow:property name="formJsonSchemaFilename" '
-        'value="f.json"/></spiffworkflow:properties></bpmn:extensionElements>')),
-        "back-edge-loop")
+    (f,) = hits(
+        lint(
+            B.loop_process().replace(
+                '<bpmn:userTask id="Task_Work" name="Runde bearbeiten">',
+                '<bpmn:userTask id="Task_Work" name="Runde bearbeiten"><bpmn:extensionElements>'
+                '<spiffworkflow:properties><spiffworkflow:property name="formJsonSchemaFilename" '
+                'value="f.json"/></spiffworkflow:properties></bpmn:extensionElements>',
+            )
+        ),
+        "back-edge-loop",
+    )
     assert (f.severity, f.element) == (WARNING, "F_back")
     assert "subprocess" in f.message and "250" in f.message
     assert not hits(lint(chain(task(), task("Task_B"))), "back-edge-loop")
@@ -279,7 +344,7 @@ def test_message_payload_without_correlation_key_for_a_waiting_receiver():
 
 
 def test_message_with_correlation_key_is_clean():
-    for payload in ('{"case_id": case_id, "note": note}', 'dict(referral_id=rid, x=1)'):
+    for payload in ('{"case_id": case_id, "note": note}', "dict(referral_id=rid, x=1)"):
         doc = _with_message(chain(throw(payload), catch()))
         assert not hits(lint(doc), "message-without-correlation"), payload
 
@@ -290,8 +355,12 @@ def test_message_without_payload_that_only_starts_a_process_is_a_warning():
 
 
 def test_message_payload_that_is_not_a_literal_cannot_be_verified():
-    found = {f.element: f for f in hits(lint(_with_message(chain(throw("payload"), catch()))),
-                                        "message-without-correlation")}
+    found = {
+        f.element: f
+        for f in hits(
+            lint(_with_message(chain(throw("payload"), catch()))), "message-without-correlation"
+        )
+    }
     assert found["Ev_Throw"].severity == WARNING
     assert "cannot be verified" in found["Ev_Throw"].message
 
@@ -324,11 +393,17 @@ def test_call_target_missing():
 
 
 def test_unreadable_and_foreign_files():
-    findings = lint(form=None, bad__bpmn="<x", dtd__bpmn='<!DOCTYPE x []><x/>',
-                    other__bpmn='<x xmlns="urn:other"/>')
-    assert {(f.file, f.rule) for f in findings} >= {("bad.bpmn", "file-unreadable"),
-                                                    ("dtd.bpmn", "file-unreadable"),
-                                                    ("other.bpmn", "not-bpmn")}
+    findings = lint(
+        form=None,
+        bad__bpmn="<x",
+        dtd__bpmn="<!DOCTYPE x []><x/>",
+        other__bpmn='<x xmlns="urn:other"/>',
+    )
+    assert {(f.file, f.rule) for f in findings} >= {
+        ("bad.bpmn", "file-unreadable"),
+        ("dtd.bpmn", "file-unreadable"),
+        ("other.bpmn", "not-bpmn"),
+    }
 
 
 def test_no_executable_process():
@@ -339,11 +414,13 @@ def test_no_executable_process():
 
 # ------------------------------------------------------------------------------ shipped models
 def test_shipped_models_lint_without_errors():
-    findings = lint_files(collect_files([BPMN_DIR]), resolve_lane=REGISTRY.resolve_lane,
-                          helpers=HELPERS)
+    findings = lint_files(
+        collect_files([BPMN_DIR]), resolve_lane=REGISTRY.resolve_lane, helpers=HELPERS
+    )
     errors = [f for f in findings if f.severity == ERROR]
     assert not has_errors(findings), "\n".join(
-        f"{f.file}: {f.element}: [{f.rule}] {f.message}" for f in errors)
+        f"{f.file}: {f.element}: [{f.rule}] {f.message}" for f in errors
+    )
 
 
 # ------------------------------------------------------------------------------ CLI
