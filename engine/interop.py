@@ -221,6 +221,11 @@ def _deploy_problems(name, content, resolve_lane, catalogue_sources) -> list[str
         )
     except DeployError as exc:
         return [_reason(p.get("element"), p.get("problem") or "") for p in exc.problems]
+    except UnicodeDecodeError:
+        return [
+            "Lotse stores BPMN files as UTF-8 text: save the file as UTF-8 (it is not UTF-8 "
+            "now) before deploying"
+        ]
     except Exception as exc:  # noqa: BLE001 - SpiffWorkflow raises assorted errors
         return [
             f"SpiffWorkflow cannot build the process: {exc.__class__.__name__}: "
