@@ -47,8 +47,8 @@ def log_in(page, server, name, password="lotse-demo"):
     page.goto(server.url + "/login")
     page.get_by_label("Benutzername").fill(name)
     page.get_by_label("Passwort").fill(password)
-    page.get_by_role("button", name="Anmelden").click()
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Anmelden").click()
 
 
 @pytest.fixture(autouse=True)
@@ -66,8 +66,7 @@ def test_login_board_and_axe(live_server, page, eng):
     assert page.url.startswith(live_server.url + "/login")
     axe_check(page, "login")
     log_in(page, live_server, "cm.demo", "falsch-falsch")
-    assert page.locator("#login-error").is_visible()
-    assert page.evaluate("document.activeElement.id") == "login-error"
+    expect(page.locator("#login-error")).to_be_focused()
     axe_check(page, "login failed")
     log_in(page, live_server, "cm.demo")
     assert page.url == live_server.url + "/"
@@ -75,7 +74,7 @@ def test_login_board_and_axe(live_server, page, eng):
     assert card.locator('[data-count="waiting"]').inner_text() == "1"
     axe_check(page, "board")
     page.get_by_role("link", name="Arbeitsliste KIM_CM").click()
-    assert page.locator("tbody tr").count() == 1
+    expect(page.locator("tbody tr")).to_have_count(1)
     # skip link is the first focusable element and targets main
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.getAttribute('href')") == "#main"
@@ -98,7 +97,7 @@ def test_worklist_filter_paging_and_claim(live_server, page, eng, clock):
     first.get_by_role("button", name=re.compile("^Übernehmen")).click()
     page.wait_for_selector("#worklist-results tbody tr:first-child >> text=cm.demo")
     assert page.evaluate("window.__marker") == 1  # same document
-    assert first.get_by_role("button", name=re.compile("^Freigeben")).is_visible()
+    expect(first.get_by_role("button", name=re.compile("^Freigeben"))).to_be_visible()
     # next page via htmx, URL follows
     page.get_by_role("link", name="Nächste Seite").click()
     expect(page.locator("#worklist-results tbody tr")).to_have_count(2)
@@ -113,7 +112,8 @@ def test_worklist_filter_paging_and_claim(live_server, page, eng, clock):
     assert "WL-00" in page.locator("#worklist-results").inner_text()
     axe_check(page, "worklist filtered")
     page.get_by_role("link", name="Meine Aufgaben").click()
-    assert page.locator("tbody tr").count() == 1
+    page.wait_for_url(re.compile("/my-tasks$"))
+    expect(page.locator("tbody tr")).to_have_count(1)
     axe_check(page, "my tasks")
 
 
@@ -127,14 +127,13 @@ def test_submit_with_errors_then_good(live_server, page, eng):
     page.get_by_label("Geburtsdatum").fill("2999-01-01")
     page.get_by_role("button", name="Erledigen").click()
     summary = page.locator("#error-summary")
-    assert summary.is_visible()
-    assert page.evaluate("document.activeElement.id") == "error-summary"
+    expect(summary).to_be_focused()  # the error summary takes focus on load
     assert page.get_by_label("Vorname(n)").input_value() == "Amal"  # value kept
     assert page.locator("#f-last_name").get_attribute("aria-invalid") == "true"
     assert "f-last_name-error" in page.locator("#f-last_name").get_attribute("aria-describedby")
     axe_check(page, "task form with errors")
     summary.get_by_role("link", name=re.compile("^Familienname")).click()
-    assert page.evaluate("document.activeElement.id") == "f-last_name"
+    expect(page.locator("#f-last_name")).to_be_focused()
     page.get_by_label("Familienname").fill("Haddad")
     page.get_by_label("Geburtsdatum").fill("1990-04-01")
     page.get_by_label("Staatsangehörigkeit").fill("SYR")
@@ -166,15 +165,15 @@ def test_case_diagram_marks_active_element(live_server, page, eng):
 
 def test_language_switch(live_server, page):
     log_in(page, live_server, "jc.demo")
-    assert page.locator("html").get_attribute("lang") == "de"
+    expect(page.locator("html")).to_have_attribute("lang", "de")
     page.get_by_role("link", name="Switch to English").click()
-    assert page.locator("html").get_attribute("lang") == "en"
-    assert page.get_by_role("heading", level=1).inner_text() == "Offices overview"
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Offices overview")
     page.get_by_role("link", name="My tasks").click()  # remembered across pages
-    assert page.get_by_role("heading", level=1).inner_text() == "My tasks"
+    expect(page.get_by_role("heading", level=1)).to_have_text("My tasks")
     axe_check(page, "my tasks en")
     page.get_by_role("link", name="Auf Deutsch wechseln").click()
-    assert page.locator("html").get_attribute("lang") == "de"
+    expect(page.locator("html")).to_have_attribute("lang", "de")
 
 
 def test_axe_on_remaining_pages(live_server, page, eng):
@@ -184,7 +183,7 @@ def test_axe_on_remaining_pages(live_server, page, eng):
     axe_check(page, "start")
     page.get_by_label("Fallnummer").fill("kaputt !")
     page.get_by_role("button", name="Fall starten").click()
-    assert page.locator("#error-summary").is_visible()
+    expect(page.locator("#error-summary")).to_be_focused()
     axe_check(page, "start with errors")
     page.goto(live_server.url + "/api/docs")
     axe_check(page, "api docs")
