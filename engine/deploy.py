@@ -182,13 +182,17 @@ def prepare(
         base = PurePosixPath(f.name).name
         if f.name.lower().endswith(".json"):
             try:
-                json.loads(f.content)
+                text = f.content.decode("utf-8")
+                json.loads(text)
+            except UnicodeDecodeError:
+                problems.add(f.name, None, "form file is not UTF-8 encoded")
+                continue
             except ValueError as exc:
                 problems.add(f.name, None, f"invalid JSON: {exc}")
                 continue
-            if base in forms and forms[base] != f.content.decode("utf-8"):
+            if base in forms and forms[base] != text:
                 problems.add(f.name, None, f"two different form files named '{base}'")
-            forms[base] = f.content.decode("utf-8")
+            forms[base] = text
             continue
         try:
             tree = parse_xml(f.content)
@@ -221,7 +225,10 @@ def prepare(
             problems.add(f.name, getattr(exc, "id", None) or None, _validation_message(exc))
             continue
         trees[f.name] = tree
-        texts[f.name] = f.content.decode("utf-8")
+        try:
+            texts[f.name] = f.content.decode(tree.docinfo.encoding or "utf-8")
+        except (LookupError, UnicodeDecodeError):
+            problems.add(f.name, None, f"cannot read the file as {tree.docinfo.encoding}")
     if not executable and not problems.items:
         problems.add(None, None, 'no executable process (isExecutable="true") in the deployment')
     _add_called_from_catalogue(parser, trees, catalogue_sources, texts, problems)

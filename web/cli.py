@@ -12,6 +12,7 @@ import click
 
 from engine.errors import InvalidInput, LotseError
 from web import settings as settings_mod
+from web.cli_design import COMMANDS as _design_commands
 from web.cli_users import user as _user_group
 
 
@@ -444,6 +445,8 @@ def worker(ctx: Context, once: bool, interval: float, batch: int) -> None:
 
 
 main.add_command(_user_group)
+for _cmd in _design_commands:
+    main.add_command(_cmd)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -155,3 +155,22 @@ def test_unchanged_content_is_not_a_new_version(engine):
     again = engine.deploy_files(B.files(x__bpmn=B.loop_process()))
     assert (first[0].version, first[0].changed) == (1, True)
     assert (again[0].version, again[0].changed) == (1, False)
+
+
+def test_latin1_bpmn_is_read_in_its_declared_encoding(engine):
+    text = B.loop_process("latin").replace("Runde bearbeiten", "Prüfung durchführen")
+    text = text.replace('encoding="UTF-8"', 'encoding="ISO-8859-1"')
+    from engine.deploy import SourceFile
+
+    engine.deploy_files([SourceFile("latin.bpmn", text.encode("latin-1"))])
+    iid = engine.start("latin", {})["instance_id"]
+    assert engine.tasks(instance_id=iid)[0]["name"] == "Prüfung durchführen"
+
+
+def test_form_that_is_not_utf8_is_refused(engine):
+    from engine.deploy import SourceFile
+
+    with pytest.raises(DeployError) as exc:
+        engine.deploy_files([SourceFile("x.bpmn", B.loop_process().encode()),
+                             SourceFile("f.json", '{"title": "Prüfung"}'.encode("latin-1"))])
+    assert "UTF-8" in exc.value.problems[0]["problem"]
