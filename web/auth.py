@@ -61,7 +61,11 @@ def login_required(view):
                 raise Unauthorized("a valid bearer token is required")
             flash({"key": "login.expired" if g.get("session_expired") else "login.required"},
                   "info")
-            return redirect(url_for("auth.login", next=_next_target()))
+            target = url_for("auth.login", next=_next_target())
+            if request.headers.get("HX-Request") == "true":
+                # htmx would follow a 302 and swap the login page into a table row
+                return "", 200, {"HX-Redirect": target}
+            return redirect(target)
         return view(*args, **kwargs)
 
     return wrapper
@@ -83,6 +87,9 @@ def roles_required(*roles: str):
 
 
 def _next_target() -> str:
+    if request.headers.get("HX-Request") == "true":  # back to the page, not the fragment
+        parts = urlsplit(request.headers.get("HX-Current-URL", ""))
+        return safe_next(parts.path + (f"?{parts.query}" if parts.query else ""))
     path = request.full_path if request.query_string else request.path
     return path if request.method == "GET" else url_for("ui.board")
 

@@ -102,6 +102,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "wl.first": ("Erste Seite", "First page"),
     "wl.count": ("{n} Aufgaben auf dieser Seite", "{n} tasks on this page"),
     "wl.caption": ("Offene Aufgaben", "Open tasks"),
+    "wl.pages": ("Seiten", "Pages"),
     "wl.overdue": ("überfällig", "overdue"),
     "wl.no_due": ("keine", "none"),
     "wl.nobody": ("niemand", "nobody"),

@@ -183,3 +183,13 @@ def test_demo_users_only_in_dev(web_app):
     assert seed_users(db, env="test")["created"] == []  # idempotent
     with pytest.raises(InvalidInput):
         seed_users(db, env="production")
+
+
+def test_htmx_request_after_logout_redirects_the_whole_page(client):
+    login(client, "cm.demo")
+    client.post("/logout", data={"csrf_token": csrf(client)})
+    r = client.get("/offices/KIM_CM/tasks?assignee=@me",
+                   headers={"HX-Request": "true", "HX-Target": "worklist-results",
+                            "HX-Current-URL": "http://localhost/offices/KIM_CM/tasks"})
+    assert r.status_code == 200 and r.data == b""
+    assert r.headers["HX-Redirect"] == "/login?next=/offices/KIM_CM/tasks"
