@@ -251,27 +251,46 @@ def bamf_data(**over: Any) -> dict:
 
 # --- seeding ------------------------------------------------------------------------------------
 
-def _open(engine, office: str, element: str, instance_id: int | None = None) -> dict | None:
+def _open(engine, office: str, element: str, instance_id: int | None = None,
+          case_ref: str | None = None) -> dict | None:
     for t in engine.tasks(office=office):
-        if t["element_id"] == element and (instance_id is None or t["instance_id"] == instance_id):
+        if t["element_id"] == element and (instance_id is None or t["instance_id"] == instance_id) \
+                and (case_ref is None or t["case_ref"] == case_ref):
             return t
     return None
 
 
 def _do(engine, office: str, element: str, data: dict, instance_id: int | None = None,
-        user: str | None = None) -> bool:
+        user: str | None = None, case_ref: str | None = None) -> bool:
     from engine.runtime import Actor
 
-    task = _open(engine, office, element, instance_id)
+    task = _open(engine, office, element, instance_id, case_ref)
     if task is None:
         return False
     engine.complete(task["task_id"], data, actor=Actor(user=user))
     return True
 
 
-def _intake(engine, i: int, ref: str, stage: str) -> int:
-    """P1 up to ``stage``: inquiry, allocated, interviewed, consent, plan."""
-    iid = engine.start("kim_intake_clearing", {"case_id": ref}, case_ref=ref)["instance_id"]
+def _grant(engine, case_id: str, office: str, purpose: str) -> dict:
+    """Record a consent in the consent register (as the case manager would) and return it as
+    the processes keep it in ``consents``."""
+    from processes.consent import record_consent
+    from processes.helpers import allowed_categories
+
+    today = _today()
+    cats = [c for c in allowed_categories(purpose) if c not in ("HEALTH", "YOUTH")][:4]
+    c = record_consent(engine, case_id=case_id, office=office, purpose=purpose,
+                       categories=cats or ["IDENT"], valid_from=today,
+                       valid_until=today + timedelta(days=365))
+    return {"consent_id": c["consent_id"], "recipient_office": office, "purpose": purpose,
+            "data_categories": c["categories"], "includes_health": False,
+            "valid_from": c["valid_from"], "valid_until": c["valid_until"], "status": "active"}
+
+
+def _intake(engine, i: int, ref: str, stage: str, consents: list[dict] | None = None) -> int:
+    """P1 up to ``stage``: inquiry, recorded, allocated, interviewed, consent, plan."""
+    iid = engine.start("kim_intake_clearing", {"case_id": ref, "consents": consents or []},
+                       case_ref=ref)["instance_id"]
     if stage == "inquiry":
         return iid
     cm = CASE_MANAGERS[i % len(CASE_MANAGERS)]
@@ -284,128 +303,172 @@ def _intake(engine, i: int, ref: str, stage: str) -> int:
     _do(engine, "KIM_CM", "Task_IntakeInterview", interview_data(), iid, cm)
     if stage == "interviewed":
         return iid
+    if stage == "no_consent":
+        _do(engine, "KIM_CM", "Task_RecordCmConsent", cm_consent_data(False), iid, cm)
+        return iid
     _do(engine, "KIM_CM", "Task_RecordCmConsent", cm_consent_data(), iid, cm)
+    if stage == "consent":
+        return iid
     _do(engine, "KIM_CM", "Task_Clearing", clearing_data(), iid, cm)
     return iid
 
 
-def _plan(engine, iid: int, referrals: list[dict], assessment: dict, cm: str) -> None:
-    _do(engine, "KIM_CM", "Task_Assessment", assessment, iid, cm)
-    _do(engine, "KIM_CM", "Task_SupportPlan", plan_data(referrals), iid, cm)
-    for r in referrals:
-        _do(engine, "KIM_CM", "Task_RecordConsentPerOffice",
-            consent_data(r["office"], r["purpose"]), iid, cm)
+def _external(engine, office: str) -> bool:
+    from processes.helpers import HELPERS
+
+    try:
+        return bool(HELPERS["is_external"](office))
+    except ValueError:
+        return False
+
+
+def _acknowledge(engine, ref: str, office: str) -> None:
+    lane = "KIM_CM" if _external(engine, office) else office
+    for t in engine.tasks(office=lane):
+        if t["element_id"] == "Task_AckReferral" and t["case_ref"] == ref:
+            data = proxy(ack_data()) if lane == "KIM_CM" else ack_data()
+            engine.complete(t["task_id"], data)
+            return
+
+
+# (days back, offices referred to) for cases in the support plan with open referrals
+REFERRAL_CASES: list[tuple[int, list[tuple[str, str]]]] = [
+    (40, [("JC", "JC:SGB2"), ("ABH", "ABH:AUFENTHALT")]),
+    (12, [("AA", "AA:VERMITTLUNG"), ("JA", "JA:JUGENDHILFE")]),
+    (3, [("SOZ", "SOZ:LEISTUNG"), ("WOHN", "WOHN:SICHERUNG")]),
+    (25, [("MBE", "MBE:BERATUNG"), ("GA", "GA:UNTERSUCHUNG")]),
+    (6, [("JMD", "JMD:BERATUNG"), ("JC", "JC:SGB2")]),
+    (1, [("ANERK", "ANERK:BERATUNG"), ("FK", "FK:KINDERGELD")]),
+    (30, [("IKT", "IKT:KURSANMELDUNG"), ("ORD", "ORD:UNTERBRINGUNG")]),
+    (9, [("SCHUL", "SCHUL:ZUWEISUNG"), ("ABH", "ABH:AUFENTHALT")]),
+    (15, [("FWT", "FWT:SCHULDNERBERATUNG"), ("BAMF", "BAMF:INTEGRATIONSKURS")]),
+]
 
 
 def seed_catalogue(engine) -> dict:
-    """About 30 demo cases across P1-P6 so that every office's worklist has work, some of it
-    overdue (the engine clock is moved back while older cases are created)."""
+    """About 30 fictional cases across P1-P6, so that every office's worklist has work and some
+    of it is overdue. Needs the catalogue deployed and its script helpers registered.
+
+    Older cases are created with the engine clock set back (a ``SettableClock`` stands in for
+    the engine's clock while seeding); their timers then fire on the next timer run, which
+    produces the reminders and escalations of overdue work."""
+    from engine.clock import SettableClock
+
     with engine.db.reader() as s:
         existing = s.scalar(select(func.count()).select_from(ProcessInstance)
                             .where(ProcessInstance.case_ref.like("DEMO-K-%")))
     if existing:
         return {"created": 0, "existing": existing}
     created: list[str] = []
-    clock = getattr(engine, "clock", None)
-    settable = hasattr(clock, "set") and hasattr(clock, "now")
-    real_now = clock.now() if settable else None
-
-    def at(days_back: int) -> None:
-        if settable:
-            clock.set(real_now - timedelta(days=days_back))
-
-    def ref(n: int) -> str:
-        r = f"DEMO-K-{n:03d}"
-        created.append(r)
-        return r
-
+    real_clock = engine.clock
+    now = real_clock.now()
     n = 0
-    # P1 at every stage (KIM_KO and KIM_CM queues; some allocations overdue)
-    for stage, back in (("inquiry", 0), ("recorded", 8), ("recorded", 1), ("allocated", 20),
-                        ("allocated", 2), ("interviewed", 3)):
+
+    def case(days_back: int) -> str:
+        nonlocal n
         n += 1
-        at(back)
-        _intake(engine, n, ref(n), stage)
-    # P2: cases with parallel referrals to many offices (office queues, some overdue)
-    offices_sets = [
-        [("JC", "JC:SGB2"), ("ABH", "ABH:AUFENTHALT")],
-        [("AA", "AA:VERMITTLUNG"), ("JA", "JA:JUGENDHILFE")],
-        [("SOZ", "SOZ:LEISTUNG"), ("WOHN", "WOHN:SICHERUNG")],
-        [("MBE", "MBE:BERATUNG"), ("GA", "GA:UNTERSUCHUNG")],
-        [("JMD", "JMD:BERATUNG"), ("MELDE", "MELDE:ANMELDUNG")],
-        [("ANERK", "ANERK:BERATUNG"), ("FK", "FK:KINDERGELD")],
-        [("IKT", "IKT:KURSANMELDUNG"), ("ORD", "ORD:UNTERBRINGUNG")],
-        [("JC", "JC:SGB2"), ("SCHUL", "SCHUL:ZUWEISUNG"), ("SCHULE", "SCHULE:AUFNAHME")],
-        [("FWT", "FWT:SCHULDNERBERATUNG"), ("BAMF", "BAMF:INTEGRATIONSKURS")],
-    ]
-    for k, pairs in enumerate(offices_sets):
-        n += 1
-        back = (40, 12, 3, 25, 6, 1, 30, 9, 15)[k]
-        at(back)
-        cm = CASE_MANAGERS[n % len(CASE_MANAGERS)]
-        iid = _intake(engine, n, ref(n), "plan")
-        referrals = [{"office": o, "purpose": p, "requested_service": "Bitte prüfen."}
-                     for o, p in pairs]
-        _plan(engine, iid, referrals, assessment_data(), cm)
-        # some offices have already acknowledged
-        if k % 2 == 0:
-            for o, _p in pairs[:1]:
-                lane = "KIM_CM" if engine.tasks(office=o) == [] else o
-                for t in engine.tasks(office=lane):
-                    if t["element_id"] == "Task_AckReferral" and t["case_ref"] == created[-1]:
-                        data = ack_data()
-                        if lane == "KIM_CM":
-                            data = proxy(data)
-                        engine.complete(t["task_id"], data)
-                        break
-    # P2 in monitoring (no referrals) and a reassessment
-    for back in (50, 5):
-        n += 1
-        at(back)
-        cm = CASE_MANAGERS[n % len(CASE_MANAGERS)]
-        iid = _intake(engine, n, ref(n), "plan")
-        _plan(engine, iid, [], assessment_data(), cm)
-        _do(engine, "KIM_CM", "Task_ReviewResults", review_data(), iid, cm)
-    # P3 school enrolment on its own (KI_SEB, GA, SCHUL queues)
-    for back, birth in ((35, "2015-03-01"), (4, "2012-10-10"), (16, "2009-01-20")):
-        n += 1
-        at(back)
-        r = ref(n)
-        iid = engine.start("kim_school_enrolment", {"case_id": r}, case_ref=r)["instance_id"]
-        if back > 10:
-            _do(engine, "KI_SEB", "Task_NewcomerCounselling", counselling_data(birth), iid)
-    # P4 recognition transition (JC, ABH, SOZ queues)
-    for back in (20, 2):
-        n += 1
-        at(back)
-        r = ref(n)
-        consents = [consent_record(o, p) for o, p in (("ABH", "ABH:AUFENTHALT"),
-                                                      ("JC", "JC:SGB2"),
-                                                      ("SOZ", "SOZ:LEISTUNG"))]
-        iid = engine.start("kim_recognition_transition", {"case_id": r, "consents": consents},
-                           case_ref=r)["instance_id"]
-        _do(engine, "KIM_CM", "Task_RecordBamfDecision", bamf_data(), iid)
-    # P5 housing emergencies (WOHN, JC/SOZ, ORD queues)
-    for back, benefits in ((10, "sgb2"), (1, "asylblg")):
-        n += 1
-        at(back)
-        r = ref(n)
-        consents = [consent_record("JC", "JC:SGB2"), consent_record("SOZ", "SOZ:LEISTUNG"),
-                    consent_record("FWT", "FWT:SCHULDNERBERATUNG")]
-        iid = engine.start("kim_housing_emergency", {"case_id": r, "consents": consents},
-                           case_ref=r)["instance_id"]
-        _do(engine, "KIM_CM", "Task_RecordHousingEmergency",
-            housing_data(benefits_current=benefits,
-                         notice_type="raeumungstermin", eviction_date=days_ahead(5)), iid)
-    # P6: a case being closed
-    n += 1
-    at(60)
-    cm = CASE_MANAGERS[0]
-    iid = _intake(engine, n, ref(n), "plan")
-    _plan(engine, iid, [], assessment_data(), cm)
-    _do(engine, "KIM_CM", "Task_ReviewResults", review_data("close"), iid, cm)
-    if settable:
-        clock.set(real_now)
-    if hasattr(engine, "fire_due_timers"):
-        engine.fire_due_timers()
-    return {"created": len(created), "existing": 0, "cases": created}
+        engine.clock = SettableClock(now - timedelta(days=days_back))
+        ref = f"DEMO-K-{n:03d}"
+        created.append(ref)
+        return ref
+
+    try:
+        # P1 intake at every stage: KIM_KO and KIM_CM queues, some allocations overdue
+        for stage, back in (("inquiry", 0), ("recorded", 8), ("allocated", 20),
+                            ("allocated", 2), ("interviewed", 3), ("consent", 4),
+                            ("no_consent", 1)):
+            ref = case(back)
+            with engine_clock.using(engine.clock):
+                _intake(engine, n, ref, stage)
+        # P2 with parallel referrals to the offices (consents in the register first)
+        for back, pairs in REFERRAL_CASES:
+            ref = case(back)
+            with engine_clock.using(engine.clock):
+                consents = [_grant(engine, ref, o, p) for o, p in pairs]
+                cm = CASE_MANAGERS[n % len(CASE_MANAGERS)]
+                iid = _intake(engine, n, ref, "plan", consents)
+                _do(engine, "KIM_CM", "Task_Assessment", assessment_data(), iid, cm)
+                referrals = [{"office": o, "purpose": p,
+                              "requested_service": "Bitte prüfen und Ergebnis melden."}
+                             for o, p in pairs]
+                _do(engine, "KIM_CM", "Task_SupportPlan", plan_data(referrals), iid, cm)
+                if back >= 9:  # older cases: the first office has acknowledged
+                    _acknowledge(engine, ref, pairs[0][0])
+        # P2 in monitoring, with a case conference pending, and one re-assessed case
+        for back, step in ((50, "monitor"), (5, "conference"), (20, "reassess")):
+            ref = case(back)
+            with engine_clock.using(engine.clock):
+                cm = CASE_MANAGERS[n % len(CASE_MANAGERS)]
+                iid = _intake(engine, n, ref, "plan")
+                _do(engine, "KIM_CM", "Task_Assessment",
+                    assessment_data(eviction_risk=step == "reassess"), iid, cm)
+                _do(engine, "KIM_CM", "Task_SupportPlan",
+                    plan_data([], conference_requested=step == "conference"), iid, cm)
+                if step != "conference":
+                    _do(engine, "KIM_CM", "Task_ReviewResults", review_data(step), iid, cm)
+        # P3 school enrolment on its own: KI_SEB, GA, SCHUL queues
+        for back, birth, counselled in ((35, "2015-03-01", True), (4, "2012-10-10", False),
+                                        (16, "2009-01-20", True)):
+            ref = case(back)
+            with engine_clock.using(engine.clock):
+                iid = engine.start("kim_school_enrolment", {"case_id": ref},
+                                   case_ref=ref)["instance_id"]
+                if counselled:
+                    _do(engine, "KI_SEB", "Task_NewcomerCounselling",
+                        counselling_data(birth, child_first_name=PEOPLE[n][0],
+                                         child_last_name=PEOPLE[n][1]), iid)
+        # P4 recognition transition: ABH, JC, SOZ queues
+        for back in (20, 2):
+            ref = case(back)
+            with engine_clock.using(engine.clock):
+                consents = [_grant(engine, ref, o, p) for o, p in (
+                    ("ABH", "ABH:AUFENTHALT"), ("JC", "JC:SGB2"), ("SOZ", "SOZ:LEISTUNG"))]
+                iid = engine.start("kim_recognition_transition",
+                                   {"case_id": ref, "consents": consents},
+                                   case_ref=ref)["instance_id"]
+                _do(engine, "KIM_CM", "Task_RecordBamfDecision", bamf_data(), iid)
+        # P5 housing emergencies: WOHN, JC/SOZ, ORD queues; one from a court notice
+        for back, benefits in ((10, "sgb2"), (1, "asylblg")):
+            ref = case(back)
+            with engine_clock.using(engine.clock):
+                consents = [_grant(engine, ref, o, p) for o, p in (
+                    ("JC", "JC:SGB2"), ("SOZ", "SOZ:LEISTUNG"),
+                    ("FWT", "FWT:SCHULDNERBERATUNG"))]
+                iid = engine.start("kim_housing_emergency",
+                                   {"case_id": ref, "consents": consents},
+                                   case_ref=ref)["instance_id"]
+                _do(engine, "KIM_CM", "Task_RecordHousingEmergency", housing_data(
+                    benefits_current=benefits, notice_type="raeumungstermin",
+                    eviction_date=days_ahead(5)), iid)
+        ref = case(2)
+        with engine_clock.using(engine.clock):
+            engine.publish("court_eviction_notice", {"case_id": ref,
+                                                     "court_reference": "12 C 345/26",
+                                                     "served_date": days_ago(2)})
+        # the permit watch of a title that expires in seven weeks
+        ref = case(0)
+        with engine_clock.using(engine.clock):
+            consents = [_grant(engine, ref, "ABH", "ABH:AUFENTHALT")]
+            engine.publish("permit_watch_requested", {
+                "case_id": ref, "permit_valid_until": days_ahead(49), "consents": consents})
+        # an ad-hoc referral to the youth welfare office
+        ref = case(7)
+        with engine_clock.using(engine.clock):
+            consents = [_grant(engine, ref, "JA", "JA:JUGENDHILFE")]
+            engine.start("kim_single_referral", {
+                "case_id": ref, "consents": consents,
+                "referral": {"office": "JA", "purpose": "JA:JUGENDHILFE",
+                             "requested_service": "Kita-Platz für ein Kind (3 Jahre)"}},
+                case_ref=ref)
+        # P6: a case being closed
+        ref = case(60)
+        with engine_clock.using(engine.clock):
+            cm = CASE_MANAGERS[0]
+            iid = _intake(engine, n, ref, "plan")
+            _do(engine, "KIM_CM", "Task_Assessment", assessment_data(), iid, cm)
+            _do(engine, "KIM_CM", "Task_SupportPlan", plan_data([]), iid, cm)
+            _do(engine, "KIM_CM", "Task_ReviewResults", review_data("close"), iid, cm)
+    finally:
+        engine.clock = real_clock
+    fired = engine.fire_due_timers()
+    return {"created": len(created), "existing": 0, "timers_fired": fired, "cases": created}
