@@ -275,3 +275,12 @@ def test_unexpected_error_html_is_generic(web_app, monkeypatch):
     r = cm.get("/")
     assert r.status_code == 500 and "Amal" not in r.text and "Traceback" not in r.text
     assert "interner fehler" in r.text.lower()
+
+
+def test_instructions_show_case_data_escaped_once(web_app, eng):
+    start_case(eng, "I-1", {**CASE, "last_name": "O'Brien"})
+    abh = browser_for(web_app, "abh.demo")
+    tid = eng.tasks(office="ABH")[0]["task_id"]
+    page = abh.get(f"/tasks/{tid}").text
+    assert "für: O&#39;Brien, Amal (SYR)" in page  # escaped once, not "&amp;#39;"
+    assert "{{" not in page

@@ -20,18 +20,20 @@ from web.forms_ui import build_fields, group_errors, parse_submission
 from web.i18n import format_datetime
 from web.ui import bp, is_htmx
 
-_sandbox = SandboxedEnvironment(autoescape=True)
+# Plain text out (the page template escapes it once); sandboxed because process designers,
+# not developers, write these templates.
+_sandbox = SandboxedEnvironment(autoescape=False)
 
 
 def render_instructions(text: str | None, data: dict) -> str | None:
-    """BPMN ``instructionsForEndUser`` with ``{{ field }}`` placeholders filled (sandboxed,
-    escaped); the raw text if the template is broken."""
+    """BPMN ``instructionsForEndUser`` as plain text with ``{{ field }}`` placeholders
+    filled (sandboxed); the raw text if the template is broken."""
     if not text:
         return None
     try:
         return _sandbox.from_string(text).render(**{k: v for k, v in data.items()
                                                     if isinstance(k, str)})
-    except (TemplateError, TypeError, ValueError):
+    except (TemplateError, TypeError, ValueError, ArithmeticError, AttributeError):
         return text
 
 
