@@ -587,6 +587,7 @@ SIZES = {
 }
 COL_W = 150
 ROW_H = 120
+BOUNDARY_GAP = 80
 LANE_LABEL = 30
 POOL_LABEL = 30
 
@@ -726,12 +727,26 @@ def _layout(c: Container, element: str, lanes: list[str] | None) -> Plane:
     max_row = {ln: 0 for ln in lane_keys}
     for ln, _, row in placed.values():
         max_row[ln] = max(max_row.get(ln, 0), row)
+    # hosts of several boundary events are wider, so the events and their labels fit
+    n_bound: dict[str, int] = {}
+    for n in c.nodes.values():
+        if n.kind == "boundaryEvent":
+            n_bound[n.attached_to] = n_bound.get(n.attached_to, 0) + 1  # type: ignore[index]
+
+    def size(n: Node) -> tuple[int, int]:
+        w, h = SIZES[n.kind]
+        return (max(w, BOUNDARY_GAP * n_bound.get(n.id, 0) + 20), h)
+
     n_cols = max([cc for _, cc, _ in placed.values()] + [0]) + 1
+    col_w = [COL_W] * n_cols
+    for nid, (_, cc, _) in placed.items():
+        col_w[cc] = max(col_w[cc], size(c.nodes[nid])[0] + 50)
+    col_x = [sum(col_w[:i]) for i in range(n_cols)]
     x0 = (POOL_LABEL + LANE_LABEL) if lanes else 0
     y = 0.0
     lane_boxes: dict[str, Box] = {}
     lane_y: dict[str | None, float] = {}
-    width = n_cols * COL_W + 40
+    width = sum(col_w) + 40
     for ln in lane_keys:
         h = (max_row.get(ln, 0) + 1) * ROW_H
         lane_y[ln] = y
@@ -741,8 +756,8 @@ def _layout(c: Container, element: str, lanes: list[str] | None) -> Plane:
     shapes: dict[str, Box] = {}
     for nid, (ln, cc, row) in placed.items():
         n = c.nodes[nid]
-        w, h = SIZES[n.kind]
-        cx = x0 + 20 + cc * COL_W + COL_W / 2
+        w, h = size(n)
+        cx = x0 + 20 + col_x[cc] + col_w[cc] / 2
         cy = lane_y[ln] + row * ROW_H + ROW_H / 2
         shapes[nid] = Box(cx - w / 2, cy - h / 2, w, h)
     count: dict[str, int] = {}
@@ -751,7 +766,7 @@ def _layout(c: Container, element: str, lanes: list[str] | None) -> Plane:
             host = shapes[n.attached_to]  # type: ignore[index]
             i = count.get(n.attached_to, 0)  # type: ignore[arg-type]
             count[n.attached_to] = i + 1  # type: ignore[index]
-            shapes[n.id] = Box(host.x + 10 + i * 42, host.bottom - 18, 36, 36)
+            shapes[n.id] = Box(host.x + 10 + i * BOUNDARY_GAP, host.bottom - 18, 36, 36)
     bottom = max([b.bottom for b in shapes.values()] + [y])
     edges: dict[str, list[tuple[float, float]]] = {}
     back_i = 0
