@@ -24,6 +24,11 @@ from engine.views import instance_summary
 TIMER_RETRY = timedelta(minutes=1)
 
 
+def ser_dumps_event(event) -> str:
+    """Serialize a SpiffWorkflow event for the message table."""
+    return store.ser.dumps(store.ser.REGISTRY.convert(event))
+
+
 def _short(exc: Exception) -> str:
     return (f"{exc.__class__.__name__}: {exc}")[:1000]
 
@@ -199,6 +204,39 @@ class SchedulingMixin:
             wf.cancel()
             self._save_cancelled(s, inst, d, wf, snap, actor, reason)
             return True
+
+    def rewrite_data(self, instance_id: int, transform, *, actor: Actor = SYSTEM,
+                     event_type: str = "instance.data_rewritten", details: dict | None = None,
+                     status: str | None = None) -> None:
+        """Rewrite the data of every task, the workflow data and the instance's messages with
+        ``transform(dict) -> dict`` (pseudonymisation); old data rows are deleted."""
+        with engine_clock.using(self._tick()), self.db.unit_of_work() as s:
+            inst = s.scalar(select(ProcessInstance).where(ProcessInstance.id == instance_id)
+                            .with_for_update())
+            if inst is None:
+                raise InstanceNotFound(f"instance {instance_id} not found",
+                                       instance_id=instance_id)
+            d = s.get(ProcessDefinition, inst.definition_id)
+            wf, snap = self._load(s, inst, d)
+            for _k, w in store.iter_workflows(wf):
+                w.data = transform(dict(w.data))
+                for t in w.tasks.values():
+                    t.data = transform(dict(t.data))
+            store.save(s, inst, wf, snap, every_task=True)
+            for msg in s.scalars(select(Message).where(
+                    (Message.sender_instance_id == inst.id)
+                    | (Message.target_instance_id == inst.id))):
+                event = messaging.restore_event(msg)
+                if isinstance(event.payload, dict):
+                    event.payload = transform(dict(event.payload))
+                    msg.event = ser_dumps_event(event)
+            s.flush()
+            store.drop_orphan_data(s)
+            inst.revision += 1
+            if status is not None:
+                inst.status = status
+            self._audit(s, event_type, actor, inst, details=details or {})
+            s.info.setdefault(("lotse_cache", id(self)), {})[inst.id] = (inst.revision, wf, snap)
 
     def publish(self, name: str, payload: dict, *, actor: Actor = SYSTEM) -> list[str]:
         """Send a message from outside any process (e.g. a consent revocation); delivered now."""

@@ -150,9 +150,17 @@ def load(
 
 
 def save(
-    session: Session, instance: ProcessInstance, wf: BpmnWorkflow, snap: Snapshot
+    session: Session,
+    instance: ProcessInstance,
+    wf: BpmnWorkflow,
+    snap: Snapshot,
+    *,
+    every_task: bool = False,
 ) -> SaveResult:
-    """Write the delta between ``snap`` and ``wf``; update ``snap`` to the new state."""
+    """Write the delta between ``snap`` and ``wf``; update ``snap`` to the new state.
+
+    ``every_task`` also compares finished tasks (for rewrites of old task data).
+    """
     res = SaveResult()
     new_rows: list[dict] = []
     changed_rows: list[dict] = []
@@ -168,6 +176,7 @@ def save(
                 if (
                     old.last_state_change == task.last_state_change
                     and task.state & TaskState.FINISHED_MASK
+                    and not every_task
                 ):
                     continue
             props = _task_props(task)
@@ -256,3 +265,11 @@ def _insert_ignore(session: Session, model):
 def store_spec(session: Session, spec_hash: str, body: str) -> None:
     """Store a spec body once per hash."""
     session.execute(_insert_ignore(session, SpecBlob), [{"hash": spec_hash, "body": body}])
+
+
+def drop_orphan_data(session: Session) -> int:
+    """Delete task data no task refers to any more (after a rewrite of personal data)."""
+    from sqlalchemy import exists
+
+    stmt = delete(JsonData).where(~exists().where(TaskRow.data_hash == JsonData.hash))
+    return session.execute(stmt).rowcount or 0

@@ -342,6 +342,32 @@ def consent_expire(ctx: Context):
 
 
 @main.group()
+def retention() -> None:
+    """Aufbewahrung / retention (brief 5.6)."""
+
+
+@command(retention, "run")
+@click.option("--months", default=36, type=int, help="months after closure [D 36]")
+def retention_run(ctx: Context, months):
+    from processes.retention import run_retention
+
+    out = run_retention(ctx.engine, months=months)
+    return out, f"{len(out['pseudonymised'])} Fälle pseudonymisiert / cases pseudonymised"
+
+
+@command(main, "access-report")
+@click.argument("case_ref")
+@click.option("--user", default=None)
+def access_report_cmd(ctx: Context, case_ref, user):
+    """Art. 15 GDPR access report of a case's person (JSON)."""
+    from engine.actor import Actor
+    from processes.access_report import access_report
+
+    out = access_report(ctx.engine, case_ref, actor=Actor(user=user))
+    return out, None
+
+
+@main.group()
 def audit() -> None:
     """Audit log."""
 

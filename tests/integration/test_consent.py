@@ -112,3 +112,26 @@ def test_an_office_sees_a_case_only_with_referral_and_consent(engine, db):
     assert not other.visible
     assert policy.cut(CASE_DATA, jc.categories) == {"case_id": "K-1", "first_name": "Amal",
                                                      "income": 450}
+
+
+def test_access_report_lists_data_recipients_and_consents(engine, db):
+    from processes.access_report import access_report
+
+    _deploy(engine)
+    c = consent_for(engine, categories=("IDENT", "FINANCE"))
+    engine.start("test_cm_referral", dict(CASE_DATA), case_ref="K-1")
+    report = access_report(engine, "K-1")
+    assert report["data_by_category"]["IDENT"]["first_name"] == "Amal"
+    assert report["data_by_category"]["HEALTH"]["health_needs"] == "diabetes"
+    (rec,) = report["recipients"]
+    assert rec["office"] == "JC" and rec["purposes"] == ["JC:SGB2"]
+    assert rec["categories"] == ["FINANCE", "IDENT"] and rec["first_transmission"]
+    assert [x["consent_id"] for x in report["consents"]] == [c["consent_id"]]
+    assert report["planned_pseudonymisation"] is None  # the case is still open
+    from sqlalchemy import select
+
+    from engine.models import AuditEvent
+
+    with db.reader() as s:
+        assert s.scalar(select(AuditEvent).where(AuditEvent.event_type == "data.export"))
+    assert verify(db)["ok"]
