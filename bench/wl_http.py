@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from bench import models as M
-from bench.common import fig_from, percentile
+from bench.common import Figure, fig_from, percentile
 from bench.http_server import Client, Gunicorn
 
 W8 = "8 HTTP completions"
@@ -85,6 +85,42 @@ def _profile_server(ctx, server, token: str, seconds: float = 6.0) -> None:
     ctx.rec.extra.setdefault("profiles", {})[f"{ctx.backend.label}, HTTP server"] = res
 
 
+def _sql_per_request(ctx, token: str) -> None:
+    """Statements, commits and pool checkouts of one API request, counted in process
+    (the same app as gunicorn serves, through Flask's test client)."""
+    from bench.common import SqlCounter, describe_statement
+    from web.app import create_app
+    from web.settings import Settings
+
+    settings = Settings(database_url=ctx.backend.url, env="test", offices_file=None,
+                        secret_key="bench-" + "x" * 40,
+                        instance_dir=Path(ctx.workdir) / "instance")
+    app = create_app(settings, engine=ctx.engine)
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {token}"}
+    counter = SqlCounter(keep_log=True)
+    rows = {}
+    with counter.attached(ctx.db):
+        client.get("/api/offices/JC/tasks?limit=50", headers=headers)  # warm
+        counter.reset()
+        r = client.get("/api/offices/JC/tasks?limit=50", headers=headers)
+        rows["GET /api/offices/{code}/tasks"] = (r.status_code, counter.statements,
+                                                 counter.commits, counter.checkouts,
+                                                 [describe_statement(x) for x, _ in counter.log])
+        iid = _case(ctx.engine, "HTTP-sql")
+        t = ctx.engine.tasks(instance_id=iid)[0]
+        counter.reset()
+        r = client.post(f"/api/tasks/{t['task_id']}/complete", headers=headers,
+                        json={"data": M.form_data(t["element_id"])})
+        rows["POST /api/tasks/{id}/complete"] = (r.status_code, counter.statements,
+                                                 counter.commits, counter.checkouts,
+                                                 [describe_statement(x) for x, _ in counter.log])
+    for what, (status, n, commits, checkouts, stmts) in rows.items():
+        ctx.rec.add(Figure(ctx.backend.label, W8, f"SQL statements per {what}", "statements",
+                           median=n, runs=1, note=f"HTTP {status}; {commits} commit(s), "
+                           f"{checkouts} pool checkout(s); " + ", ".join(stmts)))
+
+
 def http(ctx) -> None:
     db, eng, rec, label = ctx.db, ctx.engine, ctx.rec, ctx.backend.label
     from web import accounts
@@ -111,6 +147,7 @@ def http(ctx) -> None:
                      f"{str(body)[:300]}")
             return
         ctx.http_ok = True
+        _sql_per_request(ctx, token)
         errors: list[str] = []
         lat_w: list[float] = []
         _drive(eng, probe, iid, lat_w, errors)
