@@ -205,7 +205,7 @@ def prepare(
         ns = etree.QName(tree.getroot()).namespace or ""
         try:
             if ns.startswith(DMN_NAMESPACES):
-                parser.add_dmn_xml(tree, filename=f.name)
+                parser.add_dmn_xml(tree.getroot(), filename=f.name)
             elif ns == BPMN_NS:
                 for el in tree.getroot().iter():
                     if isinstance(el.tag, str) and el.get("id") in RESERVED_IDS:
@@ -231,7 +231,7 @@ def prepare(
             problems.add(f.name, None, f"cannot read the file as {tree.docinfo.encoding}")
     if not executable and not problems.items:
         problems.add(None, None, 'no executable process (isExecutable="true") in the deployment')
-    _add_called_from_catalogue(parser, trees, catalogue_sources, texts, problems)
+    _add_called_from_catalogue(parser, trees, catalogue_sources, texts, problems, forms)
     if problems.items:
         raise DeployError(problems.items)
 
@@ -293,7 +293,8 @@ def _validation_message(exc: ValidationException) -> str:
     return f"{msg} (line {line})" if line else msg
 
 
-def _add_called_from_catalogue(parser, trees, catalogue_sources, texts, problems) -> None:
+def _add_called_from_catalogue(parser, trees, catalogue_sources, texts, problems,
+                               forms) -> None:
     known = set(parser.get_process_ids())
     pending = [
         (fname, ca.get("id"), ca.get("calledElement"))
@@ -313,6 +314,9 @@ def _add_called_from_catalogue(parser, trees, catalogue_sources, texts, problems
             )
             continue
         for sname, text in sources.items():
+            if sname.lower().endswith(".json"):
+                forms.setdefault(PurePosixPath(sname).name, text)  # the called process's forms
+                continue
             if not sname.lower().endswith((".bpmn", ".dmn")) or sname in texts:
                 continue
             tree = parse_xml(text.encode("utf-8"))
@@ -324,7 +328,7 @@ def _add_called_from_catalogue(parser, trees, catalogue_sources, texts, problems
                     for ca in tree.getroot().iter(f"{{{BPMN_NS}}}callActivity")
                 )
             else:
-                parser.add_dmn_xml(tree, filename=sname)
+                parser.add_dmn_xml(tree.getroot(), filename=sname)
             texts[sname] = text
         known = set(parser.get_process_ids())
 

@@ -285,7 +285,7 @@ class _Linter:
         executable: list[tuple[str, str]] = []
         for fname, tree in self.dmn:
             try:
-                parser.add_dmn_xml(tree, filename=fname)
+                parser.add_dmn_xml(tree.getroot(), filename=fname)
             except Exception as exc:  # noqa: BLE001 - any parser failure is a finding
                 self.add(
                     "bpmn-invalid", ERROR, fname, getattr(exc, "id", None) or None, _message(exc)

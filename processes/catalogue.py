@@ -2796,7 +2796,7 @@ DECISION_ID = "suggest_referrals"
 # element, so no .dmn file deploys yet. Until that is fixed, P2 evaluates the same rule table
 # in a generated script task and the .dmn file is not written into bpmn/ (it would break the
 # deployment of the whole folder). Set to True once DMN files deploy.
-USE_DMN = False
+USE_DMN = True
 
 
 def dmn_condition(rule: dict) -> str:

@@ -8,6 +8,7 @@ from engine.clock import Clock
 from engine.db import Database
 from engine.runtime import Engine
 from processes import consent, dates, referrals
+from processes import helpers as catalogue_helpers
 from processes.dataprotection import Policy
 from processes.offices import OfficeRegistry
 from processes.validators import make_format_checker
@@ -16,6 +17,7 @@ from processes.validators import make_format_checker
 def script_helpers(registry: OfficeRegistry | None = None) -> dict:
     """Every function BPMN scripts and expressions may call (deny by default)."""
     helpers = dict(dates.HELPERS)
+    helpers.update(catalogue_helpers.make_helpers(registry))
     if registry is not None:
         helpers.update(referrals.make_helpers(registry))
     return helpers
@@ -44,8 +46,10 @@ def build_engine(
         helpers=script_helpers(registry),
         format_checker=make_format_checker(registry),
         clock=clock,
-        # order matters: the consent gate refuses or cuts the payload before it is recorded
-        message_listeners=[consent.ConsentGate(Policy.load()),
+        # order matters: consents announced in the same step are registered first, then the
+        # gate refuses or cuts a referral's payload, then the referral record is written
+        message_listeners=[catalogue_helpers.consent_recorder,
+                           consent.ConsentGate(Policy.load()),
                            referrals.ReferralListener(registry)],
     )
     return engine, registry

@@ -224,9 +224,19 @@ def demo() -> None:
 
 @command(demo, "seed")
 def demo_seed(ctx: Context):
+    """Demo accounts and demo cases (development and test only; idempotent)."""
     from processes.demo import seed
+    from processes.demo_catalogue import seed_catalogue
+    from web.demo_users import seed_users
 
-    out = seed(ctx.engine)
+    if ctx.settings.is_production:
+        raise InvalidInput("demo data only when LOTSE_ENV is development or test")
+    ctx.engine  # noqa: B018 - loads the office registry
+    users = seed_users(ctx.db, env=ctx.settings.env, known_offices=set(ctx.offices.codes()))
+    first = seed(ctx.engine)
+    catalogue = seed_catalogue(ctx.engine)
+    out = {"users": users, "first_referral": first, "catalogue": catalogue,
+           "created": first["created"] + int(catalogue.get("created", 0) or 0)}
     return out, f"{out['created']} Demo-Fälle angelegt / demo cases created"
 
 
