@@ -156,6 +156,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "case.data": ("Falldaten", "Case data"),
     "case.data_masked": ("Werte sind für Ihre Rolle verborgen.",
                          "Values are hidden for your role."),
+    "case.data_hidden": ("{n} Angaben sind nicht sichtbar: die Einwilligung deckt sie für "
+                         "Ihre Stelle nicht ab.", "{n} entries are not shown: the consent does "
+                         "not cover them for your office."),
     "case.no_data": ("Keine Falldaten sichtbar.", "No case data visible."),
     "case.diagram": ("Prozessdiagramm", "Process diagram"),
     "case.diagram_label": (("Prozessdiagramm {process}: erledigte, aktive und wartende Schritte "

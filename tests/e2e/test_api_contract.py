@@ -242,8 +242,11 @@ def test_instance_scoping_and_auditor_masking(api):
                  "INSTANCE_NOT_FOUND")
     tid = first_task(api)["task_id"]
     api.post(f"/api/tasks/{tid}/complete", headers=api.h["cm.demo"], json={"data": CASE})
-    # Now JC has a task in the instance and may see it.
-    assert api.get(f"/api/process-instances/{iid}", headers=api.h["jc.demo"]).status_code == 200
+    # Now JC has a task in the instance and may see it - but no data without a consent.
+    r = api.get(f"/api/process-instances/{iid}", headers=api.h["jc.demo"])
+    assert r.status_code == 200 and r.json["data"] == {} and r.json["data_masked"] is False
+    cm = api.get(f"/api/process-instances/{iid}", headers=api.h["cm.demo"]).json["data"]
+    assert cm["first_name"] == "Amal" and "residence_status" not in cm  # no base consent
     r = api.get(f"/api/process-instances/{iid}", headers=api.h["auditor.demo"])
     assert r.status_code == 200 and r.json["data_masked"] is True
     assert set(r.json["data"].values()) == {"•••"}

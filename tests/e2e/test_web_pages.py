@@ -28,6 +28,17 @@ def browser_for(web_app, name):
     return c
 
 
+def base_consent(eng, ref, categories):
+    """The client's base consent to KIM case management for ``categories``."""
+    from datetime import date
+
+    from processes.consent import BASE_PURPOSE, record_consent
+
+    record_consent(eng, case_id=ref, office="KIM_CM", purpose=BASE_PURPOSE,
+                   categories=categories, valid_from=date(2026, 1, 1),
+                   valid_until=date(2027, 12, 31))
+
+
 def start_case(eng, ref="W-1", data=None):
     from engine.runtime import Actor
 
@@ -200,6 +211,7 @@ def test_task_of_another_office_is_404(web_app, eng):
 
 def test_case_page(web_app, eng):
     iid = start_case(eng, "K-1", CASE)
+    base_consent(eng, "K-1", ["IDENT", "CONTACT", "RESIDENCE"])
     cm = browser_for(web_app, "cm.demo")
     page = cm.get("/cases/K-1").text
     assert "Fall K-1" in page and f"#{iid}" in page
@@ -215,8 +227,11 @@ def test_case_page(web_app, eng):
     assert r.status_code == 302 and r.headers["Location"].endswith(f"/cases/K-1#instance-{iid}")
     assert cm.get("/cases?ref=K-1").headers["Location"] == "/cases/K-1"
     assert "K-1" in cm.get("/cases").text
-    # JC is involved now and sees the case; the auditor sees it masked; admin not at all
-    assert browser_for(web_app, "jc.demo").get("/cases/K-1").status_code == 200
+    # JC has a task now and sees the case, but no data: no referral and consent to JC
+    jc_page = browser_for(web_app, "jc.demo").get("/cases/K-1")
+    assert jc_page.status_code == 200 and "Amal" not in jc_page.text
+    assert "Einwilligung deckt sie" in jc_page.text
+    # the auditor sees it masked; admin not at all
     aud = browser_for(web_app, "auditor.demo").get("/cases/K-1").text
     assert "•••" in aud and "Amal" not in aud and "Vorgang gestartet" in aud
     assert browser_for(web_app, "admin.demo").get("/cases/K-1").status_code == 404
@@ -284,3 +299,15 @@ def test_instructions_show_case_data_escaped_once(web_app, eng):
     page = abh.get(f"/tasks/{tid}").text
     assert "für: O&#39;Brien, Amal (SYR)" in page  # escaped once, not "&amp;#39;"
     assert "{{" not in page
+
+
+def test_case_data_follows_the_consent_scope(web_app, eng):
+    start_case(eng, "CS-1", CASE)
+    cm = browser_for(web_app, "cm.demo")
+    page = cm.get("/cases/CS-1").text  # no base consent yet: identity and contact only
+    assert "Amal" in page and "Befristete Aufenthaltserlaubnis" not in page
+    assert "nicht sichtbar" in page and "case_summary" not in page
+    base_consent(eng, "CS-1", ["IDENT", "CONTACT", "RESIDENCE", "EDU"])
+    page = cm.get("/cases/CS-1").text
+    assert "Befristete Aufenthaltserlaubnis" in page and "Haddad" in page
+    assert "case_summary" in page  # uncategorised fields are case-management notes

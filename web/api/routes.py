@@ -7,7 +7,7 @@ from flask import g, request
 from engine import forms as engine_forms
 from engine.errors import FormInvalid, InstanceNotFound
 from web import case_queries as cq
-from web import queries
+from web import queries, visibility
 from web.api import Blueprint
 from web.api.schemas import (
     CompleteBody,
@@ -152,8 +152,6 @@ def get_instance(instance_id):
     if not found:
         raise InstanceNotFound(f"instance {instance_id} not found", instance_id=instance_id)
     out = svc.engine.show(instance_id)
-    masked = not g.user.is_worker
-    data = out.get("data") or {}
-    out["data"] = {k: "•••" for k in data} if masked else data
-    out["data_masked"] = masked
+    seen = visibility.case_data(g.user, out.get("case_ref"), out.get("data") or {})
+    out["data"], out["data_masked"] = seen.data, seen.masked
     return out

@@ -8,13 +8,13 @@ from datetime import date
 from flask import Response, abort, g, redirect, render_template, request, url_for
 
 from web import case_queries as cq
+from web import visibility
 from web.auth import login_required
 from web.ctx import lang, services
 from web.forms_ui import DATE_FORMATS
 from web.i18n import format_date, localized
 from web.ui import bp
 
-MASK = "•••"
 CASE_REF_MAX = 100
 
 
@@ -37,35 +37,32 @@ def _display(value, node: dict | None) -> str:
     return "" if value is None else str(value)
 
 
-def visible_data(inst: dict, data: dict) -> tuple[list[dict], bool]:
-    """The case data rows this viewer may see, and whether values are masked.
-
-    Workers of an office involved in the instance see the values; auditors see field
-    names with masked values. (Consent-scoped filtering per office/purpose plugs in here
-    once processes/ provides the consent policy.)"""
-    masked = not g.user.is_worker and g.user.has("auditor")
+def visible_data(inst: dict, data: dict) -> tuple[list[dict], bool, int]:
+    """Rows of the case data this viewer may see (see web/visibility.py), whether values
+    are masked, and how many fields the consent scope hides."""
+    seen = visibility.case_data(g.user, inst["case_ref"], data)
     labels = cq.form_fields(services().db, inst["definition_id"])
     rows = []
-    for key in sorted(data):
-        if not isinstance(key, str) or key.startswith("_"):
-            continue
+    for key in sorted(seen.data):
         node = labels.get(key)
-        rows.append({"key": key, "label": (localized(node, "title", lang()) if node else None)
-                     or key, "value": MASK if masked else _display(data[key], node)})
-    return rows, masked
+        value = seen.data[key] if seen.masked else _display(seen.data[key], node)
+        rows.append({"key": key, "value": value,
+                     "label": (localized(node, "title", lang()) if node else None) or key})
+    return rows, seen.masked, seen.hidden
 
 
 def _instance_view(inst: dict) -> dict:
     svc = services()
     shown = svc.engine.show(inst["instance_id"])
-    data_rows, masked = visible_data(inst, shown.get("data") or {})
+    data_rows, masked, hidden = visible_data(inst, shown.get("data") or {})
     xml = cq.diagram_xml(svc.db, inst["definition_id"], inst["process_id"])
     names = cq.element_names(xml)
     states = cq.element_states(svc.db, inst["instance_id"])
     steps = [{"id": el, "name": names.get(el, el), "state": state}
              for state in ("active", "waiting", "completed") for el in states[state]
              if el in names]
-    return {**inst, "data_rows": data_rows, "masked": masked, "states": states,
+    return {**inst, "data_rows": data_rows, "masked": masked, "hidden": hidden,
+            "states": states,
             "steps": steps, "names": names, "tasks": shown.get("tasks") or [],
             "has_diagram": xml is not None, "error": shown.get("error")}
 
