@@ -150,6 +150,7 @@ class HumanTask(Base):
     __tablename__ = "human_task"
     __table_args__ = (
         Index("ix_human_task_office_state_created", "office", "state", "created_at", "id"),
+        Index("ix_human_task_office_state_due", "office", "state", "due_at", "id"),
         Index("ix_human_task_assignee_state", "assignee", "state"),
     )
     id: Mapped[str] = mapped_column(String(36), primary_key=True)  # the Spiff task guid

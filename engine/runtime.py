@@ -17,7 +17,7 @@ from uuid import UUID
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import event, insert, select, update
+from sqlalchemy import event, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from engine import audit, forms, messaging, sandbox, store
@@ -206,7 +206,7 @@ class Engine(SchedulingMixin):
         if state is not None:
             q = q.where(HumanTask.state == state)
         if after is not None:
-            q = q.where((HumanTask.created_at, HumanTask.id) > after)  # type: ignore[operator]
+            q = q.where(tuple_(HumanTask.created_at, HumanTask.id) > tuple_(*after))
         q = q.order_by(HumanTask.created_at, HumanTask.id)
         if limit is not None:
             q = q.limit(limit)
@@ -260,6 +260,18 @@ class Engine(SchedulingMixin):
                 raise TaskClaimedByOther(f"task is claimed by {ht.assignee}", assignee=ht.assignee)
             ht.assignee = None
             self._audit(s, "task.unclaimed", actor, None, task=ht)
+            return human_task_dict(ht)
+
+    def assign(self, task_id: str, assignee: str, *, actor: Actor) -> dict:
+        """Give an open task to ``assignee`` (a team lead's reassignment), in one step."""
+        if not assignee:
+            raise InvalidInput("assigning needs a user")
+        with engine_clock.using(self._tick()), self.db.unit_of_work() as s:
+            ht = self._open_task_for_update(s, task_id, actor)
+            previous = ht.assignee
+            ht.assignee = assignee
+            self._audit(s, "task.assigned", actor, None, task=ht,
+                        details={"assignee": assignee, "previous": previous})
             return human_task_dict(ht)
 
     def _open_task_for_update(self, s: Session, task_id: str, actor: Actor) -> HumanTask:

@@ -213,3 +213,37 @@ def test_running_instances_keep_their_version(engine):
     assert engine.show(iid)["version"] == 1
     new = engine.start("versioned", {})["instance_id"]
     assert engine.tasks(instance_id=new)[0]["name"] == "Runde bearbeiten (neu)"
+
+
+def test_keyset_paging_does_not_skip_tasks_created_at_the_same_moment(first_process):
+    eng = first_process
+    for i in range(3):
+        iid = eng.start("kim_first_referral", {}, case_ref=f"P-{i}")["instance_id"]
+        eng.complete(eng.tasks(instance_id=iid)[0]["task_id"], PERSON)
+    everything = eng.tasks(state="READY")
+    assert len(everything) == 6  # ABH and JC tasks share their created_at per instance
+    paged, after = [], None
+    while True:
+        page = eng.tasks(state="READY", limit=2, after=after)
+        if not page:
+            break
+        paged += page
+        last = page[-1]
+        from datetime import datetime
+
+        after = (datetime.fromisoformat(last["created_at"]), last["task_id"])
+    assert [t["task_id"] for t in paged] == [t["task_id"] for t in everything]
+
+
+def test_team_lead_assigns_in_one_step(first_process):
+    eng = first_process
+    eng.start("kim_first_referral", {}, case_ref="AS-1")
+    t = _one(eng, office="KIM_CM")
+    eng.claim(t["task_id"], actor=Actor("anna"))
+    out = eng.assign(t["task_id"], "bert", actor=Actor("lead", frozenset({"KIM_CM"})))
+    assert out["assignee"] == "bert"
+    with pytest.raises(TaskNotFound):
+        eng.assign(t["task_id"], "x", actor=Actor("lead.jc", frozenset({"JC"})))
+    with eng.db.reader() as s:
+        ev = s.scalars(select(AuditEvent).where(AuditEvent.event_type == "task.assigned")).one()
+    assert ev.actor == "lead" and ev.details == {"assignee": "bert", "previous": "anna"}
