@@ -88,11 +88,7 @@ class SchedulingMixin:
         """Run an instance with an incident again from its failed tasks."""
         with engine_clock.using(self._tick()):
             with self.db.unit_of_work() as s:
-                inst = s.scalar(select(ProcessInstance).where(ProcessInstance.id == instance_id)
-                                .with_for_update())
-                if inst is None:
-                    raise InstanceNotFound(f"instance {instance_id} not found",
-                                           instance_id=instance_id)
+                inst = self._locked_instance(s, instance_id)
                 if inst.status != "error":
                     raise InstanceNotRunning(f"instance {instance_id} has no incident "
                                              f"(status {inst.status})", status=inst.status)
@@ -192,11 +188,7 @@ class SchedulingMixin:
     def cancel(self, instance_id: int, *, reason: str, actor: Actor = SYSTEM) -> bool:
         """Cancel a running instance: its open tasks leave every worklist. False if not running."""
         with engine_clock.using(self._tick()), self.db.unit_of_work() as s:
-            inst = s.scalar(select(ProcessInstance).where(ProcessInstance.id == instance_id)
-                            .with_for_update())
-            if inst is None:
-                raise InstanceNotFound(f"instance {instance_id} not found",
-                                       instance_id=instance_id)
+            inst = self._locked_instance(s, instance_id)
             if inst.status not in ("running", "error"):
                 return False
             d = s.get(ProcessDefinition, inst.definition_id)
@@ -211,11 +203,7 @@ class SchedulingMixin:
         """Rewrite the data of every task, the workflow data and the instance's messages with
         ``transform(dict) -> dict`` (pseudonymisation); old data rows are deleted."""
         with engine_clock.using(self._tick()), self.db.unit_of_work() as s:
-            inst = s.scalar(select(ProcessInstance).where(ProcessInstance.id == instance_id)
-                            .with_for_update())
-            if inst is None:
-                raise InstanceNotFound(f"instance {instance_id} not found",
-                                       instance_id=instance_id)
+            inst = self._locked_instance(s, instance_id)
             d = s.get(ProcessDefinition, inst.definition_id)
             wf, snap = self._load(s, inst, d)
             for _k, w in store.iter_workflows(wf):
@@ -237,6 +225,14 @@ class SchedulingMixin:
                 inst.status = status
             self._audit(s, event_type, actor, inst, details=details or {})
             s.info.setdefault(("lotse_cache", id(self)), {})[inst.id] = (inst.revision, wf, snap)
+
+    def _locked_instance(self, s: Session, instance_id: int) -> ProcessInstance:
+        """The instance row, locked for this unit of work (InstanceNotFound if absent)."""
+        inst = s.scalar(select(ProcessInstance).where(ProcessInstance.id == instance_id)
+                        .with_for_update())
+        if inst is None:
+            raise InstanceNotFound(f"instance {instance_id} not found", instance_id=instance_id)
+        return inst
 
     def publish(self, name: str, payload: dict, *, actor: Actor = SYSTEM) -> list[str]:
         """Send a message from outside any process (e.g. a consent revocation); delivered now."""
