@@ -54,6 +54,9 @@ def create_app(settings: settings_mod.Settings | None = None, *,
     csrf.init_app(app)
     api.init_app(app)
     ui.init_app(app)
+    from web import designer
+
+    designer.init_app(app)
     errors.init_app(app)  # after flask-smorest: our handlers win
     app.after_request(_security_headers)
 
