@@ -39,8 +39,10 @@ def create_app(settings: settings_mod.Settings | None = None, *,
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_count,
                                 x_proto=settings.proxy_count)
     if engine is None:
+        # outside production the clock is movable (lotse clock, POST /api/test/clock)
         engine, offices = build_engine(Database(settings.database_url),
-                                       offices_file=settings.offices_file)
+                                       offices_file=settings.offices_file,
+                                       movable_clock=not settings.is_production)
     else:
         offices = OfficeRegistry.load(settings.offices_file)
     app.extensions["lotse"] = Services(settings=settings, engine=engine, offices=offices)
@@ -48,7 +50,7 @@ def create_app(settings: settings_mod.Settings | None = None, *,
     app.extensions["lotse_offices"] = offices
 
     _init_i18n(app)
-    from web import api, auth, csrf, errors, ui
+    from web import api, auth, csrf, errors, readlog, ui
 
     auth.init_app(app)
     csrf.init_app(app)
@@ -58,6 +60,7 @@ def create_app(settings: settings_mod.Settings | None = None, *,
 
     designer.init_app(app)
     errors.init_app(app)  # after flask-smorest: our handlers win
+    readlog.init_app(app)  # DP-11: data.read / audit.read entries after each response
     app.after_request(_security_headers)
 
     @app.get("/healthz")

@@ -13,6 +13,7 @@ DEMO_USERS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
     ("lead.jc", ("team_lead",), ("JC",)),
     ("designer.demo", ("process_designer",), ()),
     ("auditor.demo", ("auditor",), ()),
+    ("dpo.demo", ("dpo",), ()),
     ("admin.demo", ("admin",), ()),
 )
 

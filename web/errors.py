@@ -24,6 +24,7 @@ from engine.errors import (
     ScriptError,
     WorkflowDepthExceeded,
 )
+from processes.consent import ConsentMissing, ConsentScope
 from web.accounts import LoginFailed, LoginThrottled
 from web.csrf import CsrfFailed
 
@@ -47,6 +48,8 @@ _STATUS: list[tuple[type[LotseError], int]] = [
     (NotYourOffice, 404),
     (NotFound, 404),
     (FormInvalid, 422),
+    (ConsentMissing, 409),  # a referral without an active consent: nothing was changed
+    (ConsentScope, 403),  # a category outside the consent, asked for explicitly
     (Conflict, 409),
     (InvalidInput, 400),
     (CsrfFailed, 400),

@@ -484,6 +484,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "designer.rule.no-executable-process": ("Kein ausführbarer Prozess", "No executable process"),
 }
 
+from web.i18n_dp import MESSAGES_DP  # noqa: E402 - the data-protection and audit pages
+
+MESSAGES.update(MESSAGES_DP)
+
 
 def normalize_lang(value: str | None) -> str | None:
     """``"de"`` or ``"en"`` for a known language tag, else None."""

@@ -9,7 +9,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from engine.models import Base, BigId, UTCDateTime
 
-ROLES = ("caseworker", "case_manager", "team_lead", "process_designer", "auditor", "admin")
+ROLES = ("caseworker", "case_manager", "team_lead", "process_designer", "auditor", "dpo",
+         "admin")  # dpo: data-protection officer (Art. 15 reports; values only there)
 # Roles that work office queues: claim, complete and start cases.
 WORKER_ROLES = frozenset({"caseworker", "case_manager", "team_lead"})
 

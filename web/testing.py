@@ -71,3 +71,37 @@ class LiveServer:
     def __exit__(self, *exc) -> None:
         self.server.shutdown()
         self.thread.join(timeout=5)
+
+
+def refer(engine, case_ref: str, office: str, purpose: str, categories, *,
+          health: bool = False, days: int = 365) -> dict:
+    """A consent for ``office``/``purpose`` plus a referral record to that office, as if the
+    case manager had sent one (for tests of consent-scoped visibility)."""
+    from datetime import timedelta
+
+    from processes.consent import record_consent
+    from processes.models import Referral
+
+    now = engine.now()
+    today = now.date()
+    c = record_consent(engine, case_id=case_ref, office=office, purpose=purpose,
+                       categories=list(categories), valid_from=today,
+                       valid_until=today + timedelta(days=days), includes_health=health)
+    with engine.db.unit_of_work() as s:
+        s.add(Referral(referral_id=f"{case_ref}-{office}-{c['consent_id'][:8]}",
+                       case_id=case_ref, office=office, purpose=purpose, state="sent",
+                       sent_at=now, due_ack=now + timedelta(days=5),
+                       due_result=now + timedelta(days=30), consent_id=c["consent_id"]))
+    return c
+
+
+def base_consent(engine, case_ref: str, categories, *, health: bool = False) -> dict:
+    """The client's base consent to KIM case management."""
+    from datetime import timedelta
+
+    from processes.consent import BASE_PURPOSE, record_consent
+
+    today = engine.now().date()
+    return record_consent(engine, case_id=case_ref, office="KIM_CM", purpose=BASE_PURPOSE,
+                          categories=list(categories), valid_from=today,
+                          valid_until=today + timedelta(days=730), includes_health=health)

@@ -1,20 +1,36 @@
-"""Which case data a viewer may see (pages and API alike).
+"""Which cases and which case data a viewer may see (pages and API alike), DP-03/04.
 
-Workers see the fields their offices' consent scope allows (processes.consent.case_access
-and the field categories of processes/data_protection.toml); auditors see field names with
-masked values; every other role sees no case data."""
+* Office workers see a case only with an actual referral to their office and an active
+  consent for it (``processes.consent.case_access``); otherwise it does not exist for
+  them (404, logged as ``data.read_denied``). Of its data they see the categories that
+  consent and the purpose allow; asking for another category explicitly is a 403
+  ``CONSENT_SCOPE``.
+* The case manager (office KIM_CM) sees what the base consent covers (without a base
+  consent: identity and contact only).
+* Auditors see every case with field names and masked values; other roles see none.
+
+Every answer that carries case data gets it through ``case_data`` or ``cut``, which note
+the read for ``web.readlog`` (DP-11).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
 
+from flask import g, has_request_context
+from sqlalchemy import exists, select
+
+from engine.models import ProcessInstance
 from processes import consent
-from processes.dataprotection import Policy
+from processes.dataprotection import ENVELOPE, Policy
+from processes.models import Referral
+from web import readlog
 from web.accounts import Principal
 from web.ctx import services
 
 MASK = "•••"
+CM_OFFICE = "KIM_CM"
 
 
 @lru_cache(maxsize=1)
@@ -24,25 +40,168 @@ def policy() -> Policy:
 
 
 @dataclass(frozen=True)
+class CaseView:
+    """What the viewer may see of one case."""
+
+    visible: bool
+    categories: frozenset[str] = frozenset()
+    masked: bool = False  # auditors: field names, no values
+    purposes: tuple[str, ...] = ()
+    office: str | None = None  # the viewer's office the access comes from
+
+
+@dataclass(frozen=True)
 class Visible:
     data: dict
     masked: bool
     hidden: int  # fields left out because the consent scope does not cover them
 
 
-def case_data(user: Principal, case_ref: str | None, data: dict) -> Visible:
-    """``data`` cut down to what ``user`` may see of the case ``case_ref``."""
+def is_case_manager(user: Principal) -> bool:
+    """Case management staff: a worker of office KIM_CM."""
+    return user.is_worker and CM_OFFICE in user.work_offices
+
+
+def may_manage_consents(user: Principal) -> bool:
+    """Record and revoke consents: the case manager role in office KIM_CM."""
+    return user.has("case_manager") and CM_OFFICE in user.work_offices
+
+
+def access(user: Principal, case_ref: str | None) -> CaseView:
+    """The viewer's access to case ``case_ref`` (cached for the request)."""
+    if not case_ref:
+        return CaseView(False)
+    cache = g.setdefault("lotse_case_access", {}) if has_request_context() else {}
+    key = (user.id, case_ref)
+    if key not in cache:
+        cache[key] = _access(user, case_ref)
+    return cache[key]
+
+
+def _access(user: Principal, case_ref: str) -> CaseView:
+    if user.is_worker:
+        svc = services()
+        now = svc.engine.now()
+        cm = is_case_manager(user)
+        with svc.db.reader() as s:
+            acc = consent.case_access(s, policy(), case_ref, user.work_offices, now,
+                                      case_manager=cm)
+            if cm:
+                return CaseView(acc.visible, acc.categories,
+                                purposes=(consent.BASE_PURPOSE,), office=CM_OFFICE)
+            if not acc.visible:
+                return CaseView(False)
+            purposes, offices = [], []
+            for ref in s.scalars(select(Referral).where(Referral.case_id == case_ref,
+                                                        Referral.office.in_(
+                                                            user.work_offices))):
+                if consent.active_consent(s, case_ref, ref.office, ref.purpose, now):
+                    purposes.append(ref.purpose or "")
+                    offices.append(ref.office)
+        return CaseView(True, acc.categories, purposes=tuple(sorted(set(purposes))),
+                        office=sorted(offices)[0] if offices else None)
+    if user.has("auditor"):
+        return CaseView(True, frozenset(), masked=True)
+    return CaseView(False)
+
+
+def case_exists(case_ref: str | None) -> bool:
+    if not case_ref:
+        return False
+    with services().db.reader() as s:
+        return bool(s.scalar(select(exists().where(ProcessInstance.case_ref == case_ref))))
+
+
+def require_case(user: Principal, case_ref: str, *, instance_id: int | None = None) -> CaseView:
+    """The viewer's access to the case; a refusal of an existing case is logged (callers
+    answer 404 when it is not ``visible``)."""
+    view = access(user, case_ref)
+    if not view.visible and case_exists(case_ref):
+        readlog.denied(case_ref, reason="no_referral_or_consent", instance_id=instance_id)
+    return view
+
+
+def instances_for(user: Principal, *, case_ref: str | None = None,
+                  instance_id: int | None = None, **kw) -> list[dict]:
+    """Instances the viewer may see (``web.case_queries.visible_instances``), limited to
+    cases the viewer has access to; a refused case is logged."""
+    from web import case_queries as cq
+
+    db = services().db
+    if case_ref is not None and not require_case(user, case_ref,
+                                                 instance_id=instance_id).visible:
+        return []
+    found = cq.visible_instances(db, user, case_ref=case_ref, instance_id=instance_id, **kw)
+    out = []
+    for inst in found:
+        ref = inst["case_ref"]
+        if ref is None or access(user, ref).visible:
+            out.append(inst)
+        elif instance_id is not None:
+            readlog.denied(ref, reason="no_referral_or_consent", instance_id=instance_id)
+    if instance_id is not None and not found:
+        ref = _case_of(instance_id)
+        if ref is not None and not access(user, ref).visible:
+            readlog.denied(ref, reason="no_referral_or_consent", instance_id=instance_id)
+    return out
+
+
+def _case_of(instance_id: int) -> str | None:
+    from web.case_queries import MAX_ID
+
+    if not 0 < instance_id <= MAX_ID:
+        return None
+    with services().db.reader() as s:
+        return s.scalar(select(ProcessInstance.case_ref).where(ProcessInstance.id == instance_id))
+
+
+def case_data(user: Principal, case_ref: str | None, data: dict, *,
+              instance_id: int | None = None, task_id: str | None = None) -> Visible:
+    """``data`` cut down to what ``user`` may see of the case ``case_ref`` (the read is
+    noted for the read log)."""
     data = {k: v for k, v in data.items() if isinstance(k, str) and not k.startswith("_")}
     if user.is_worker:
         if not case_ref:
             return Visible({}, False, len(data))
-        svc = services()
-        with svc.db.reader() as s:
-            access = consent.case_access(s, policy(), case_ref, user.work_offices,
-                                         svc.engine.now(),
-                                         case_manager=user.has("case_manager"))
-        shown = policy().cut(data, access.categories) if access.visible else {}
+        view = access(user, case_ref)
+        shown = policy().cut(data, view.categories) if view.visible else {}
+        note(case_ref, view, shown, instance_id=instance_id, task_id=task_id)
         return Visible(shown, False, len(data) - len(shown))
     if user.has("auditor"):
+        if case_ref:
+            readlog.note_audit_read("case_data", case_id=case_ref, instance=instance_id,
+                                    fields=sorted(data))
         return Visible({k: MASK for k in data}, True, 0)
     return Visible({}, False, len(data))
+
+
+def note(case_ref: str, view: CaseView, shown: dict, *, instance_id: int | None = None,
+         task_id: str | None = None) -> None:
+    """Note that ``shown`` (already cut) goes out in this response."""
+    fields = [k for k in shown if k not in ENVELOPE]
+    readlog.note_read(case_ref, fields=fields, categories=policy().categories_in(shown),
+                      instance_id=instance_id, task_id=task_id, purposes=view.purposes,
+                      office=view.office)
+
+
+def check_categories(user: Principal, case_ref: str, requested: list[str]) -> CaseView:
+    """Explicitly asked-for categories must lie within the viewer's scope (DP-04):
+    ``ConsentScope`` (403) otherwise, logged as a refused read."""
+    from engine.errors import InvalidInput
+
+    unknown = [c for c in requested if c not in policy().categories]
+    if unknown:
+        raise InvalidInput(f"unknown data categories: {', '.join(unknown)}",
+                           categories=unknown)
+    view = access(user, case_ref)
+    if view.masked:
+        outside = list(requested)
+    else:
+        outside = [c for c in requested if c not in view.categories]
+    if outside:
+        readlog.denied(case_ref, reason="consent_scope", categories=outside,
+                       office=view.office)
+        raise consent.ConsentScope(
+            "the consent does not cover the requested categories for your office",
+            categories=sorted(outside))
+    return view

@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 
 from web import accounts
-from web.testing import LiveServer, token_for
+from web.testing import LiveServer, refer, token_for
 
 pytest_plugins = ["web.testing_fixtures"]
 
@@ -190,6 +190,9 @@ def test_claim_unclaim_and_team_lead_force(api, web_app):
     # The team lead may release it.
     r = api.post(f"/api/tasks/{jc_task}/unclaim", headers=api.h["lead.jc"])
     assert r.status_code == 200 and r.json["assignee"] is None
+    # A task alone does not open the case: JC needs a referral and a consent (DP-03/04).
+    assert api.get(f"/api/process-instances/{iid}", headers=h2).status_code == 404
+    refer(web_app.extensions["lotse"].engine, "C-1", "JC", "JC:SGB2", ["IDENT"])
     assert api.get(f"/api/process-instances/{iid}", headers=h2).status_code == 200
 
 
@@ -242,9 +245,14 @@ def test_instance_scoping_and_auditor_masking(api):
                  "INSTANCE_NOT_FOUND")
     tid = first_task(api)["task_id"]
     api.post(f"/api/tasks/{tid}/complete", headers=api.h["cm.demo"], json={"data": CASE})
-    # Now JC has a task in the instance and may see it - but no data without a consent.
+    # JC has a task in the instance now, but no referral and consent: still 404 (DP-04).
+    assert_error(api.get(f"/api/process-instances/{iid}", headers=api.h["jc.demo"]), 404,
+                 "INSTANCE_NOT_FOUND")
+    # With a referral and a consent for identity data JC sees exactly those fields.
+    refer(api.application.extensions["lotse"].engine, "C-1", "JC", "JC:SGB2", ["IDENT"])
     r = api.get(f"/api/process-instances/{iid}", headers=api.h["jc.demo"])
-    assert r.status_code == 200 and r.json["data"] == {} and r.json["data_masked"] is False
+    assert r.status_code == 200 and r.json["data_masked"] is False
+    assert r.json["data"]["first_name"] == "Amal" and "residence_status" not in r.json["data"]
     cm = api.get(f"/api/process-instances/{iid}", headers=api.h["cm.demo"]).json["data"]
     assert cm["first_name"] == "Amal" and "residence_status" not in cm  # no base consent
     r = api.get(f"/api/process-instances/{iid}", headers=api.h["auditor.demo"])

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from web.testing import csrf, login
+from web.testing import csrf, login, refer
 
 pytest_plugins = ["web.testing_fixtures"]
 
@@ -227,9 +227,14 @@ def test_case_page(web_app, eng):
     assert r.status_code == 302 and r.headers["Location"].endswith(f"/cases/K-1#instance-{iid}")
     assert cm.get("/cases?ref=K-1").headers["Location"] == "/cases/K-1"
     assert "K-1" in cm.get("/cases").text
-    # JC has a task now and sees the case, but no data: no referral and consent to JC
-    jc_page = browser_for(web_app, "jc.demo").get("/cases/K-1")
-    assert jc_page.status_code == 200 and "Amal" not in jc_page.text
+    # JC has a task now, but no referral and consent: the case does not exist for JC
+    jc = browser_for(web_app, "jc.demo")
+    assert jc.get("/cases/K-1").status_code == 404
+    # with a referral and a consent for identity data JC sees exactly those
+    refer(eng, "K-1", "JC", "JC:SGB2", ["IDENT"])
+    jc_page = jc.get("/cases/K-1")
+    assert jc_page.status_code == 200 and "Amal" in jc_page.text
+    assert "Befristete Aufenthaltserlaubnis" not in jc_page.text
     assert "Einwilligung deckt sie" in jc_page.text
     # the auditor sees it masked; admin not at all
     aud = browser_for(web_app, "auditor.demo").get("/cases/K-1").text
@@ -292,12 +297,16 @@ def test_unexpected_error_html_is_generic(web_app, monkeypatch):
     assert "interner fehler" in r.text.lower()
 
 
-def test_instructions_show_case_data_escaped_once(web_app, eng):
+def test_instructions_show_only_shared_case_data(web_app, eng):
     start_case(eng, "I-1", {**CASE, "last_name": "O'Brien"})
     abh = browser_for(web_app, "abh.demo")
     tid = eng.tasks(office="ABH")[0]["task_id"]
     page = abh.get(f"/tasks/{tid}").text
-    assert "für: O&#39;Brien, Amal (SYR)" in page  # escaped once, not "&amp;#39;"
+    # case_summary is a case-manager note (names, nationality, status): never shared
+    assert "für: nicht freigegeben." in page and "Brien" not in page
+    refer(eng, "I-1", "ABH", "ABH:AUFENTHALT", ["IDENT", "RESIDENCE"])
+    page = abh.get(f"/tasks/{tid}").text
+    assert "für: nicht freigegeben." in page and "Brien" not in page
     assert "{{" not in page
 
 

@@ -46,9 +46,12 @@ def init_app(app: Flask) -> Api:
         },
     )
     api = Api(app)
-    from web.api import docs, routes
+    from web.api import docs, dp_routes, routes
 
     api.register_blueprint(routes.blp)
+    api.register_blueprint(dp_routes.blp)
+    if not app.config["LOTSE_SETTINGS"].is_production:  # 404 in production: no such route
+        api.register_blueprint(dp_routes.test_blp)
     app.register_blueprint(docs.bp)
     app.extensions["lotse_api"] = api
     return api

@@ -148,10 +148,11 @@ def start(body):
 def get_instance(instance_id):
     """Status, visible case data and human tasks of an instance."""
     svc = services()
-    found = cq.visible_instances(svc.db, g.user, instance_id=instance_id)
+    found = visibility.instances_for(g.user, instance_id=instance_id)
     if not found:
         raise InstanceNotFound(f"instance {instance_id} not found", instance_id=instance_id)
     out = svc.engine.show(instance_id)
-    seen = visibility.case_data(g.user, out.get("case_ref"), out.get("data") or {})
+    seen = visibility.case_data(g.user, out.get("case_ref"), out.get("data") or {},
+                                instance_id=instance_id)
     out["data"], out["data_masked"] = seen.data, seen.masked
     return out

@@ -25,6 +25,18 @@ def parse_dt(value):
         return None
 
 
+def parse_date(value):
+    """ISO date text -> date (None when it is not one)."""
+    from datetime import date
+
+    if not value or isinstance(value, date):
+        return value or None
+    try:
+        return date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return None
+
+
 def page_url(after: str | None) -> str:
     """The current list URL with the same filters and another page cursor."""
     args = {k: v for k, v in request.args.items() if k not in ("after", "lang")}
@@ -42,7 +54,8 @@ def t_opt(key: str, default: str) -> str:
 
 
 def init_app(app: Flask) -> None:
-    from web.ui import board, cases, start, tasks  # noqa: F401 - registers the routes
+    from web.ui import audit, board, cases, dataprotection, start, tasks  # noqa: F401
 
-    app.jinja_env.globals.update(parse_dt=parse_dt, page_url=page_url, t_opt=t_opt)
+    app.jinja_env.globals.update(parse_dt=parse_dt, parse_date=parse_date, page_url=page_url,
+                                 t_opt=t_opt)
     app.register_blueprint(bp)

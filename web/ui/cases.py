@@ -8,7 +8,7 @@ from datetime import date
 from flask import Response, abort, g, redirect, render_template, request, url_for
 
 from web import case_queries as cq
-from web import visibility
+from web import consents, readlog, visibility
 from web.auth import login_required
 from web.ctx import lang, services
 from web.forms_ui import DATE_FORMATS
@@ -40,7 +40,7 @@ def _display(value, node: dict | None) -> str:
 def visible_data(inst: dict, data: dict) -> tuple[list[dict], bool, int]:
     """Rows of the case data this viewer may see (see web/visibility.py), whether values
     are masked, and how many fields the consent scope hides."""
-    seen = visibility.case_data(g.user, inst["case_ref"], data)
+    seen = visibility.case_data(g.user, inst["case_ref"], data, instance_id=inst["instance_id"])
     labels = cq.form_fields(services().db, inst["definition_id"])
     rows = []
     for key in sorted(seen.data):
@@ -67,14 +67,44 @@ def _instance_view(inst: dict) -> dict:
             "has_diagram": xml is not None, "error": shown.get("error")}
 
 
-def _render(instances: list[dict], *, case_ref: str | None):
+def _render(instances: list[dict], *, case_ref: str | None, consent_values: dict | None = None,
+            consent_error: str | None = None):
     views = [_instance_view(i) for i in instances]
     names: dict[str, str] = {}
     for v in views:
         names.update(v["names"])
     events = cq.timeline(services().db, [v["instance_id"] for v in views])
+    if g.user.has("auditor"):
+        readlog.note_audit_read("case_page", case_id=case_ref,
+                                instances=[v["instance_id"] for v in views],
+                                entries=len(events))
+    manage = bool(case_ref) and visibility.may_manage_consents(g.user)
+    consent_view = consent_form_context(case_ref, values=consent_values,
+                                        error=consent_error) if manage else None
     return render_template("case.html", case_ref=case_ref, instances=views, events=events,
-                           element_names=names, nav="cases")
+                           element_names=names, nav="cases", consent_view=consent_view,
+                           may_report=bool(case_ref) and may_access_report(g.user))
+
+
+def may_access_report(user) -> bool:
+    """Art. 15 reports: the case manager (KIM_CM) and the data-protection officer."""
+    return visibility.may_manage_consents(user) or user.has("dpo")
+
+
+def consent_form_context(case_ref: str, *, values: dict | None = None,
+                         error: str | None = None) -> dict:
+    """What the consent section of the case page needs."""
+    from processes.consent import BASE_PURPOSE
+
+    svc = services()
+    cats = visibility.policy().categories
+    return {"consents": consents.for_case(case_ref), "purposes": consents.purposes(),
+            "offices": [o for o in svc.offices if o.active],
+            "categories": [(c, names.get(lang()) or names.get("de") or c)
+                           for c, names in cats.items()],
+            "channels": consents.CHANNELS, "base_purpose": BASE_PURPOSE,
+            "form": values or {}, "error": error,
+            "today": svc.engine.now().date().isoformat()}
 
 
 @bp.get("/cases")
@@ -84,7 +114,8 @@ def case_search():
     ref = (request.args.get("ref") or "").strip()
     if ref:
         return redirect(url_for("ui.case", case_ref=ref[:CASE_REF_MAX]))
-    recent = cq.visible_instances(services().db, g.user, newest_first=True, limit=20)
+    recent = [i for i in cq.visible_instances(services().db, g.user, newest_first=True, limit=20)
+              if i["case_ref"] is None or visibility.access(g.user, i["case_ref"]).visible]
     return render_template("cases.html", recent=recent, nav="cases")
 
 
@@ -94,7 +125,7 @@ def case(case_ref: str):
     """Every instance of a case the user may see (404 when none)."""
     if len(case_ref) > CASE_REF_MAX:
         abort(404)
-    instances = cq.visible_instances(services().db, g.user, case_ref=case_ref)
+    instances = visibility.instances_for(g.user, case_ref=case_ref)
     if not instances:
         abort(404)
     return _render(instances, case_ref=case_ref)
@@ -104,7 +135,7 @@ def case(case_ref: str):
 @login_required
 def instance(instance_id: int):
     """One instance (redirects to its case page when it has a case reference)."""
-    found = cq.visible_instances(services().db, g.user, instance_id=instance_id)
+    found = visibility.instances_for(g.user, instance_id=instance_id)
     if not found:
         abort(404)
     if found[0]["case_ref"]:
@@ -117,7 +148,7 @@ def instance(instance_id: int):
 @login_required
 def diagram(instance_id: int):
     """The BPMN XML of the instance's process version (for the bpmn-js viewer)."""
-    found = cq.visible_instances(services().db, g.user, instance_id=instance_id)
+    found = visibility.instances_for(g.user, instance_id=instance_id)
     if not found:
         abort(404)
     xml = cq.diagram_xml(services().db, found[0]["definition_id"], found[0]["process_id"])

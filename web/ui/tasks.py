@@ -6,12 +6,14 @@ from datetime import datetime
 
 from flask import flash, g, redirect, render_template, request, url_for
 from jinja2 import TemplateError
+from jinja2 import meta as jinja_meta
 from jinja2.sandbox import SandboxedEnvironment
 
 from engine import forms as engine_forms
 from engine.errors import Conflict, FormInvalid, InvalidInput, TaskClaimedByOther, TaskNotOpen
 from engine.runtime import Actor
-from web import queries
+from processes.consent import ConsentMissing
+from web import queries, visibility
 from web.accounts import UserNotFound, get_user
 from web.auth import login_required, safe_next
 from web.ctx import actor, lang, services, t
@@ -37,14 +39,35 @@ def render_instructions(text: str | None, data: dict) -> str | None:
         return text
 
 
+def referenced_fields(text: str | None) -> set[str]:
+    """The case-data fields an instruction template names (``{{ first_name }}``)."""
+    if not text:
+        return set()
+    try:
+        return set(jinja_meta.find_undeclared_variables(_sandbox.parse(text)))
+    except TemplateError:
+        return set()
+
+
+def instruction_data(task: dict) -> dict:
+    """The case data the task's instructions name, cut to the viewer's consent scope
+    (a field outside it reads "nicht freigegeben"); the read is logged."""
+    names = referenced_fields(task.get("instructions"))
+    if task["state"] != "READY" or not names:
+        return {}
+    data = services().engine.show(task["instance_id"]).get("data") or {}
+    wanted = {k: data[k] for k in names if k in data}
+    seen = visibility.case_data(g.user, task.get("case_ref"), wanted,
+                                instance_id=task["instance_id"], task_id=task["task_id"])
+    out = {k: t("dp.not_shared") for k in wanted}
+    out.update(seen.data)
+    return out
+
+
 def _task_view(task_id: str) -> dict:
-    """The task (only if visible to the user's offices) plus its case data for instructions."""
+    """The task, only if visible to the user's offices."""
     eng = services().engine
     task = eng.get_task(task_id, actor=actor())
-    data = {}
-    if task["state"] == "READY" and task.get("instructions"):
-        data = eng.show(task["instance_id"]).get("data") or {}
-    task["instructions_html"] = render_instructions(task.get("instructions"), data)
     schema = task.get("form_schema") or {}
     task["title"] = (schema.get("x-title-en") if lang() == "en" else None) or task["name"]
     task["overdue"] = queries.is_overdue(task, eng.now())
@@ -56,6 +79,8 @@ def _may_complete(task: dict) -> bool:
 
 
 def _page(task: dict, *, values=None, errors=None, notice=None, status=200):
+    task["instructions_html"] = render_instructions(task.get("instructions"),
+                                                    instruction_data(task))
     fields = build_fields(task.get("form_schema"), task.get("ui_schema"), lang=lang(),
                           values=values, errors=errors)
     per_field = group_errors(errors or {}, task.get("form_schema") or {})
@@ -118,6 +143,10 @@ def complete(task_id: str):
     except TaskClaimedByOther as exc:
         return _page(task, values=raw, status=409,
                      notice=t("error.claimed", assignee=exc.fields.get("assignee") or "?"))
+    except ConsentMissing as exc:  # nothing was changed: the form keeps its values
+        return _page(task, values=raw, status=409,
+                     notice=t("consent.missing", office=exc.fields.get("office") or "?",
+                              purpose=exc.fields.get("purpose") or "?"))
     flash({"key": "task.completed_ok", "params": {"name": task["title"]}}, "success")
     if task["office"] in g.user.work_offices:
         return redirect(url_for("ui.worklist", code=task["office"]))

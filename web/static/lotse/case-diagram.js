@@ -21,6 +21,18 @@
               if (registry.get(id)) { canvas.addMarker(id, pair[1]); }
             });
           });
+        // Audit replay: number the elements of the path in the order they were taken.
+        var order = {};
+        try { order = JSON.parse(el.getAttribute("data-order") || "{}"); } catch (e) { order = {}; }
+        var overlays = viewer.get("overlays");
+        Object.keys(order).forEach(function (id) {
+          if (!registry.get(id)) { return; }
+          var badge = document.createElement("span");
+          badge.className = "lotse-order";
+          badge.setAttribute("aria-hidden", "true");
+          badge.textContent = order[id].join(", ");
+          overlays.add(id, "lotse-order", { position: { top: -12, left: -8 }, html: badge });
+        });
         // A read-only picture: out of the tab order, announced as one image with a
         // label; the list below the diagram names every marked step in text.
         el.querySelectorAll("svg[tabindex]").forEach(function (svg) {
