@@ -203,7 +203,7 @@ def main(argv=None) -> int:
         "timers": args.timers or (1000 if quick else 10000),
         "worklist_sizes": [int(x) for x in (args.worklist_sizes or (
             "10000,100000" if quick else "10000,100000,1000000")).split(",")],
-        "worklist_queries": 100,
+        "worklist_queries": 50 if quick else 100,
         "race_rounds": 4 if quick else 15,
         "http_cases": 4 if quick else 10,
     }

@@ -65,7 +65,7 @@ def history(ctx) -> None:
     from bench.wl_engine import cold_engine
 
     rec, label = ctx.rec, ctx.backend.label
-    cold = cold_engine(ctx.db)
+    cold = None if ctx.quick else cold_engine(ctx.db)  # --quick: the engine as shipped only
     variants = [("as shipped", ctx.engine)] + ([("workflow cache off", cold)] if cold else [])
     byte_pairs = None
     for v, eng in variants:
