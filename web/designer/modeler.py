@@ -185,15 +185,14 @@ def draft(draft_id: int):
 
 
 JS_TEXTS = (
-    "saved", "saving", "save_failed", "changed_elsewhere", "session_ended", "linting",
-    "lint_clean", "lint_counts", "lint_failed", "deploying", "deployed", "deployed_same",
-    "deploy_refused", "deploy_lint_errors", "select_element", "no_element", "severity.error",
-    "severity.warning", "nothing_selected", "selected", "lane_office", "lane_unbound",
-    "lane_by_name", "form_title", "form_file", "form_schema", "form_create", "form_preview",
-    "form_none", "form_file_bad", "condition", "condition_hint", "default_flow",
-    "default_none", "script", "unsaved", "open_catalogue", "file", "element", "rule",
-    "message", "lint_stale", "preview_failed", "el.lane", "el.userTask", "el.flow",
-    "el.gateway", "el.scriptTask", "form_ui", "process_versions", "severity", "open_report",
+    "saved", "saving", "save_failed", "changed_elsewhere", "session_ended", "lint_clean",
+    "lint_counts", "lint_failed", "deploying", "deployed", "deployed_same", "deploy_refused",
+    "deploy_lint_errors", "select_element", "severity", "severity.error", "severity.warning",
+    "rule", "element", "message", "nothing_selected", "selected", "lane_office",
+    "lane_unbound", "lane_by_name", "form_title", "form_file", "form_none", "form_file_bad",
+    "condition", "condition_hint", "default_flow", "default_none", "script", "unsaved",
+    "open_report", "process_versions", "preview_failed", "el.lane", "el.userTask", "el.flow",
+    "el.gateway", "el.scriptTask",
 )
 
 

@@ -56,7 +56,12 @@ def _process_page(pid: str, *, error: str | None = None, status: int = 200,
                   result: dict | None = None):
     versions = list_versions(services().db, pid)  # ProcessNotFound -> 404
     running_versions = [v for v in versions if v["running"] and not v["latest"]]
+    try:
+        migrate_from = int(request.args.get("migrate_from", ""))
+    except ValueError:
+        migrate_from = None
     return render_template("designer/process.html", process_id=pid, versions=versions,
+                           migrate_from=migrate_from,
                            name=versions[-1]["name"] or pid, latest=versions[-1],
                            running_versions=running_versions, can_edit=can_edit(),
                            error=error, result=result, nav="designer"), status

@@ -7,6 +7,7 @@
 
   var SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core";
   var FORM_PROP = "formJsonSchemaFilename";
+  var UI_PROP = "formUiSchemaFilename";
   var FORM_FILE_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,150}\.json$/;
   var GATEWAYS = ["bpmn:ExclusiveGateway", "bpmn:InclusiveGateway"];
 
@@ -327,6 +328,8 @@
     var target = $("form-preview");
     var body = new URLSearchParams();
     body.set("schema", $("form-schema").value);
+    var ui = formTask && getProp(formTask.businessObject, UI_PROP);
+    if (ui && Object.prototype.hasOwnProperty.call(files, baseName(ui))) { body.set("ui", files[baseName(ui)]); }
     target.setAttribute("aria-busy", "true");
     fetch(data.urls.preview, {
       method: "POST", credentials: "same-origin",
