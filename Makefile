@@ -48,6 +48,7 @@ lint: venv
 	$(VENV)/bin/ruff check engine processes web tests
 
 bench: venv
+	$(VENV)/bin/python -m pip install -q -e '.[bench]'
 	$(VENV)/bin/python -m bench
 
 clean:

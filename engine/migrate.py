@@ -16,7 +16,9 @@ def alembic_config(db: Database) -> Config:
     """An Alembic config pointing at our migrations and ``db``."""
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
-    cfg.set_main_option("sqlalchemy.url", db.url.render_as_string(hide_password=False))
+    # Alembic's config is an INI parser: a "%" in the URL (an encoded password) must be doubled.
+    url = db.url.render_as_string(hide_password=False).replace("%", "%%")
+    cfg.set_main_option("sqlalchemy.url", url)
     return cfg
 
 
