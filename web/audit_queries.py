@@ -283,7 +283,7 @@ def _last_change(props: str) -> float:
         return 0.0
 
 
-def replay(db: Database, instance_id: int, xml: str | None) -> dict:
+def replay(db: Database, instance_id: int, xml: str | None, case_ref: str | None = None) -> dict:
     """The path an instance took: every completed element of its diagram in order, with
     who and when (a user task: who completed it; an automatic element: the actor and time
     of the processing step that ran it), plus the audit entries of the instance."""
@@ -295,7 +295,7 @@ def replay(db: Database, instance_id: int, xml: str | None) -> dict:
                            .order_by(AuditEvent.seq)).all()
         offices = dict(s.execute(select(HumanTask.element_id, HumanTask.office)
                                  .where(HumanTask.instance_id == instance_id)).all())
-        entries = [row_dict(e) for e in events]
+        entries = [row_dict(e, {instance_id: case_ref}) for e in events]
     done = sorted(((_last_change(p), seq, name) for name, state, p, seq in rows
                    if state == COMPLETED and name in elements), key=lambda r: (r[0], r[1]))
     steps = [e for e in events if e.event_type in STEP_EVENTS]

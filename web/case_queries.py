@@ -29,9 +29,11 @@ def sees_all_cases(user: Principal) -> bool:
 
 def visible_instances(db: Database, user: Principal, *, case_ref: str | None = None,
                       instance_id: int | None = None, newest_first: bool = False,
-                      limit: int = 200) -> list[dict]:
+                      limit: int = 200, all_offices: bool = False) -> list[dict]:
     """Instances of a case (or one instance) the user may see: any task in one of their
-    offices, or started by them; auditors see all; other roles none."""
+    offices, or started by them; auditors see all; other roles none. ``all_offices``
+    (the case manager, whose access web/visibility.py has checked) drops the office
+    condition."""
     if instance_id is not None and not 0 < instance_id <= MAX_ID:
         return []
     q = select(ProcessInstance)
@@ -45,7 +47,10 @@ def visible_instances(db: Database, user: Principal, *, case_ref: str | None = N
             return []
         in_office = exists().where(HumanTask.instance_id == ProcessInstance.id,
                                    HumanTask.office.in_(offices))
-        q = q.where(or_(in_office, ProcessInstance.created_by == user.name))
+        cond = or_(in_office, ProcessInstance.created_by == user.name)
+        if all_offices:
+            cond = or_(cond, ProcessInstance.case_ref.is_not(None))
+        q = q.where(cond)
     if newest_first:
         q = q.order_by(ProcessInstance.created_at.desc(), ProcessInstance.id.desc())
     else:

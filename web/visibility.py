@@ -131,7 +131,9 @@ def instances_for(user: Principal, *, case_ref: str | None = None,
     if case_ref is not None and not require_case(user, case_ref,
                                                  instance_id=instance_id).visible:
         return []
-    found = cq.visible_instances(db, user, case_ref=case_ref, instance_id=instance_id, **kw)
+    # the case manager sees every instance of the cases it manages (all offices)
+    found = cq.visible_instances(db, user, case_ref=case_ref, instance_id=instance_id,
+                                 all_offices=is_case_manager(user), **kw)
     out = []
     for inst in found:
         ref = inst["case_ref"]

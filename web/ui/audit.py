@@ -107,7 +107,7 @@ def audit_replay(instance_id: int):
         abort(404)
     inst = found[0]
     xml = cq.diagram_xml(db, inst["definition_id"], inst["process_id"])
-    rep = aq.replay(db, instance_id, xml)
+    rep = aq.replay(db, instance_id, xml, inst["case_ref"])
     states = cq.element_states(db, instance_id)
     readlog.note_audit_read("replay", case_id=inst["case_ref"], instance=instance_id,
                             entries=len(rep["entries"]))

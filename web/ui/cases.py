@@ -114,8 +114,7 @@ def case_search():
     ref = (request.args.get("ref") or "").strip()
     if ref:
         return redirect(url_for("ui.case", case_ref=ref[:CASE_REF_MAX]))
-    recent = [i for i in cq.visible_instances(services().db, g.user, newest_first=True, limit=20)
-              if i["case_ref"] is None or visibility.access(g.user, i["case_ref"]).visible]
+    recent = visibility.instances_for(g.user, newest_first=True, limit=20)
     return render_template("cases.html", recent=recent, nav="cases")
 
 

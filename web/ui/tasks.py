@@ -98,7 +98,10 @@ def _page(task: dict, *, values=None, errors=None, notice=None, status=200):
                    if u["active"] and set(u["roles"]) & {"caseworker", "case_manager",
                                                          "team_lead"}]
     procs = {p["process_id"]: p["name"] for p in queries.processes(services().db)}
+    case_visible = (visibility.access(g.user, task["case_ref"]).visible if task.get("case_ref")
+                    else True)  # the case page is 404 without referral and consent
     return render_template("task.html", task=task, fields=fields, summary=summary,
+                           case_visible=case_visible,
                            may_complete=_may_complete(task), notice=notice, members=members,
                            process_name=procs.get(task["process_id"], task["process_id"]),
                            nav="board"), status
