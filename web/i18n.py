@@ -260,6 +260,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "designer.view": ("Ansehen und prüfen", "View and check"),
     "designer.delete": ("Löschen", "Delete"),
     "designer.deleted": ("Entwurf gelöscht.", "Draft deleted."),
+    "designer.delete_confirm": ("Entwurf „{name}“ löschen?", "Delete the draft “{name}”?"),
     "designer.new": ("Neuen Prozess modellieren", "Model a new process"),
     "designer.new_name": ("Name des Prozesses", "Process name"),
     "designer.new_pid_hint": (("Technische Kennung, z. B. kim_wohnungssuche: Buchstaben, Ziffern "

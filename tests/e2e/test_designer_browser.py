@@ -362,3 +362,29 @@ def test_modeler_page_without_designer_role(live_server, page, eng):
     resp = page.goto(live_server.url + "/designer/")
     assert resp.status == 403
     expect(page.locator("h1")).to_contain_text("403")
+
+
+def test_deleting_a_draft_asks_first(live_server, page, eng):
+    log_in(page, live_server, "designer.demo")
+    page.goto(live_server.url + "/designer/")
+    page.get_by_label("Name des Prozesses").fill("Wegwerf")
+    page.get_by_label("Prozess-ID").fill("wegwerf")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Modellieren").click()
+    page.goto(live_server.url + "/designer/")
+    rows = page.locator("#drafts tbody tr")
+    expect(rows).to_have_count(1)
+    questions = []
+
+    def answer(dialog, accept):
+        questions.append(dialog.message)
+        dialog.accept() if accept else dialog.dismiss()
+
+    page.once("dialog", lambda d: answer(d, False))
+    rows.get_by_role("button", name=re.compile("^Löschen")).click()
+    expect(rows).to_have_count(1)
+    page.once("dialog", lambda d: answer(d, True))
+    with page.expect_navigation():
+        rows.get_by_role("button", name=re.compile("^Löschen")).click()
+    expect(page.locator("#drafts")).to_have_count(0)
+    assert questions == ["Entwurf „Wegwerf“ löschen?"] * 2
