@@ -481,3 +481,13 @@ def test_migration_0007_up_and_down(sqlite_db):
     upgrade(sqlite_db)
     with sqlite_db.engine.connect() as conn:
         assert "designer_draft" in set(sqlite_db.engine.dialect.get_table_names(conn))
+
+
+def test_designer_link_in_navigation_for_designers_only(client):
+    login(client, "designer.demo")
+    assert 'href="/designer/"' in client.get("/").get_data(as_text=True)
+    client.post("/logout", data={"csrf_token": csrf(client)})
+    login(client, "jc.demo")
+    page = client.get("/")
+    assert page.status_code == 200 and "jc.demo" in page.get_data(as_text=True)
+    assert 'href="/designer/"' not in page.get_data(as_text=True)
