@@ -8,6 +8,7 @@ MESSAGES_DP: dict[str, tuple[str, str]] = {
     "nav.verify": ("Integrität", "Integrity"),
     "nav.access_report": ("Auskunft", "Access report"),
     "dp.not_shared": ("nicht freigegeben", "not shared"),
+    "status.pseudonymised": ("pseudonymisiert", "pseudonymised"),
     # consents
     "consent.title": ("Einwilligungen", "Consents"),
     "consent.none": ("Keine Einwilligungen erfasst.", "No consents recorded."),

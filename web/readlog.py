@@ -85,12 +85,14 @@ def note_audit_read(view: str, **details) -> None:
 
 
 def denied(case_id: str | None, *, reason: str, instance_id: int | None = None,
-           categories=(), office: str | None = None) -> None:
+           categories=(), office: str | None = None, task_id: str | None = None) -> None:
     """Write ``data.read_denied`` now (own transaction)."""
     actor, own_office, extra = _viewer()
     details = {"case_id": case_id, "reason": reason, **_context(), **extra}
     if instance_id is not None:
         details["instance"] = int(instance_id)
+    if task_id is not None:
+        details["task_id"] = task_id
     if categories:
         details["categories"] = sorted(categories)
     _write([AuditEvent(event_type="data.read_denied", actor=actor,

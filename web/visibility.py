@@ -207,3 +207,21 @@ def check_categories(user: Principal, case_ref: str, requested: list[str]) -> Ca
             "the consent does not cover the requested categories for your office",
             categories=sorted(outside))
     return view
+
+
+def task_refused(task_id: str) -> None:
+    """Log a refused read of another office's task (the answer is 404) when it exists."""
+    import uuid
+
+    from engine.models import HumanTask
+
+    try:
+        task_id = str(uuid.UUID(str(task_id)))
+    except ValueError:
+        return  # not a task id: nothing was refused
+    with services().db.reader() as s:
+        row = s.execute(select(HumanTask.case_ref, HumanTask.instance_id, HumanTask.office)
+                        .where(HumanTask.id == task_id)).first()
+    if row is not None:
+        readlog.denied(row.case_ref, reason="another_office_task", instance_id=row.instance_id,
+                       task_id=task_id)

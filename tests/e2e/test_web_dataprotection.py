@@ -174,6 +174,15 @@ def test_office_without_referral_gets_404_and_the_refusal_is_logged(web_app, eng
     # the task page still works for JC (its work), without the case's data
     tid = eng.tasks(office="JC")[0]["task_id"]
     assert jc.get(f"/tasks/{tid}").status_code == 200
+    # another office's task is a refused read too
+    abh_tid = eng.tasks(office="ABH")[0]["task_id"]
+    assert jc.get(f"/tasks/{abh_tid}").status_code == 404
+    assert api.get(f"/api/tasks/{abh_tid}", headers=api.h["jc.demo"]).status_code == 404
+    refused = entries(eng, "data.read_denied", reason="another_office_task")
+    assert [e.details["task_id"] for e in refused] == [abh_tid, abh_tid]
+    assert {e.details["case_id"] for e in refused} == {"V-1"}
+    assert jc.get("/tasks/not-a-task").status_code == 404  # nothing to log
+    assert len(entries(eng, "data.read_denied", reason="another_office_task")) == 2
 
 
 def test_fields_outside_the_consent_are_left_out_and_explicit_asks_are_403(web_app, eng, api):

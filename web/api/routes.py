@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import g, request
 
 from engine import forms as engine_forms
-from engine.errors import FormInvalid, InstanceNotFound
+from engine.errors import FormInvalid, InstanceNotFound, TaskNotFound
 from web import case_queries as cq
 from web import queries, visibility
 from web.api import Blueprint
@@ -79,7 +79,11 @@ def office_tasks(args, code):
 @errors(404)
 def get_task(task_id):
     """A task with its form schema, UI schema and instructions."""
-    return services().engine.get_task(task_id, actor=actor())
+    try:
+        return services().engine.get_task(task_id, actor=actor())
+    except TaskNotFound:
+        visibility.task_refused(task_id)  # another office's task: a refused read
+        raise
 
 
 @blp.route("/tasks/<task_id>/claim", methods=["POST"])

@@ -10,7 +10,14 @@ from jinja2 import meta as jinja_meta
 from jinja2.sandbox import SandboxedEnvironment
 
 from engine import forms as engine_forms
-from engine.errors import Conflict, FormInvalid, InvalidInput, TaskClaimedByOther, TaskNotOpen
+from engine.errors import (
+    Conflict,
+    FormInvalid,
+    InvalidInput,
+    TaskClaimedByOther,
+    TaskNotFound,
+    TaskNotOpen,
+)
 from engine.runtime import Actor
 from processes.consent import ConsentMissing
 from web import queries, visibility
@@ -111,7 +118,12 @@ def _page(task: dict, *, values=None, errors=None, notice=None, status=200):
 @login_required
 def task(task_id: str):
     """The task with its form, instructions and actions."""
-    return _page(_task_view(task_id))
+    try:
+        view = _task_view(task_id)
+    except TaskNotFound:
+        visibility.task_refused(task_id)  # another office's task: a refused read
+        raise
+    return _page(view)
 
 
 def _not_open_notice(exc: TaskNotOpen, task: dict) -> str:
