@@ -26,6 +26,7 @@ from web.ctx import services, user
 
 _READS = "lotse_reads"
 _AUDIT_READS = "lotse_audit_reads"
+_MASKED = "lotse_masked_reads"
 
 
 @dataclass
@@ -78,6 +79,18 @@ def note_read(case_id: str, *, fields, categories, instance_id: int | None = Non
         r.office = office
 
 
+def note_masked(case_id: str, *, fields, instance_id: int | None = None) -> None:
+    """An auditor's answer shows field names (values masked) of case ``case_id``: one
+    ``audit.read`` (view ``case_data``) per case and response."""
+    if not has_request_context():
+        return
+    masked: dict[str, _Read] = g.setdefault(_MASKED, {})
+    r = masked.setdefault(case_id, _Read())
+    r.fields |= {f for f in fields if isinstance(f, str)}
+    if instance_id is not None:
+        r.instances.add(int(instance_id))
+
+
 def note_audit_read(view: str, **details) -> None:
     """This response shows (part of) the audit log: ``view`` plus filters and counts."""
     if has_request_context():
@@ -108,6 +121,9 @@ def flush(response):
     """after_request: write the noted reads when the answer carried data."""
     reads: dict[str, _Read] = g.pop(_READS, None) or {}
     audit_reads: list[dict] = g.pop(_AUDIT_READS, None) or []
+    for case_id, r in sorted((g.pop(_MASKED, None) or {}).items()):
+        audit_reads.append({"view": "case_data", "case_id": case_id, "fields": sorted(r.fields),
+                            "instances": sorted(r.instances), "values": "masked"})
     if response.status_code >= 400 or not (reads or audit_reads):
         return response
     actor, own_office, extra = _viewer()

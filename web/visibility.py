@@ -171,8 +171,7 @@ def case_data(user: Principal, case_ref: str | None, data: dict, *,
         return Visible(shown, False, len(data) - len(shown))
     if user.has("auditor"):
         if case_ref:
-            readlog.note_audit_read("case_data", case_id=case_ref, instance=instance_id,
-                                    fields=sorted(data))
+            readlog.note_masked(case_ref, fields=data, instance_id=instance_id)
         return Visible({k: MASK for k in data}, True, 0)
     return Visible({}, False, len(data))
 
