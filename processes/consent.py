@@ -141,8 +141,13 @@ class ConsentGate:
 
 
 def revoke_consent(engine, consent_id: str, *, actor: Actor = SYSTEM,
-                   channel: str = "written", status: str = "revoked") -> dict:
-    """Revoke (or expire) a consent and apply DP-06 at once."""
+                   channel: str = "written", status: str = "revoked",
+                   follow_up: bool = True) -> dict:
+    """Revoke (or expire) a consent and apply DP-06 at once.
+
+    Revoking the base consent (KIM_CM:CASE_MANAGEMENT) revokes every other active consent
+    of the case at the same time and starts the case closure instead of a follow-up task.
+    """
     now = engine.now()
     with engine.db.unit_of_work() as s:
         c = s.get(Consent, consent_id, with_for_update=True)
@@ -177,7 +182,17 @@ def revoke_consent(engine, consent_id: str, *, actor: Actor = SYSTEM,
     engine.publish("consent_revoked", {"case_id": info["case_id"], "consent_id": consent_id,
                                        "office": info["office"], "purpose": info["purpose"]},
                    actor=actor)
-    effects.follow_up = _start_follow_up(engine, info, actor)
+    if info["purpose"] == BASE_PURPOSE:
+        with engine.db.reader() as s:
+            others = list(s.scalars(select(Consent.consent_id).where(
+                Consent.case_id == info["case_id"], Consent.status == "active")))
+        effects.cascaded = [revoke_consent(engine, cid, actor=actor, channel=channel,
+                                           status=status, follow_up=False)["consent_id"]
+                            for cid in others]
+        effects.closure = _start(engine, CLOSURE_PROCESS, info, actor,
+                                 {"closure_reason": "consent_revoked_entirely"})
+    elif follow_up:
+        effects.follow_up = _start(engine, FOLLOW_UP_PROCESS, info, actor, {})
     info["effects"] = effects.__dict__
     return info
 
@@ -187,18 +202,22 @@ class _Effects:
     withdrawn: list[str] = field(default_factory=list)
     cancelled_instances: list[int] = field(default_factory=list)
     follow_up: int | None = None
+    cascaded: list[str] = field(default_factory=list)
+    closure: int | None = None
 
 
 FOLLOW_UP_PROCESS = "kim_consent_followup"
+CLOSURE_PROCESS = "kim_case_closure"
 
 
-def _start_follow_up(engine, info: dict, actor: Actor) -> int | None:
+def _start(engine, process_id: str, info: dict, actor: Actor, extra: dict) -> int | None:
+    """Start a follow-up process of the case, if the catalogue has it deployed."""
     from engine.errors import ProcessNotFound
 
     try:
-        out = engine.start(FOLLOW_UP_PROCESS, {"case_id": info["case_id"],
-                                               "revoked_office": info["office"],
-                                               "revoked_purpose": info["purpose"]},
+        out = engine.start(process_id, {"case_id": info["case_id"],
+                                        "revoked_office": info["office"],
+                                        "revoked_purpose": info["purpose"], **extra},
                            case_ref=info["case_id"], actor=actor)
     except ProcessNotFound:
         return None

@@ -135,3 +135,22 @@ def test_access_report_lists_data_recipients_and_consents(engine, db):
     with db.reader() as s:
         assert s.scalar(select(AuditEvent).where(AuditEvent.event_type == "data.export"))
     assert verify(db)["ok"]
+
+
+def test_revoking_the_base_consent_revokes_all_and_starts_the_closure(engine):
+    from processes.consent import BASE_PURPOSE
+
+    engine.deploy([BPMN_DIR])  # the whole catalogue, with the closure process P6
+    engine.deploy_files(B.files(cm__bpmn=cm_process(), office__bpmn=office_process()))
+    base = consent_for(engine, office="KIM_CM", purpose=BASE_PURPOSE,
+                       categories=("IDENT", "CONTACT", "CM_NOTES"))
+    jc = consent_for(engine)
+    engine.start("test_cm_referral", dict(CASE_DATA), case_ref="K-1")
+    out = revoke_consent(engine, base["consent_id"], channel="oral")
+    assert out["effects"]["cascaded"] == [jc["consent_id"]]
+    assert _referral(engine)["state"] == "suspended_consent_revoked"
+    assert engine.tasks(office="JC") == []
+    closure = engine.show(out["effects"]["closure"])
+    assert closure["process_id"] == "kim_case_closure" and closure["status"] == "running"
+    assert closure["data"]["closure_reason"] == "consent_revoked_entirely"
+    assert out["effects"]["follow_up"] is None
