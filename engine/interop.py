@@ -31,7 +31,7 @@ from engine.deploy import (
     prepare,
 )
 from engine.errors import DeployError
-from engine.lint import ERROR, lint_files
+from engine.lint import ACTIVITIES, ERROR, lint_files
 
 MAX_BYTES = 20 * 1024 * 1024
 BPMNDI_NS = "http://www.omg.org/spec/BPMN/20100524/DI"
@@ -44,22 +44,6 @@ STANDARD_NAMESPACES = frozenset(
         "http://www.w3.org/2001/XMLSchema-instance",
         "http://www.w3.org/2001/XMLSchema",
         "http://www.w3.org/XML/1998/namespace",
-    }
-)
-ACTIVITIES = frozenset(
-    {
-        "task",
-        "userTask",
-        "manualTask",
-        "scriptTask",
-        "serviceTask",
-        "sendTask",
-        "receiveTask",
-        "businessRuleTask",
-        "callActivity",
-        "subProcess",
-        "transaction",
-        "adHocSubProcess",
     }
 )
 

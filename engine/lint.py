@@ -76,13 +76,8 @@ RULES: dict[str, str] = {
     "no-executable-process": "no process is marked executable",
 }
 
-FLOW_NODES = frozenset(
+ACTIVITIES = frozenset(
     {
-        "startEvent",
-        "endEvent",
-        "intermediateCatchEvent",
-        "intermediateThrowEvent",
-        "boundaryEvent",
         "task",
         "userTask",
         "manualTask",
@@ -95,13 +90,20 @@ FLOW_NODES = frozenset(
         "subProcess",
         "transaction",
         "adHocSubProcess",
-        "exclusiveGateway",
-        "parallelGateway",
-        "inclusiveGateway",
-        "eventBasedGateway",
-        "complexGateway",
     }
 )
+FLOW_NODES = ACTIVITIES | {
+    "startEvent",
+    "endEvent",
+    "intermediateCatchEvent",
+    "intermediateThrowEvent",
+    "boundaryEvent",
+    "exclusiveGateway",
+    "parallelGateway",
+    "inclusiveGateway",
+    "eventBasedGateway",
+    "complexGateway",
+}
 CONTAINERS = frozenset({"subProcess", "transaction", "adHocSubProcess"})
 HUMAN_TASKS = frozenset({"userTask", "manualTask", "task"})
 THROW_TAGS = frozenset({"intermediateThrowEvent", "endEvent"})
