@@ -368,6 +368,8 @@ class Engine(SchedulingMixin):
         now = self.now()
         # take thrown events out of the workflow before it is saved, so none is sent twice
         sent = messaging.write_outbox(s, wf, inst.id, now, self.message_listeners)
+        if sent:
+            self._audit(s, "message.sent", actor, inst, details={"message_ids": sent})
         result = store.save(s, inst, wf, snap)
         self._project(s, inst, d, wf, result, actor, completed_task, now)
         subs = messaging.subscriptions(wf, inst.case_ref)
@@ -457,6 +459,27 @@ class Engine(SchedulingMixin):
             s.execute(insert(HumanTask), new_rows)
         if changes:
             s.execute(update(HumanTask), changes)
+        self._audit_steps(s, inst, res, new_rows, changes, actor)
+
+    def _audit_steps(self, s, inst, res: store.SaveResult, new_rows, changes, actor) -> None:
+        """Audit what the engine did in this step: tasks created/cancelled, gateway decisions."""
+        for row in new_rows:
+            self._audit(s, "task.created", actor, inst, element=row["element_id"],
+                        details={"task_id": row["id"], "office": row["office"]})
+        for row in changes:
+            if row["state"] in ("CANCELLED", "ERROR"):
+                self._audit(s, f"task.{row['state'].lower()}", actor, inst,
+                            details={"task_id": row["id"]})
+        for task in [*res.inserted, *res.updated]:
+            ts = task.task_spec
+            if (task.state == TaskState.COMPLETED and getattr(ts, "cond_task_specs", None)
+                    and res.previous_states.get(task.id) != TaskState.COMPLETED):
+                taken = sorted(c.task_spec.bpmn_id or c.task_spec.name for c in task.children)
+                default = getattr(ts, "default_task_spec", None)
+                self._audit(s, "gateway.evaluated", actor, inst, element=ts.bpmn_id,
+                            details={"taken": taken, "default_taken": bool(
+                                default and any(c.task_spec.name == default
+                                                for c in task.children))})
 
     def _due(self, wf, task, expression: str | None) -> datetime | None:
         if not expression:

@@ -8,8 +8,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.audit import add_at_commit
 from engine.db import Database
-from engine.models import Message
+from engine.models import AuditEvent, Message
 from processes.models import Referral
 from processes.offices import OfficeRegistry
 
@@ -52,6 +53,7 @@ class ReferralListener:
             target = "suspended_consent_revoked"
         if ref.state not in allowed:
             return  # late or duplicate message: the referral keeps its state
+        _audit_change(session, now, rid, ref.state, target, msg.name)
         ref.state = target
         if target == "acknowledged":
             ref.acknowledged_at = now
@@ -64,6 +66,7 @@ class ReferralListener:
         if session.get(Referral, rid) is not None:
             return
         office = self.offices.get(str(payload.get("office")))
+        _audit_change(session, now, rid, None, "sent", msg.name)
         session.add(Referral(
             referral_id=rid, case_id=str(payload.get("case_id") or "") or None,
             office=office.code, purpose=payload.get("purpose"), state="sent",
@@ -72,6 +75,13 @@ class ReferralListener:
             due_ack=now + timedelta(days=office.sla_ack_days),
             due_result=now + timedelta(days=office.sla_result_days),
         ))
+
+
+def _audit_change(session: Session, now: datetime, rid: str, old: str | None, new: str,
+                  message: str) -> None:
+    add_at_commit(session, AuditEvent(at=now, event_type="referral.status_changed",
+                                      details={"referral_id": rid, "from": old, "to": new,
+                                               "message": message}))
 
 
 def list_referrals(db: Database, *, now: datetime, case_id: str | None = None,

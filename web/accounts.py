@@ -18,8 +18,10 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from engine.audit import add_at_commit
 from engine.db import Database
 from engine.errors import Conflict, InvalidInput, LotseError, NotFound
+from engine.models import AuditEvent
 from web.models import (
     ROLES,
     WORKER_ROLES,
@@ -224,11 +226,14 @@ def authenticate(db: Database, name: str, password: str, *, remote_addr: str | N
         if _throttled(s, name, remote_addr, since, max_failures):
             s.add(LoginAttempt(name=name, remote_addr=remote_addr, at=now, success=False))
             result: Principal | str = "throttled"
+            add_at_commit(s, AuditEvent(at=now, event_type="auth.login_throttled", actor=name))
         else:
             user = s.scalar(select(User).where(User.name == name)) if name else None
             stored = user.password_hash if user is not None and user.active else None
             ok = _verify(stored, password or "")
             s.add(LoginAttempt(name=name, remote_addr=remote_addr, at=now, success=ok))
+            add_at_commit(s, AuditEvent(at=now, actor=name,
+                                        event_type="auth.login" if ok else "auth.login_failed"))
             if ok:
                 if _hasher.check_needs_rehash(stored):
                     user.password_hash = _hasher.hash(password)

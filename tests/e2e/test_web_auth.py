@@ -193,3 +193,20 @@ def test_htmx_request_after_logout_redirects_the_whole_page(client):
                             "HX-Current-URL": "http://localhost/offices/KIM_CM/tasks"})
     assert r.status_code == 200 and r.data == b""
     assert r.headers["HX-Redirect"] == "/login?next=/offices/KIM_CM/tasks"
+
+
+def test_logins_are_audited_without_personal_values(client, web_app):
+    from sqlalchemy import select
+
+    from engine.audit import verify
+    from engine.models import AuditEvent
+
+    assert login(client, "jc.demo", "wrong-password").status_code == 401
+    login(client, "jc.demo")
+    db = web_app.extensions["lotse"].db
+    with db.reader() as s:
+        kinds = [(e.event_type, e.actor) for e in s.scalars(
+            select(AuditEvent).where(AuditEvent.event_type.like("auth.%"))
+            .order_by(AuditEvent.seq))]
+    assert kinds == [("auth.login_failed", "jc.demo"), ("auth.login", "jc.demo")]
+    assert verify(db)["ok"]

@@ -78,3 +78,42 @@ def test_audit_entries_hold_no_personal_values(first_process, db):
     for key in ("first_name", "last_name", "birth_date"):
         assert PERSON[key] not in dump
     assert "first_name" in dump  # field names are recorded, values are not
+
+
+def _events(db, event_type):
+    from sqlalchemy import select
+
+    from engine.models import AuditEvent
+
+    with db.reader() as s:
+        return s.scalars(select(AuditEvent).where(AuditEvent.event_type == event_type)
+                         .order_by(AuditEvent.seq)).all()
+
+
+def test_gateway_decisions_tasks_and_messages_are_audited(first_process, db):
+    eng = first_process
+    iid = eng.start("kim_first_referral", {}, case_ref="G-1")["instance_id"]
+    eng.complete(eng.tasks(instance_id=iid)[0]["task_id"], PERSON)
+    for t in eng.tasks(instance_id=iid):
+        data = ({"abh_result": "rejected", "abh_rejection_reason": "Unterlagen fehlen"}
+                if t["office"] == "ABH" else {"jc_result": "granted"})
+        eng.complete(t["task_id"], data)
+    (gw,) = _events(db, "gateway.evaluated")
+    assert gw.element_id == "Gw_Ergebnis"
+    assert gw.details == {"taken": ["Task_Klaeren"], "default_taken": False}
+    created = sorted(e.element_id for e in _events(db, "task.created"))
+    assert created == sorted(["Task_Erfassen", "Task_Aufenthalt_Pruefen",
+                              "Task_Leistung_Pruefen", "Task_Klaeren"])
+    assert verify(db)["ok"]
+
+
+def test_default_flow_decision_is_audited(first_process, db):
+    eng = first_process
+    iid = eng.start("kim_first_referral", {}, case_ref="G-2")["instance_id"]
+    eng.complete(eng.tasks(instance_id=iid)[0]["task_id"], PERSON)
+    for t in eng.tasks(instance_id=iid):
+        data = ({"abh_result": "granted", "abh_valid_until": "2027-01-31"}
+                if t["office"] == "ABH" else {"jc_result": "granted"})
+        eng.complete(t["task_id"], data)
+    (gw,) = _events(db, "gateway.evaluated")
+    assert gw.details == {"taken": ["Task_Abschliessen"], "default_taken": True}

@@ -211,6 +211,17 @@ def test_referral_state_machine(engine):
     assert _state(engine) == "completed"
     _send(engine, "referral_withdrawn", reason="client_request")  # terminal: stays completed
     assert _state(engine) == "completed"
+    from sqlalchemy import select
+
+    from engine.models import AuditEvent
+
+    with engine.db.reader() as s:
+        changes = [(e.details["from"], e.details["to"]) for e in s.scalars(
+            select(AuditEvent).where(AuditEvent.event_type == "referral.status_changed")
+            .order_by(AuditEvent.seq))]
+    assert changes == [(None, "sent"), ("sent", "acknowledged"),
+                       ("acknowledged", "info_requested"), ("info_requested", "in_progress"),
+                       ("in_progress", "completed")]
 
 
 def test_revoked_consent_suspends_and_forwarding_ends(engine):
