@@ -292,52 +292,68 @@ class Engine(SchedulingMixin):
         if data is not None and not isinstance(data, dict):
             raise InvalidInput("task data must be a JSON object")
         with engine_clock.using(self._tick()):
-            with self.db.unit_of_work() as s:
-                ht = self._visible_task(s, task_id, actor)
-                inst = s.scalar(
-                    select(ProcessInstance)
-                    .where(ProcessInstance.id == ht.instance_id)
-                    .with_for_update()
+            try:
+                return self._complete(task_id, data, actor)
+            except FormInvalid as exc:
+                self._audit_validation_failed(task_id, exc, actor)
+                raise
+
+    def _audit_validation_failed(self, task_id: str, exc: FormInvalid, actor: Actor) -> None:
+        """task.validation_failed: which fields failed (names only), in its own transaction."""
+        with self.db.unit_of_work() as s:
+            ht = s.get(HumanTask, _task_key(task_id))
+            if ht is not None:
+                self._audit(s, "task.validation_failed", actor, None, task=ht,
+                            details={"fields": sorted(exc.errors)})
+
+    def _complete(self, task_id: str, data: dict | None, actor: Actor) -> dict:
+        """The completion itself, one unit of work (see ``complete``)."""
+        with self.db.unit_of_work() as s:
+            ht = self._visible_task(s, task_id, actor)
+            inst = s.scalar(
+                select(ProcessInstance)
+                .where(ProcessInstance.id == ht.instance_id)
+                .with_for_update()
+            )
+            s.refresh(ht)
+            if ht.state != "READY":
+                raise TaskNotOpen(
+                    _not_open_message(ht),
+                    task_id=task_id,
+                    state=ht.state,
+                    completed_by=ht.completed_by,
                 )
-                s.refresh(ht)
-                if ht.state != "READY":
-                    raise TaskNotOpen(
-                        _not_open_message(ht),
-                        task_id=task_id,
-                        state=ht.state,
-                        completed_by=ht.completed_by,
-                    )
-                if actor.user and ht.assignee not in (None, actor.user):
-                    raise TaskClaimedByOther(
-                        f"task is claimed by {ht.assignee}", assignee=ht.assignee
-                    )
-                if inst.status != "running":
-                    raise InstanceNotRunning(
-                        f"instance {inst.id} is {inst.status}", status=inst.status
-                    )
-                d = s.get(ProcessDefinition, inst.definition_id)
-                cleaned = dict(data or {})
-                schema = _form_file(d, ht.form)
-                if schema is not None:
-                    cleaned, errors = forms.clean_and_validate(
-                        schema, cleaned, format_checker=self.format_checker
-                    )
-                    if errors:
-                        raise FormInvalid(errors)
-                wf, snap = self._load(s, inst, d)
-                task = wf.get_task_from_id(UUID(ht.id))
-                if task is None or task.state != TaskState.READY:
-                    raise TaskNotOpen("task is no longer open", task_id=task_id)
-                task.data.update(store.ser.restore(store.ser.convert(cleaned)))
-                task.run()
-                ht.completed_by = actor.user
-                self._audit(
-                    s, "task.completed", actor, inst, task=ht, details={"fields": sorted(cleaned)}
+            if actor.user and ht.assignee not in (None, actor.user):
+                raise TaskClaimedByOther(
+                    f"task is claimed by {ht.assignee}", assignee=ht.assignee
                 )
-                sent = self._run_and_save(s, inst, d, wf, snap, actor, completed_task=ht)
-                out = instance_summary(inst)
-            self.deliver(sent)
-            return out
+            if inst.status != "running":
+                raise InstanceNotRunning(
+                    f"instance {inst.id} is {inst.status}", status=inst.status
+                )
+            d = s.get(ProcessDefinition, inst.definition_id)
+            cleaned = dict(data or {})
+            schema = _form_file(d, ht.form)
+            if schema is not None:
+                cleaned, errors = forms.clean_and_validate(
+                    schema, cleaned, format_checker=self.format_checker
+                )
+                if errors:
+                    raise FormInvalid(errors)
+            wf, snap = self._load(s, inst, d)
+            task = wf.get_task_from_id(UUID(ht.id))
+            if task is None or task.state != TaskState.READY:
+                raise TaskNotOpen("task is no longer open", task_id=task_id)
+            task.data.update(store.ser.restore(store.ser.convert(cleaned)))
+            task.run()
+            ht.completed_by = actor.user
+            self._audit(
+                s, "task.completed", actor, inst, task=ht, details={"fields": sorted(cleaned)}
+            )
+            sent = self._run_and_save(s, inst, d, wf, snap, actor, completed_task=ht)
+            out = instance_summary(inst)
+        self.deliver(sent)
+        return out
 
     def _load(self, s: Session, inst: ProcessInstance, d: ProcessDefinition):
         cached = self.cache.take(inst.id, inst.revision)
@@ -377,7 +393,10 @@ class Engine(SchedulingMixin):
         snap.subscriptions = subs
         inst.updated_at = now
         inst.revision += 1
-        inst.next_timer_at = next_timer_at(wf)
+        due = next_timer_at(wf)
+        if due is not None and due != inst.next_timer_at:
+            self._audit(s, "timer.scheduled", actor, inst, details={"due": due.isoformat()})
+        inst.next_timer_at = due
         if error is not None:
             inst.status, inst.error = "error", error["message"]
             inst.error_element, inst.error_at = error.get("element"), now

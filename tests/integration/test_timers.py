@@ -108,3 +108,20 @@ def test_failing_step_records_an_incident_and_retry_resumes(engine, clock):
     out = engine.retry(iid)
     assert out["status"] == "running"
     assert _names(engine, iid) == ["Weiter bearbeiten"]
+
+
+def test_timer_scheduled_and_fired_are_audited_with_due_times(engine, clock, db):
+    from sqlalchemy import select
+
+    from engine.models import AuditEvent
+
+    engine.deploy_files(B.files(p__bpmn=boundary_process("b_aud", interrupting=True,
+                                                         timer='"P5D"')))
+    engine.start("b_aud", {})
+    clock.advance(timedelta(days=5, seconds=1))
+    engine.fire_due_timers()
+    with db.reader() as s:
+        rows = {e.event_type: e.details for e in s.scalars(
+            select(AuditEvent).where(AuditEvent.event_type.like("timer.%")))}
+    assert rows["timer.scheduled"]["due"] == rows["timer.fired"]["due"]
+    assert rows["timer.fired"]["fired"] > rows["timer.fired"]["due"]
