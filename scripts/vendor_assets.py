@@ -18,7 +18,14 @@ Stdlib only. Run after `npm ci` (``make assets`` does both).
 * ``web/static/vendor/manifest.json`` records, per npm package: version,
   vendor directory, files (path relative to web/static/vendor -> sha256),
   and whether the package still needs a bundling step before its JavaScript
-  can be used in a browser.
+  can be used in a browser (none does: see bundling below).
+* Packages that are not browser-ready are bundled: a Lib with ``bundle`` names a
+  Node script (run with ``node SCRIPT OUTFILE``) that writes one self-contained
+  browser file into the vendor tree; it is listed in the manifest with its sha256
+  like a copied file. ``scripts/bundle_lint.mjs`` bundles bpmn-js-bpmnlint with
+  bpmnlint's recommended rules using esbuild.
+* devDependencies are build tools (BUILD_TOOLS below), pinned and version-checked
+  like the rest, but nothing of them is vendored.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ import hashlib
 import json
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass, field
@@ -48,6 +56,8 @@ class Lib:
     files: tuple[str, ...] = ()
     strip: str = "dist/"
     needs_bundling: bool = False
+    # (script relative to the repository root, output path relative to web/static/vendor)
+    bundle: tuple[str, str] | None = None
     note: str = ""
     licenses: tuple[str, ...] = field(default=("LICENSE", "LICENSE.md", "LICENSE.txt"))
 
@@ -89,20 +99,21 @@ LIBS: tuple[Lib, ...] = (
         package="bpmn-js-bpmnlint",
         dir="bpmn-js-bpmnlint",
         files=("dist/assets/css/bpmn-js-bpmnlint.css",),
-        needs_bundling=True,
+        bundle=("scripts/bundle_lint.mjs", "bpmn-js-bpmnlint/lotse-bpmnlint.iife.js"),
         note=(
-            "JS is CommonJS/ESM requiring bpmnlint, min-dash, min-dom, bpmn-js/lib; "
-            "needs a bundling step. Stylesheet is vendored already."
+            "ESM bundled by scripts/bundle_lint.mjs (esbuild) together with bpmnlint and "
+            "the rules of bpmnlint/config/recommended into lotse-bpmnlint.iife.js "
+            "(global LotseBpmnlint: lintModule, bpmnlint = {config, resolver}, rules)."
         ),
     ),
     Lib(
         package="bpmnlint",
         dir="bpmnlint",
-        files=(),
-        needs_bundling=True,
+        files=("LICENSE",),
+        strip="",
         note=(
-            "Node/CommonJS only; rules and .bpmnlintrc must be compiled into a "
-            "browser bundle (bpmnlint-pack-config / rollup plugin) later."
+            "Node/CommonJS only; its linter and recommended rules are part of "
+            "bpmn-js-bpmnlint/lotse-bpmnlint.iife.js (packed config with resolver)."
         ),
     ),
     Lib(
@@ -130,6 +141,12 @@ LIBS: tuple[Lib, ...] = (
 )
 
 
+# devDependencies: pinned build tools, never vendored.
+BUILD_TOOLS: dict[str, str] = {
+    "esbuild": "bundler for scripts/bundle_lint.mjs",
+}
+
+
 class VendorError(Exception):
     pass
 
@@ -142,10 +159,10 @@ def sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def load_pins(root: Path) -> dict[str, str]:
+def load_pins(root: Path, sections=("dependencies", "optionalDependencies")) -> dict[str, str]:
     pkg = json.loads((root / "package.json").read_text(encoding="utf-8"))
     pins: dict[str, str] = {}
-    for section in ("dependencies", "devDependencies", "optionalDependencies"):
+    for section in sections:
         pins.update(pkg.get(section, {}))
     bad = {name: spec for name, spec in pins.items() if not EXACT_VERSION.match(spec)}
     if bad:
@@ -230,8 +247,45 @@ def vendor_lib(lib: Lib, node_modules: Path, out: Path) -> dict[str, str]:
     return dict(sorted(files.items()))
 
 
+def run_bundle(lib: Lib, root: Path, out: Path) -> dict[str, str]:
+    """Run the Lib's bundle script; the one file it writes, with its sha256."""
+    assert lib.bundle is not None
+    script, target = lib.bundle
+    node = shutil.which("node")
+    if node is None:
+        raise VendorError(f"{lib.package}: `node` not found (Node 20 is needed to bundle)")
+    dst = out / target
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run(
+        [node, str(root / script), str(dst)], cwd=root, capture_output=True, text=True
+    )
+    if proc.returncode != 0 or not dst.is_file():
+        raise VendorError(
+            f"{lib.package}: {script} failed (exit {proc.returncode}): "
+            f"{(proc.stderr or proc.stdout).strip()[-2000:]}"
+        )
+    text = dst.read_text(encoding="utf-8")
+    cdn = re.search(r"""(?:https?:)?//(?:unpkg\.com|cdn\.|[a-z0-9.-]*jsdelivr|cdnjs)""", text)
+    if cdn:
+        raise VendorError(f"{lib.package}: bundle references a CDN ({cdn.group(0)!r})")
+    return {PurePosixPath(target).as_posix(): sha256(dst)}
+
+
 def build(root: Path, node_modules: Path, vendor: Path) -> dict:
     pins = load_pins(root)
+    tools = load_pins(root, ("devDependencies",))
+    unknown_tools = sorted(set(tools) - set(BUILD_TOOLS))
+    if unknown_tools:
+        raise VendorError(
+            f"package.json devDependencies without a BUILD_TOOLS entry in "
+            f"{Path(__file__).name}: {unknown_tools}"
+        )
+    for name, spec in tools.items():
+        version = installed_version(node_modules, name)
+        if version != spec:
+            raise VendorError(
+                f"{name}: node_modules has {version}, package.json pins {spec} - run `npm ci`"
+            )
     known = {lib.package for lib in LIBS}
     unknown = sorted(set(pins) - known)
     if unknown:
@@ -259,6 +313,10 @@ def build(root: Path, node_modules: Path, vendor: Path) -> dict:
                 "needs_bundling": lib.needs_bundling,
                 "files": vendor_lib(lib, node_modules, tmp),
             }
+            if lib.bundle is not None:
+                entry["files"].update(run_bundle(lib, root, tmp))
+                entry["files"] = dict(sorted(entry["files"].items()))
+                entry["bundled_by"] = lib.bundle[0]
             if lib.note:
                 entry["note"] = lib.note
             libs[lib.package] = entry
@@ -269,6 +327,7 @@ def build(root: Path, node_modules: Path, vendor: Path) -> dict:
             "paths_relative_to": "web/static/vendor",
             "libs": libs,
             "needs_bundling": sorted(n for n, e in libs.items() if e["needs_bundling"]),
+            "build_tools": {name: tools[name] for name in sorted(tools)},
         }
         (tmp / "manifest.json").write_text(
             json.dumps(manifest, indent=2, sort_keys=False) + "\n", encoding="utf-8"
