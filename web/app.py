@@ -67,6 +67,9 @@ def create_app(settings: settings_mod.Settings | None = None, *,
     def healthz():
         return {"status": "ok"}
 
+    from web import ops
+
+    ops.init_app(app)  # /readyz, /metrics (docs/deployment.md)
     return app
 
 

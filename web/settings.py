@@ -29,6 +29,10 @@ class Settings:
     instance_dir: Path = Path("instance")
     # Trust X-Forwarded-For from this many proxies (0: use the socket address).
     proxy_count: int = 0
+    # /metrics: bearer token (>= 16 chars); unset means loopback only (web/ops.py).
+    metrics_token: str | None = None
+    # /readyz: at least this many deployed process definitions (0: do not check).
+    ready_min_definitions: int = 1
 
     @property
     def is_production(self) -> bool:
@@ -79,4 +83,15 @@ def from_env(environ: dict | None = None) -> Settings:
         login_window_minutes=_int(env, "LOTSE_LOGIN_WINDOW_MINUTES", 15, 1, 24 * 60),
         instance_dir=Path(env.get("LOTSE_INSTANCE_DIR") or "instance"),
         proxy_count=_int(env, "LOTSE_PROXY_COUNT", 0, 0, 5),
+        metrics_token=_metrics_token(env),
+        ready_min_definitions=_int(env, "LOTSE_READY_MIN_DEFINITIONS", 1, 0, 100_000),
     )
+
+
+def _metrics_token(env) -> str | None:
+    raw = (env.get("LOTSE_METRICS_TOKEN") or "").strip()
+    if not raw:
+        return None
+    if len(raw) < 16:
+        raise SettingsError("LOTSE_METRICS_TOKEN must be at least 16 characters long")
+    return raw
