@@ -425,6 +425,26 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "designer.js.severity": ("Schwere", "Severity"),
     "designer.js.severity.error": ("Fehler", "error"),
     "designer.js.severity.warning": ("Warnung", "warning"),
+    "designer.js.severity.info": ("Hinweis", "info"),
+    "designer.js.bpmnlint.title": ("Empfehlungen von bpmnlint", "bpmnlint recommendations"),
+    "designer.bpmnlint_intro": (("Die empfohlenen Regeln von bpmnlint laufen direkt im Editor. "
+                                 "Sie sind Hinweise zur Modellierung; ob bereitgestellt werden "
+                                 "kann, entscheidet allein der Prüfbericht oben."),
+                                ("bpmnlint's recommended rules run right in the editor. They are "
+                                 "modelling advice; only the validation report above decides "
+                                 "whether the model can be deployed.")),
+    "designer.js.bpmnlint.toggle": ("bpmnlint-Hinweise im Diagramm ein- oder ausblenden",
+                                    "Show or hide bpmnlint hints in the diagram"),
+    "designer.js.bpmnlint.counts": ("bpmnlint: {errors} Fehler, {warnings} Warnungen",
+                                    "bpmnlint: {errors} errors, {warnings} warnings"),
+    "designer.js.bpmnlint.clean": ("bpmnlint: keine Hinweise", "bpmnlint: no issues"),
+    "designer.js.bpmnlint.child_issues": ("Hinweise zu enthaltenen Elementen",
+                                          "Issues of contained elements"),
+    "designer.js.bpmnlint.report_counts": ("bpmnlint: Fehler: {errors}, Warnungen: {warnings}",
+                                           "bpmnlint: errors: {errors}, warnings: {warnings}"),
+    "designer.js.bpmnlint.report_clean": ("bpmnlint: keine Hinweise.", "bpmnlint: no issues."),
+    "designer.js.bpmnlint.missing": (("bpmnlint ist nicht geladen (make assets ausführen)."),
+                                     "bpmnlint is not loaded (run make assets)."),
     "designer.js.rule": ("Regel", "Rule"),
     "designer.js.element": ("Element", "Element"),
     "designer.js.message": ("Befund", "Finding"),

@@ -192,7 +192,9 @@ JS_TEXTS = (
     "lane_unbound", "lane_by_name", "form_title", "form_file", "form_none", "form_file_bad",
     "condition", "condition_hint", "default_flow", "default_none", "script", "unsaved",
     "open_report", "process_versions", "preview_failed", "el.lane", "el.userTask", "el.flow",
-    "el.gateway", "el.scriptTask",
+    "el.gateway", "el.scriptTask", "severity.info", "bpmnlint.title", "bpmnlint.toggle",
+    "bpmnlint.counts", "bpmnlint.clean", "bpmnlint.child_issues", "bpmnlint.report_counts",
+    "bpmnlint.report_clean", "bpmnlint.missing",
 )
 
 

@@ -2,6 +2,8 @@
 // engine needs (lane -> office, user task form, conditions, default flows, scripts), a JSON
 // Schema editor beside a live preview, live validation (engine/lint.py on the server) and
 // save / deploy of the draft. Everything is served from 127.0.0.1; no inline script (CSP).
+// bpmnlint's recommended rules run live as well (vendored bundle, global LotseBpmnlint):
+// advisory, shown beside the engine's report, which stays the check that gates deploy.
 (function () {
   "use strict";
 
@@ -101,6 +103,55 @@
     var update = { extensionElements: values.length ? moddle.create("bpmn:ExtensionElements", { values: values }) : undefined };
     Object.keys(extra || {}).forEach(function (k) { update[k] = extra[k]; });
     modeling.updateProperties(element, update);
+  }
+
+  // ------------------------------------------------------------------ DI bpmn-js does not draw
+  // bpmn-js's modeler rebuilds every diagram plane from the drawn elements when it saves
+  // (BpmnDiOrdering on saveXML.start), so the DI of elements it does not draw is dropped
+  // with its vendor attributes: ARIS draws the content of an "expanded" call activity (a
+  // process no participant references) on the same plane, and an edge may lack its
+  // bpmnElement (MIWG C.7.0). Kept here: every plane element that was not drawn at import
+  // is put back after the reordering (lower priority = later), in its own plane.
+  function KeepUndrawnDi(eventBus, elementRegistry, bpmnjs) {
+    var kept = [];
+    eventBus.on("import.done", function () {
+      kept = [];
+      var drawn = new Set();
+      elementRegistry.getAll().forEach(function (e) { if (e.di) { drawn.add(e.di); } });
+      var defs = bpmnjs.getDefinitions();
+      ((defs && defs.diagrams) || []).forEach(function (diagram) {
+        var plane = diagram.plane;
+        ((plane && plane.planeElement) || []).forEach(function (di) {
+          if (!drawn.has(di)) { kept.push([plane, di]); }
+        });
+      });
+    });
+    eventBus.on("saveXML.start", 500, function () {
+      kept.forEach(function (k) {
+        var list = k[0].get("planeElement");
+        if (list.indexOf(k[1]) < 0) { list.push(k[1]); }
+      });
+    });
+    this.kept = function () { return kept.length; };
+  }
+  KeepUndrawnDi.$inject = ["eventBus", "elementRegistry", "bpmnjs"];
+  var keepDiModule = { __init__: ["lotseKeepDi"], lotseKeepDi: ["type", KeepUndrawnDi] };
+
+  // bpmn-js's translate service with German (or English) texts for the lint button and
+  // overlay; every other template (properties panel, palette) stays as bpmn-js has it.
+  function translateModule() {
+    var map = {
+      "Toggle linting overlays": text("bpmnlint.toggle"),
+      "{errors} Errors, {warnings} Warnings": text("bpmnlint.counts"),
+      "No Issues": text("bpmnlint.clean"),
+      "Issues for child elements": text("bpmnlint.child_issues")
+    };
+    function translate(template, replacements) {
+      var s = Object.prototype.hasOwnProperty.call(map, template) ? map[template] : template;
+      replacements = replacements || {};
+      return s.replace(/{([^}]+)}/g, function (_, key) { return replacements[key] || "{" + key + "}"; });
+    }
+    return { translate: ["value", translate] };
   }
 
   // ------------------------------------------------------------------ offices
@@ -429,6 +480,66 @@
     $("report").setAttribute("data-warnings", String(warnings));
   }
 
+  // ------------------------------------------------------------------ bpmnlint (advisory)
+  var BPMNLINT_SEVERITY = { "error": "error", "warn": "warning", "info": "info", "rule-error": "error" };
+
+  function bpmnlintFindings(issues) {
+    var out = [];
+    Object.keys(issues || {}).forEach(function (id) {
+      (issues[id] || []).forEach(function (i) {
+        out.push({ rule: i.rule, severity: BPMNLINT_SEVERITY[i.category] || "info",
+          element: i.actualElementId || i.id || id, message: i.message });
+      });
+    });
+    var order = { error: 0, warning: 1, info: 2 };
+    out.sort(function (a, b) {
+      return (order[a.severity] - order[b.severity]) || String(a.element).localeCompare(String(b.element)) || a.rule.localeCompare(b.rule);
+    });
+    return out;
+  }
+
+  function renderBpmnlint(issues) {
+    var findings = bpmnlintFindings(issues);
+    var count = function (sev) { return findings.filter(function (f) { return f.severity === sev; }).length; };
+    var summary = findings.length
+      ? text("bpmnlint.report_counts", { errors: count("error"), warnings: count("warning") + count("info") })
+      : text("bpmnlint.report_clean");
+    $("bpmnlint-summary").textContent = summary;
+    var list = $("bpmnlint-list");
+    list.textContent = "";
+    if (findings.length) {
+      var table = el("table", { className: "kern-table kern-table--small lotse-findings", id: "bpmnlint-findings" });
+      table.appendChild(el("caption", { className: "kern-sr-only", text: text("bpmnlint.title") + ": " + summary }));
+      table.appendChild(el("thead", { className: "kern-table__head" }, [el("tr", { className: "kern-table__row" },
+        ["severity", "rule", "element", "message"].map(function (k) { return el("th", { scope: "col", className: "kern-table__header", text: text(k) }); }))]));
+      var tbody = el("tbody", { className: "kern-table__body" });
+      findings.forEach(function (f) {
+        var cell = el("td", { className: "kern-table__cell" });
+        if (elementFor(f.element)) {
+          var btn = el("button", { type: "button", className: "kern-btn kern-btn--tertiary kern-btn--x-small lotse-finding-select", "data-element": f.element },
+            [el("span", { className: "kern-label" }, [el("code", { text: f.element })]), el("span", { className: "kern-sr-only", text: " – " + text("select_element") })]);
+          btn.addEventListener("click", function () { selectElement(f.element); });
+          cell.appendChild(btn);
+        } else {
+          cell.appendChild(el("code", { text: f.element }));
+        }
+        var badge = f.severity === "error" ? "danger" : (f.severity === "warning" ? "warning" : "info");
+        tbody.appendChild(el("tr", { className: "kern-table__row", "data-source": "bpmnlint", "data-rule": f.rule, "data-severity": f.severity, "data-element": f.element }, [
+          el("td", { className: "kern-table__cell" }, [el("span", { className: "kern-badge kern-badge--" + badge },
+            [el("span", { className: "kern-label kern-label--small", text: text("severity." + f.severity) })])]),
+          el("td", { className: "kern-table__cell" }, [el("code", { className: "kern-body--small", text: f.rule })]),
+          cell,
+          el("td", { className: "kern-table__cell", lang: "en", text: f.message })
+        ]));
+      });
+      table.appendChild(tbody);
+      list.appendChild(el("div", { className: "kern-table-responsive" }, [table]));
+    }
+    var section = $("bpmnlint-report");
+    section.setAttribute("data-state", "done");
+    section.setAttribute("data-count", String(findings.length));
+  }
+
   // ------------------------------------------------------------------ save / deploy
   function markDirty() {
     if (!dirty) { dirty = true; setStatus(text("unsaved"), "info"); }
@@ -510,11 +621,14 @@
     try { csrf = JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRF-Token"] || ""; } catch (e) { csrf = ""; }
     if (typeof window.BpmnJS !== "function") { setStatus("bpmn-js missing", "error"); return; }
     var P = window.BpmnJSPropertiesPanel;
-    modeler = new window.BpmnJS({
-      container: "#canvas",
-      propertiesPanel: { parent: "#properties" },
-      additionalModules: P ? [P.BpmnPropertiesPanelModule, P.BpmnPropertiesProviderModule] : []
-    });
+    var L = window.LotseBpmnlint;
+    var modules = [keepDiModule, translateModule()];
+    if (P) { modules.push(P.BpmnPropertiesPanelModule, P.BpmnPropertiesProviderModule); }
+    if (L) { modules.push(L.lintModule); }
+    var options = { container: "#canvas", propertiesPanel: { parent: "#properties" }, additionalModules: modules };
+    if (L) { options.linting = { bpmnlint: L.bpmnlint, active: true }; }
+    else { $("bpmnlint-summary").textContent = text("bpmnlint.missing"); }
+    modeler = new window.BpmnJS(options);
     modeling = modeler.get("modeling");
     moddle = modeler.get("moddle");
     registry = modeler.get("elementRegistry");
@@ -537,6 +651,7 @@
       if (sel.length === 1 && sel[0] === e.element) { renderPanel(e.element); }
     });
     eventBus.on("commandStack.changed", function () { markDirty(); scheduleLint(); });
+    eventBus.on("linting.completed", function (e) { renderBpmnlint(e.issues); });
 
     $("btn-save").addEventListener("click", function () { save(); });
     $("btn-lint").addEventListener("click", function () { clearTimeout(lintTimer); runLint(); });
