@@ -32,6 +32,7 @@ def init_app(app: Flask) -> None:
     app.extensions["lotse_ops"] = {
         "revisions": health.code_revisions(db),
         "probe": health.probe_engine(db, READY_TIMEOUT_SECONDS),
+        "completions": metrics.CompletionCounter(),  # per process; exact across processes
     }
     app.register_blueprint(bp)
 
@@ -63,7 +64,8 @@ def metrics_view():
     refresh = getattr(clock, "refresh", None)
     if refresh is not None:  # the movable clock of development/test: another process moved it
         refresh()
-    snap = metrics.collect(svc.db, now=clock.now(), offices=svc.offices.codes())
+    snap = metrics.collect(svc.db, now=clock.now(), offices=svc.offices.codes(),
+                           completions=current_app.extensions["lotse_ops"]["completions"])
     resp = Response(render(snap), mimetype=None, content_type=EXPOSITION)
     resp.headers["Cache-Control"] = "no-store"
     return resp
@@ -99,8 +101,8 @@ def _is_loopback(addr: str | None) -> bool:
 
 _HELP = {
     "lotse_tasks_waiting": ("gauge", "Open (READY) human tasks per office."),
-    "lotse_task_completions_total": ("counter", "Human tasks completed, per office "
-                                                "(counted in the database)."),
+    "lotse_task_completions_total": ("counter", "Human tasks completed by users, per office "
+                                                "(task.completed audit entries)."),
     "lotse_timer_lag_seconds": ("gauge", "Seconds since the oldest due but unfired timer was "
                                          "due (0 when none is due)."),
     "lotse_timers_due": ("gauge", "Running instances with a due, unfired timer."),

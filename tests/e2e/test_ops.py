@@ -14,6 +14,7 @@ from engine.migrate import downgrade, upgrade
 from engine.runtime import Actor
 from processes.wiring import build_engine
 from tests import bpmn_builder as B
+from tests.conftest import START
 from tests.timer_models import intermediate_process
 from web import settings as settings_mod
 from web.app import create_app
@@ -22,6 +23,7 @@ from web.testing import make_app
 
 pytest_plugins = ["web.testing_fixtures"]
 
+START_MINUS_DAY = START - timedelta(days=1)
 CM = Actor(user="cm.demo", offices=frozenset({"KIM_CM"}))
 TOKEN = "metrics-token-" + "z" * 20
 
@@ -185,6 +187,37 @@ def test_metrics_follow_starts_completions_timers_and_incidents(web_app, clock):
     assert m5[("lotse_tasks_waiting", "KIM_CM")] == 2  # the timer's follow-up task
     assert m5[("lotse_incidents_open", None)] == 1     # the failing script
     assert m5[("lotse_task_completions_total", "KIM_CM")] == 1
+    other = scrape(_bare_app(eng, web_app.instance_path).test_client())
+    assert other == m5  # another process (gunicorn worker) answers the same
+
+
+def test_completion_counter_is_exact_across_processes_and_clock_moves(web_app, clock,
+                                                                       tmp_path):
+    """Each process counts incrementally; a fresh process (another gunicorn worker) and
+    one that saw every step in between report the same number."""
+    eng = web_app.extensions["lotse"].engine
+    eng.deploy_files(B.files(simple__bpmn=_simple("ops_simple")))
+    c = web_app.test_client()
+    key = ("lotse_task_completions_total", "KIM_CM")
+
+    def complete_one(ref: str) -> None:
+        iid = eng.start("ops_simple", {}, ref, actor=CM)["instance_id"]
+        eng.complete(eng.tasks(instance_id=iid)[0]["task_id"], {}, actor=CM)
+
+    complete_one("CC-1")
+    assert scrape(c)[key] == 1                      # counted live (recent)
+    clock.advance(timedelta(hours=1))
+    assert scrape(c)[key] == 1                      # aged into the remembered base once
+    complete_one("CC-2")
+    clock.advance(timedelta(minutes=10))
+    complete_one("CC-3")
+    assert scrape(c)[key] == 3
+    clock.advance(timedelta(days=2))
+    assert scrape(c)[key] == 3
+    fresh = _bare_app(eng, tmp_path).test_client()  # a new process: one full count
+    assert scrape(fresh)[key] == 3
+    clock.set(START_MINUS_DAY)                      # clock moved back: full recount
+    assert scrape(c)[key] == 3
 
 
 def test_metrics_text_declares_every_family_once(client):
