@@ -443,6 +443,24 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "designer.js.bpmnlint.report_counts": ("bpmnlint: Fehler: {errors}, Warnungen: {warnings}",
                                            "bpmnlint: errors: {errors}, warnings: {warnings}"),
     "designer.js.bpmnlint.report_clean": ("bpmnlint: keine Hinweise.", "bpmnlint: no issues."),
+    "designer.js.timer_kind": ("Art des Zeitgebers", "Timer type"),
+    "designer.js.timer.timeDuration": ("Dauer (timeDuration)", "Duration (timeDuration)"),
+    "designer.js.timer.timeDate": ("Zeitpunkt (timeDate)", "Date (timeDate)"),
+    "designer.js.timer.timeCycle": ("Wiederholung (timeCycle)", "Cycle (timeCycle)"),
+    "designer.js.timer_value": ("Wert (Python-Ausdruck)", "Value (Python expression)"),
+    "designer.js.timer_hint": (('ISO 8601 in Anführungszeichen, z. B. "P5D", "PT2H", '
+                                '"2026-04-01T08:00:00+02:00", "R3/PT1H"; oder ein Ausdruck wie '
+                                'iso_at(frist)'),
+                               ('ISO 8601 in quotes, e.g. "P5D", "PT2H", '
+                                '"2026-04-01T08:00:00+02:00", "R3/PT1H"; or an expression such '
+                                'as iso_at(frist)')),
+    "designer.js.message_name": ("Name der Nachricht", "Message name"),
+    "designer.js.message_hint": (("Sender und Empfänger nutzen denselben Namen; die Nutzdaten "
+                                  "enthalten referral_id oder case_id."),
+                                 ("Sender and receiver use the same name; the payload carries "
+                                  "referral_id or case_id.")),
+    "designer.js.message_empty": ("Die Nachricht braucht einen Namen.",
+                                  "The message needs a name."),
     "designer.js.bpmnlint.missing": (("bpmnlint ist nicht geladen (make assets ausführen)."),
                                      "bpmnlint is not loaded (run make assets)."),
     "designer.js.rule": ("Regel", "Rule"),

@@ -194,7 +194,9 @@ JS_TEXTS = (
     "open_report", "process_versions", "preview_failed", "el.lane", "el.userTask", "el.flow",
     "el.gateway", "el.scriptTask", "severity.info", "bpmnlint.title", "bpmnlint.toggle",
     "bpmnlint.counts", "bpmnlint.clean", "bpmnlint.child_issues", "bpmnlint.report_counts",
-    "bpmnlint.report_clean", "bpmnlint.missing",
+    "bpmnlint.report_clean", "bpmnlint.missing", "timer_kind", "timer_value", "timer_hint",
+    "timer.timeDuration", "timer.timeDate", "timer.timeCycle", "message_name", "message_hint",
+    "message_empty",
 )
 
 

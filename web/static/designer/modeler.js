@@ -17,6 +17,7 @@
   var modeler, modeling, moddle, registry, selection, canvas;
   var lintTimer = null, lintSeq = 0, previewTimer = null, previewSeq = 0;
   var marked = [];
+  var lastFindings = [];
   var formTask = null;
 
   function $(id) { return document.getElementById(id); }
@@ -221,6 +222,9 @@
     if (element.type === "bpmn:ScriptTask") { scriptControls(element, body); }
     if (GATEWAYS.indexOf(element.type) >= 0) { gatewayControls(element, body); }
     if (element.type === "bpmn:SequenceFlow") { flowControls(element, body); }
+    timerControls(element, body);
+    messageControls(element, body);
+    fieldFeedback();
     if (focusedId && $(focusedId)) { $(focusedId).focus(); }
   }
 
@@ -273,6 +277,108 @@
       var flow = registry.get(ev.target.value);
       modeling.updateProperties(gw, { "default": flow ? flow.businessObject : undefined });
     });
+  }
+
+  // ------------------------------------------------------------------ timers and messages
+  // The value is what SpiffWorkflow evaluates: a Python expression, so an ISO 8601 literal is
+  // quoted ("P5D"). Whether it is valid is the engine's lint (timer-not-iso8601,
+  // expression-does-not-compile), which runs on every change; its finding for this element
+  // is shown at the field (fieldFeedback), so there is one rule set, not a second one here.
+  var TIMER_KINDS = ["timeDuration", "timeDate", "timeCycle"];
+  var TIMER_RULES = ["timer-not-iso8601", "expression-does-not-compile"];
+
+  function eventDefinition(bo, type) {
+    var defs = (bo && bo.eventDefinitions) || [];
+    for (var i = 0; i < defs.length; i++) { if (defs[i].$type === type) { return defs[i]; } }
+    return null;
+  }
+
+  function timerControls(element, body) {
+    var ted = eventDefinition(element.businessObject, "bpmn:TimerEventDefinition");
+    if (!ted) { return; }
+    var kind = TIMER_KINDS.filter(function (k) { return ted[k]; })[0] || "timeDuration";
+    var box = selectBox("timer-kind", TIMER_KINDS.map(function (k) { return [k, text("timer." + k)]; }), kind);
+    body.appendChild(field("timer-kind", text("timer_kind"), box));
+    var input = el("input", { className: "kern-form-input__input lotse-code", id: "timer-value", type: "text", spellcheck: "false", autocomplete: "off" });
+    input.value = (ted[kind] && ted[kind].body) || "";
+    body.appendChild(field("timer-value", text("timer_value"), input, text("timer_hint")));
+    function apply() {
+      var k = box.querySelector("select").value;
+      var props = { timeDate: undefined, timeDuration: undefined, timeCycle: undefined };
+      var value = input.value.trim();
+      props[k] = value ? moddle.create("bpmn:FormalExpression", { body: value }) : undefined;
+      if (props[k]) { props[k].$parent = ted; }
+      modeling.updateModdleProperties(element, ted, props);
+    }
+    input.addEventListener("change", apply);
+    box.querySelector("select").addEventListener("change", apply);
+  }
+
+  function messageTarget(element) {
+    var bo = element.businessObject;
+    if (element.type === "bpmn:SendTask" || element.type === "bpmn:ReceiveTask") { return bo; }
+    return eventDefinition(bo, "bpmn:MessageEventDefinition");
+  }
+
+  function messageControls(element, body) {
+    var target = messageTarget(element);
+    if (!target) { return; }
+    var input = el("input", { className: "kern-form-input__input", id: "message-name", type: "text", spellcheck: "false", autocomplete: "off" });
+    input.value = (target.messageRef && target.messageRef.name) || "";
+    body.appendChild(field("message-name", text("message_name"), input, text("message_hint")));
+    input.addEventListener("change", function () {
+      var name = input.value.trim();
+      if (!name) { showFieldError("message-name", text("message_empty")); return; }
+      var message = target.messageRef;
+      if (message) { modeling.updateModdleProperties(element, message, { name: name }); return; }
+      var defs = modeler.getDefinitions();
+      var existing = (defs.rootElements || []).filter(function (r) { return r.$type === "bpmn:Message" && r.name === name; })[0];
+      if (!existing) {
+        var id = "Message_" + name.replace(/[^A-Za-z0-9_.-]/g, "_").slice(0, 60);
+        while (registry.get(id) || (defs.rootElements || []).some(function (r) { return r.id === id; })) { id += "_1"; }
+        existing = moddle.create("bpmn:Message", { id: id, name: name });
+        existing.$parent = defs;
+        modeling.updateModdleProperties(element, defs, { rootElements: (defs.rootElements || []).concat([existing]) });
+      }
+      modeling.updateModdleProperties(element, target, { messageRef: existing });
+    });
+  }
+
+  // An error below the field (KERN markup), named by the field's aria-describedby.
+  function showFieldError(id, message, lang) {
+    var input = $(id);
+    if (!input) { return; }
+    var old = $(id + "-error");
+    if (old) { old.parentNode.removeChild(old); }
+    var hint = id + "-hint";
+    if (!message) {
+      input.removeAttribute("aria-invalid");
+      input.setAttribute("aria-describedby", hint);
+      return;
+    }
+    input.parentNode.appendChild(el("p", { className: "kern-error", id: id + "-error" }, [
+      el("span", { className: "kern-icon kern-icon--danger kern-icon--small", "aria-hidden": "true" }),
+      el("span", { className: "kern-body", lang: lang || null, text: message })]));
+    input.setAttribute("aria-invalid", "true");
+    input.setAttribute("aria-describedby", hint + " " + id + "-error");
+  }
+
+  // Findings of the engine's lint for the selected element, at the timer / message field.
+  function fieldFeedback() {
+    var sel = selection && selection.get();
+    var current = sel && sel.length === 1 ? sel[0] : null;
+    var mine = lastFindings.filter(function (f) { return current && f.element === current.id; });
+    if ($("timer-value")) {
+      var t = mine.filter(function (f) { return TIMER_RULES.indexOf(f.rule) >= 0 && /time(Date|Duration|Cycle)/.test(f.message); });
+      showFieldError("timer-value", t.length ? t.map(function (f) { return f.message; }).join(" ") : null, "en");
+    }
+    if ($("message-name")) {
+      var m = mine.filter(function (f) { return f.rule === "message-without-correlation"; });
+      if (!$("message-name").value.trim()) { showFieldError("message-name", text("message_empty")); }
+      else {
+        showFieldError("message-name", m.length ? m.map(function (f) { return f.message; }).join(" ") : null, "en");
+      }
+    }
   }
 
   function flowControls(flow, body) {
@@ -433,6 +539,7 @@
   }
 
   function renderFindings(findings) {
+    lastFindings = findings;
     marked.forEach(function (m) { if (registry.get(m[0])) { canvas.removeMarker(m[0], m[1]); } });
     marked = [];
     var errors = findings.filter(function (f) { return f.severity === "error"; }).length;
@@ -478,6 +585,7 @@
     $("report").setAttribute("data-state", "done");
     $("report").setAttribute("data-errors", String(errors));
     $("report").setAttribute("data-warnings", String(warnings));
+    fieldFeedback();
   }
 
   // ------------------------------------------------------------------ bpmnlint (advisory)
