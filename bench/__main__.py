@@ -23,7 +23,7 @@ from bench.common import Backend, Recorder, fig_from, fresh_database
 from bench.limits import InMemory, insert_commit_rate
 
 WORKLOADS = ("completions", "sql", "memory", "profile", "history", "timers", "race", "http",
-             "worklist")
+             "worklist", "mixed")
 
 
 @dataclass
@@ -42,6 +42,7 @@ class Ctx:
     worklist_queries: int
     race_rounds: int
     http_cases: int
+    mixed_seconds: float = 600.0
     quick: bool = False
     nproc: int = os.cpu_count() or 1
     limits: dict = field(default_factory=dict)
@@ -84,7 +85,7 @@ def limits(ctx: Ctx, with_memory: bool) -> None:
 
 
 def run_backend(ctx: Ctx, selected: list[str]) -> None:
-    from bench import wl_engine, wl_history, wl_http, wl_race, wl_timers, wl_worklist
+    from bench import wl_engine, wl_history, wl_http, wl_mixed, wl_race, wl_timers, wl_worklist
 
     steps = [
         ("limits", lambda: limits(ctx, "completions" not in selected), False),
@@ -97,6 +98,7 @@ def run_backend(ctx: Ctx, selected: list[str]) -> None:
         ("race", lambda: wl_race.race(ctx), True),
         ("http", lambda: wl_http.http(ctx), True),
         ("worklist", lambda: wl_worklist.worklist(ctx), True),
+        ("mixed", lambda: wl_mixed.mixed(ctx), True),
     ]
     for name, fn, fresh in steps:
         if name != "limits" and name not in selected:
@@ -139,6 +141,8 @@ def parse_args(argv=None):
     p.add_argument("--worklist-sizes", default=None,
                    help="comma list of open-task counts (default 10000,100000,1000000; "
                    "quick 10000,100000)")
+    p.add_argument("--mixed-seconds", type=float, default=None,
+                   help="duration of the mixed HTTP load (default 600; quick 45)")
     p.add_argument("--out", default=str(common.RESULTS), help="results directory")
     p.add_argument("--no-plots", action="store_true")
     p.add_argument("--head", action="store_true",
@@ -206,6 +210,7 @@ def main(argv=None) -> int:
         "worklist_queries": 50 if quick else 100,
         "race_rounds": 4 if quick else 15,
         "http_cases": 4 if quick else 10,
+        "mixed_seconds": args.mixed_seconds or (45.0 if quick else 600.0),
     }
     pg_problem = common.pg_reachable(args.pg_url) if "postgresql" in dbs else None
     machine = common.machine_info(args.pg_url if "postgresql" in dbs and not pg_problem

@@ -85,40 +85,18 @@ def _profile_server(ctx, server, token: str, seconds: float = 6.0) -> None:
     ctx.rec.extra.setdefault("profiles", {})[f"{ctx.backend.label}, HTTP server"] = res
 
 
-def _sql_per_request(ctx, token: str) -> None:
-    """Statements, commits and pool checkouts of one API request, counted in process
-    (the same app as gunicorn serves, through Flask's test client)."""
-    from bench.common import SqlCounter, describe_statement
-    from web.app import create_app
-    from web.settings import Settings
+def _sql_per_request(ctx) -> None:
+    """Statements, commits and pool checkouts of the worklist, a task, a claim and a
+    completion over the API (bearer token) and the pages (session cookie), counted in
+    process on the app gunicorn serves (bench/reqsql.py)."""
+    from bench import reqsql
 
-    settings = Settings(database_url=ctx.backend.url, env="test", offices_file=None,
-                        secret_key="bench-" + "x" * 40,
-                        instance_dir=Path(ctx.workdir) / "instance")
-    app = create_app(settings, engine=ctx.engine)
-    client = app.test_client()
-    headers = {"Authorization": f"Bearer {token}"}
-    counter = SqlCounter(keep_log=True)
-    rows = {}
-    with counter.attached(ctx.db):
-        client.get("/api/offices/JC/tasks?limit=50", headers=headers)  # warm
-        counter.reset()
-        r = client.get("/api/offices/JC/tasks?limit=50", headers=headers)
-        rows["GET /api/offices/{code}/tasks"] = (r.status_code, counter.statements,
-                                                 counter.commits, counter.checkouts,
-                                                 [describe_statement(x) for x, _ in counter.log])
-        iid = _case(ctx.engine, "HTTP-sql")
-        t = ctx.engine.tasks(instance_id=iid)[0]
-        counter.reset()
-        r = client.post(f"/api/tasks/{t['task_id']}/complete", headers=headers,
-                        json={"data": M.form_data(t["element_id"])})
-        rows["POST /api/tasks/{id}/complete"] = (r.status_code, counter.statements,
-                                                 counter.commits, counter.checkouts,
-                                                 [describe_statement(x) for x, _ in counter.log])
-    for what, (status, n, commits, checkouts, stmts) in rows.items():
+    rows = reqsql.measure(ctx.db, ctx.engine, Path(ctx.workdir))
+    for what, r in rows.items():
         ctx.rec.add(Figure(ctx.backend.label, W8, f"SQL statements per {what}", "statements",
-                           median=n, runs=1, note=f"HTTP {status}; {commits} commit(s), "
-                           f"{checkouts} pool checkout(s); " + ", ".join(stmts)))
+                           median=r["statements"], runs=1,
+                           note=f"HTTP {r['status']}; {r['commits']} commit(s), "
+                           f"{r['checkouts']} pool checkout(s); " + ", ".join(r["log"])))
 
 
 def http(ctx) -> None:
@@ -147,7 +125,7 @@ def http(ctx) -> None:
                      f"{str(body)[:300]}")
             return
         ctx.http_ok = True
-        _sql_per_request(ctx, token)
+        _sql_per_request(ctx)
         errors: list[str] = []
         lat_w: list[float] = []
         _drive(eng, probe, iid, lat_w, errors)
