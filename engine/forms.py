@@ -10,7 +10,11 @@ import jsonschema
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError, ValidationError
 
+from engine import form_dates
+
 FORM_KEY = "_form"
+FILE_KEYWORD = "x-lotse-file"
+FILE_MEDIA_TYPES = ("application/pdf", "image/jpeg", "image/png")
 _COMPOSED = ("allOf", "anyOf", "oneOf")
 _BRANCHES = ("if", "then", "else")
 
@@ -92,7 +96,7 @@ def validate_form(
     """Validate ``data`` and return every error as field -> messages (empty when valid)."""
     lang = lang if lang in _LANGS else "de"
     checker = format_checker if format_checker is not None else Draft202012Validator.FORMAT_CHECKER
-    validator = Draft202012Validator(schema, format_checker=checker)
+    validator = form_dates.FormValidator(schema, format_checker=checker)
     errors: dict[str, list[str]] = {}
     for error in validator.iter_errors(data):
         for key, message in _explain(error, schema, lang, checker):
@@ -114,6 +118,27 @@ def clean_and_validate(
     return cleaned, validate_form(schema, cleaned, format_checker=format_checker, lang=lang)
 
 
+def required_text(lang: str = "de") -> str:
+    """The "required" message in ``lang``."""
+    return _text("required", lang if lang in _LANGS else "de")
+
+
+def with_cleared(schema: dict | None, cleaned: dict) -> dict:
+    """``cleaned`` plus ``None`` for every top-level form field that was left empty or not
+    sent, so a field the user cleared does not keep its old value in the case data."""
+    if not isinstance(schema, dict):
+        return dict(cleaned)
+    known, _ = _known_properties(schema, schema)
+    return {**dict.fromkeys(known), **cleaned}
+
+
+def file_fields(schema: dict | None) -> dict[str, dict]:
+    """Top-level file fields of a form: name -> their ``x-lotse-file`` limits."""
+    props = (schema or {}).get("properties") or {}
+    return {name: sub[FILE_KEYWORD] for name, sub in props.items()
+            if isinstance(sub, dict) and isinstance(sub.get(FILE_KEYWORD), dict)}
+
+
 def check_schema(
     schema: dict, *, format_checker: jsonschema.FormatChecker | None = None
 ) -> str | None:
@@ -125,7 +150,12 @@ def check_schema(
     except SchemaError as exc:
         where = "/".join(str(p) for p in exc.absolute_path) or "(root)"
         return f"{where}: {exc.message}"
+    names = {n for _, node in _walk(schema, "") for n in (node.get("properties") or {})
+             if isinstance(node.get("properties"), dict)}
     for where, node in _walk(schema, ""):
+        problem = _rule_problem(where, node, names)
+        if problem:
+            return f"{where or '(root)'}: {problem}"
         fmt = node.get("format")
         if (
             format_checker is not None
@@ -136,6 +166,33 @@ def check_schema(
         custom = node.get("x-messages")
         if custom is not None and not _valid_custom(custom):
             return f"{where or '(root)'}: x-messages must map keywords to a text or {{lang: text}}"
+    return None
+
+
+def _rule_problem(where: str, node: dict, names: set[str]) -> str | None:
+    """Why a node's ``x-lotse-date`` or ``x-lotse-file`` is unusable (None if it is fine)."""
+    if form_dates.KEYWORD in node:
+        if not re.search(r"/properties/[^/]+$", where):
+            return f"{form_dates.KEYWORD} belongs directly on a property"
+        if node.get("type") != "string":
+            return f"{form_dates.KEYWORD} needs a date property (type string)"
+        problem = form_dates.rule_problem(node[form_dates.KEYWORD], names)
+        if problem:
+            return problem
+    if FILE_KEYWORD in node:
+        spec = node[FILE_KEYWORD]
+        if not re.fullmatch(r"/properties/[^/]+", where):
+            return f"{FILE_KEYWORD} is only allowed on a top-level form field"
+        if not isinstance(spec, dict) or set(spec) - {"accept", "max_bytes"}:
+            return f"{FILE_KEYWORD} must be an object with 'accept' and 'max_bytes'"
+        accept = spec.get("accept", list(FILE_MEDIA_TYPES))
+        if not isinstance(accept, list) or not accept or set(accept) - set(FILE_MEDIA_TYPES):
+            return f"{FILE_KEYWORD}.accept: a non-empty list of {', '.join(FILE_MEDIA_TYPES)}"
+        size = spec.get("max_bytes", 1)
+        if not isinstance(size, int) or isinstance(size, bool) or size <= 0:
+            return f"{FILE_KEYWORD}.max_bytes must be a positive whole number"
+        if node.get("type") != "object":
+            return f"{FILE_KEYWORD} needs a file reference property (type object)"
     return None
 
 
@@ -172,7 +229,10 @@ def _explain(
     if custom:
         yield _key(path), custom
         return
-    if kind in ("anyOf", "oneOf"):
+    if kind == form_dates.KEYWORD and isinstance(error.validator_value, dict):
+        info = error.validator_value
+        yield _key(path), form_dates.message(info, lang, info.get("titles", {}).get(lang, {}))
+    elif kind in ("anyOf", "oneOf"):
         yield _key(path), _variant_text(error, lang)
     elif kind == "format":
         fmt = str(error.validator_value)

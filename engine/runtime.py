@@ -20,7 +20,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import event, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
-from engine import audit, forms, messaging, sandbox, store
+from engine import audit, files, forms, messaging, sandbox, store
 from engine import clock as engine_clock
 from engine import deploy as deploy_mod
 from engine.actor import SYSTEM, Actor
@@ -338,13 +338,17 @@ class Engine(SchedulingMixin):
                 cleaned, errors = forms.clean_and_validate(
                     schema, cleaned, format_checker=self.format_checker
                 )
+                files.bind(s, schema, cleaned, errors, instance_id=inst.id,  # V-14 uploads
+                           case_ref=inst.case_ref, task_id=ht.id, now=self.now())
                 if errors:
                     raise FormInvalid(errors)
             wf, snap = self._load(s, inst, d)
             task = wf.get_task_from_id(UUID(ht.id))
             if task is None or task.state != TaskState.READY:
                 raise TaskNotOpen("task is no longer open", task_id=task_id)
-            task.data.update(store.ser.restore(store.ser.convert(cleaned)))
+            # a field left empty becomes None instead of keeping its old value
+            submitted = forms.with_cleared(schema, cleaned)
+            task.data.update(store.ser.restore(store.ser.convert(submitted)))
             task.run()
             ht.completed_by = actor.user
             self._audit(

@@ -100,10 +100,16 @@ def name_latin(name: str, de: str, en: str) -> Fld:
 
 
 def date(name: str, de: str, en: str, *, req: bool = False, past: bool = False,
-         help_de: str | None = None, help_en: str | None = None) -> Fld:
-    """An ISO date (V-03 ``past-date`` for factual dates: not in the future, not before 1900)."""
-    s = {"type": "string", "format": "past-date" if past else "date",
-         **_base(de, en, help_de, help_en)}
+         help_de: str | None = None, help_en: str | None = None, **rule: str) -> Fld:
+    """An ISO date (V-03 ``past-date`` for factual dates: not in the future, not before 1900).
+
+    Keyword bounds become the relative date rule ``x-lotse-date`` (engine/form_dates.py):
+    ``min``, ``max``, ``exclusiveMin``, ``exclusiveMax`` = ``today``, ``$field`` or a date,
+    optionally ``+P180D`` / ``-P7D`` / ``+P6M``; the engine enforces them on its clock."""
+    s: dict[str, Any] = {"type": "string", "format": "past-date" if past else "date",
+                         **_base(de, en, help_de, help_en)}
+    if rule:
+        s["x-lotse-date"] = dict(rule)
     return Fld(name, s, _ui("date", "Format TT.MM.JJJJ"), req)
 
 
@@ -225,11 +231,26 @@ def postcode(name: str, de: str, en: str, *, req: bool = False) -> Fld:
     return Fld(name, s, {}, req)
 
 
+FILE_REF = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string", "pattern": "^[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$"},
+        "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+        "size": {"type": "integer", "minimum": 1},
+        "media_type": {"type": "string", "enum": ["application/pdf", "image/jpeg", "image/png"]},
+        "filename": {"type": "string", "maxLength": 255},
+    },
+    "required": ["id"],
+    "additionalProperties": False,
+}
+
+
 def document_ref(name: str, de: str, en: str, *, req: bool = False) -> Fld:
-    """V-14: a stored upload (PDF/JPEG/PNG, at most 10 MB; the upload endpoint checks size)."""
-    s = {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,199}\\.(pdf|jpe?g|png)$",
-         "x-file": {"accept": ["application/pdf", "image/jpeg", "image/png"],
-                    "max_bytes": 10 * 1024 * 1024},
+    """V-14: an uploaded file (PDF/JPEG/PNG by content, at most 10 MB). The value is the
+    reference the engine stores (``engine/files.py``), never the file bytes."""
+    s = {**FILE_REF,
+         "x-lotse-file": {"accept": ["application/pdf", "image/jpeg", "image/png"],
+                          "max_bytes": 10 * 1024 * 1024},
          **_base(de, en, "PDF, JPEG oder PNG, höchstens 10 MB.",
                  "PDF, JPEG or PNG, at most 10 MB.")}
     return Fld(name, s, _ui("file"), req)
@@ -1216,7 +1237,8 @@ def consent_fields() -> tuple[list[Fld], list[dict]]:
         boolean("mutual_release", "Wechselseitige Schweigepflichtentbindung",
                 "Mutual release from confidentiality"),
         date("valid_from", "Gültig ab", "Valid from", past=True),
-        date("valid_until", "Gültig bis", "Valid until",
+        date("valid_until", "Gültig bis", "Valid until", exclusiveMin="today",
+             max="$valid_from+P24M",
              help_de="Höchstens 24 Monate ab Beginn; üblich 12 Monate.",
              help_en="At most 24 months from the start; usually 12 months."),
         enum("consent_form", "Form der Einwilligung", "Form of consent", CONSENT_FORMS),
@@ -1292,7 +1314,8 @@ def _p0_office_fields(code: str) -> tuple[list[Fld], list[dict]]:
     if code == "ABH":
         return [
             date("permit_issue_date", "Titel erteilt am", "Permit issued on", past=True),
-            date("permit_valid_until", "Titel gültig bis", "Permit valid until"),
+            date("permit_valid_until", "Titel gültig bis", "Permit valid until",
+                 exclusiveMin="$permit_issue_date"),
             boolean("fiktion_issued", "Fiktionsbescheinigung ausgestellt",
                     "Fictional certificate issued"),
             boolean("wohnsitzauflage", "Wohnsitzauflage (§ 12a AufenthG)",
@@ -1383,6 +1406,7 @@ def p0_forms(o: Office) -> dict[str, Form]:
             boolean("responsible", "Stelle ist zuständig", "Office is responsible", req=True),
             text("office_reference", "Aktenzeichen", "File reference", max_len=50),
             date("expected_result_date", "Ergebnis voraussichtlich am", "Expected result on",
+                 min="today", max="today+P180D",
                  help_de="Heute oder später, höchstens 180 Tage.",
                  help_en="Today or later, at most 180 days."),
             office("suggested_office", "Zuständige Stelle", "Responsible office", not_code=code),
@@ -1403,7 +1427,7 @@ def p0_forms(o: Office) -> dict[str, Form]:
             date("decision_date", "Entscheidungsdatum", "Decision date", past=True),
             datetime_("next_appointment", "Nächster Termin", "Next appointment"),
             text_list("documents_missing", "Fehlende Unterlagen", "Missing documents"),
-            date("required_by", "Nachzureichen bis", "To be provided by",
+            date("required_by", "Nachzureichen bis", "To be provided by", exclusiveMin="today",
                  help_de="Ein Datum nach heute.", help_en="A date after today."),
             text("rejection_reason", "Ablehnungsgrund", "Reason for rejection", min_len=10,
                  max_len=1000),
@@ -2121,7 +2145,7 @@ def build_school_enrolment() -> Process:
                 ("regelklasse_mit_daz", "Regelklasse mit DaZ", "Regular class with GSL"),
                 ("internationale_foerderklasse", "Internationale Förderklasse",
                  "International support class")], req=True),
-            date("start_date", "Schulbeginn", "First day at school", req=True,
+            date("start_date", "Schulbeginn", "First day at school", req=True, min="today",
                  help_de="Heute oder später; Hinweis, wenn später als in 6 Wochen.",
                  help_en="Today or later."),
             boolean("transport_needed", "Schülerbeförderung nötig", "Transport needed", req=True),
@@ -2349,7 +2373,7 @@ def inquiry_form() -> Form:
             postcode("postcode", "Postleitzahl", "Postcode"),
             text("city", "Ort", "City", max_len=100),
             date("arrival_date_de", "Einreise nach Deutschland", "Arrival in Germany",
-                 past=True),
+                 past=True, min="$birth_date"),
             enum("residence_status", "Aufenthaltsstatus", "Residence status",
                  RESIDENCE_STATUSES, req=True),
             integer("household_size", "Personen im Haushalt", "Household size", 1, 20,
@@ -2929,6 +2953,7 @@ def assessment_form() -> Form:
                  "title", max_len=50, help_de="z. B. § 25 Abs. 2 AufenthG"),
             date("permit_issue_date", "Titel erteilt am", "Permit issued on", past=True),
             date("permit_valid_until", "Titel gültig bis", "Permit valid until",
+                 exclusiveMin="$permit_issue_date",
                  help_de="Ein abgelaufenes Datum ist möglich und wird markiert.",
                  help_en="A past date is allowed and flagged as expired."),
             date("renewal_applied_date", "Verlängerung beantragt am", "Renewal applied for on",
@@ -3038,6 +3063,7 @@ def plan_form(registry: OfficeRegistry) -> Form:
                      req=True),
                 text("goal_text", "Ziel", "Goal", req=True, min_len=10, max_len=500),
                 date("target_date", "Zieldatum", "Target date", req=True,
+                     exclusiveMin="today", max="today+P24M",
                      help_de="Nach heute, höchstens in 24 Monaten.",
                      help_en="After today, at most in 24 months."),
                 enum("responsible", "Verantwortlich", "Responsible", [
@@ -3068,6 +3094,7 @@ def plan_form(registry: OfficeRegistry) -> Form:
             language("plan_language", "Sprache des Hilfeplans", "Language of the plan",
                      req=True),
             date("next_review_date", "Nächste Überprüfung", "Next review", req=True,
+                 exclusiveMin="today", max="today+P6M",
                  help_de="Nach heute, höchstens in 6 Monaten; üblich 3 Monate.",
                  help_en="After today, at most in 6 months; usually 3 months."),
             boolean("conference_requested", "Fallkonferenz gewünscht", "Case conference "
@@ -3094,6 +3121,7 @@ def review_form() -> Form:
                     "New needs (re-assessment)", req=True),
             boolean("close_case", "Fall abschließen", "Close the case", req=True),
             date("next_review_date", "Nächste Überprüfung", "Next review",
+                 exclusiveMin="today", max="today+P6M",
                  help_de="Nach heute, höchstens in 6 Monaten.",
                  help_en="After today, at most in 6 months."),
             boolean("structural_issue_observed", "Strukturelles Problem beobachtet",
@@ -3751,6 +3779,7 @@ def build_recognition_transition() -> Process:
         date("bamf_decision_date", "Datum des Bescheids", "Date of the decision", req=True,
              past=True),
         date("service_date", "Zugestellt am", "Served on", req=True, past=True,
+             min="$bamf_decision_date",
              help_de="Nicht vor dem Datum des Bescheids.", help_en="Not before the decision."),
         text("bamf_file_number", "BAMF-Aktenzeichen", "BAMF file number", max_len=12,
              pattern="^[0-9]{7,8}-[0-9]{3}$"),
@@ -4186,8 +4215,8 @@ def housing_form() -> Form:
             date("notice_date", "Datum des Schreibens", "Date of the notice", req=True,
                  past=True),
             date("eviction_suit_served_date", "Räumungsklage zugestellt am",
-                 "Eviction suit served on", past=True),
-            date("eviction_date", "Räumungstermin", "Eviction date",
+                 "Eviction suit served on", past=True, min="$notice_date"),
+            date("eviction_date", "Räumungstermin", "Eviction date", min="today",
                  help_de="Heute oder später.", help_en="Today or later."),
             eur("arrears_amount", "Mietrückstand", "Rent arrears"),
             eur("monthly_rent_gross", "Bruttowarmmiete monatlich", "Gross monthly rent",

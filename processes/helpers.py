@@ -8,9 +8,9 @@ Register ``HELPERS`` (bound to the shipped office registry) or ``make_helpers(re
 to the municipality's registry) next to ``processes.dates.HELPERS`` in the script registry.
 
 The data-category configuration (brief 5.2/5.3) used by the consent form and the referral
-payload filter lives here too: ``DATA_CATEGORIES``, ``CATEGORY_MATRIX`` (the maximum categories
-each office:purpose may ever receive) and ``FIELD_CATEGORIES`` (which case field belongs to which
-category).
+payload filter is derived from ``processes/data_protection.toml`` (its only source):
+``DATA_CATEGORIES``, ``CATEGORY_MATRIX`` (the maximum categories each office:purpose may ever
+receive) and ``FIELD_CATEGORIES`` (which case field belongs to which category).
 """
 
 from __future__ import annotations
@@ -24,104 +24,37 @@ from pathlib import Path
 from typing import Any
 
 from engine import clock
+from processes.dataprotection import NEVER_SHARED as DP_NEVER_SHARED
+from processes.dataprotection import Policy
 from processes.dates import age_on, to_date
 from processes.offices import OfficeRegistry, UnknownOffice
 
-# --- data categories (brief 5.2) ------------------------------------------------------------------
+# --- data categories (brief 5.2/5.3) --------------------------------------------------------------
+# processes/data_protection.toml is the single source: the labels, the maximum categories per
+# purpose and the category of each case field are derived from it (the same file the consent
+# gate cuts referral data with). A helper set bound to another file: make_helpers(policy=...).
 
-DATA_CATEGORIES: dict[str, tuple[str, str]] = {
-    "IDENT": ("Identität", "Identity"),
-    "CONTACT": ("Kontakt", "Contact"),
-    "RESIDENCE": ("Aufenthaltsrecht", "Residence law"),
-    "FAMILY": ("Haushalt", "Household"),
-    "EDU": ("Sprache und Bildung", "Language and education"),
-    "WORK": ("Arbeit", "Work"),
-    "FINANCE": ("Finanzen", "Money"),
-    "HOUSING": ("Wohnen", "Housing"),
-    "HEALTH": ("Gesundheit (Art. 9 DSGVO)", "Health (Art. 9 GDPR)"),
-    "YOUTH": ("Jugendhilfe (§ 65 SGB VIII)", "Youth welfare (§ 65 SGB VIII)"),
-    "PLAN": ("Hilfeplan", "Support plan"),
-    "CM_NOTES": ("Notizen Fallmanagement (nie geteilt)", "Case-manager notes (never shared)"),
-}
-NEVER_SHARED = frozenset({"CM_NOTES"})
-
-_ALL_SHAREABLE = ("IDENT", "CONTACT", "RESIDENCE", "FAMILY", "EDU", "WORK", "FINANCE", "HOUSING",
-                  "HEALTH", "YOUTH", "PLAN")
-_SCHOOL = ("IDENT", "CONTACT", "FAMILY", "EDU", "PLAN")
-_COUNSEL = ("IDENT", "CONTACT", "RESIDENCE", "FAMILY", "EDU", "WORK", "FINANCE", "HOUSING",
-            "HEALTH", "PLAN")
-
-# Brief 5.3: maximum scope per purpose ("(✓)" restricted subsets count as allowed here; the
-# restriction is the consent text's job). processes/data_protection.toml is authoritative
-# (the consent gate cuts referral data with it); these defaults only fill purposes it lacks.
-# Purposes not in the brief's table are marked [D].
-_DEFAULT_MATRIX: dict[str, tuple[str, ...]] = {
-    "KIM_CM:CASE_MANAGEMENT": _ALL_SHAREABLE,
-    "KIM:FEEDBACK_REFERRER": ("IDENT",),  # [D] only "is a client" and the decision
-    "KIM:CASE_CONFERENCE": ("IDENT", "CONTACT", "RESIDENCE", "FAMILY", "EDU", "WORK", "FINANCE",
-                            "HOUSING", "HEALTH", "PLAN"),  # [D]
-    "ABH:AUFENTHALT": ("IDENT", "CONTACT", "RESIDENCE", "FAMILY", "EDU", "WORK", "FINANCE", "PLAN"),
-    "JC:SGB2": ("IDENT", "CONTACT", "RESIDENCE", "FAMILY", "EDU", "WORK", "FINANCE", "HOUSING",
-                "HEALTH", "PLAN"),
-    "AA:VERMITTLUNG": ("IDENT", "CONTACT", "RESIDENCE", "EDU", "WORK", "PLAN"),
-    "SOZ:LEISTUNG": ("IDENT", "CONTACT", "RESIDENCE", "FAMILY", "WORK", "FINANCE", "HOUSING",
-                     "HEALTH", "PLAN"),
-    "WOHN:SICHERUNG": ("IDENT", "CONTACT", "FAMILY", "FINANCE", "HOUSING", "PLAN"),
-    "WOHN:WBS": ("IDENT", "CONTACT", "FAMILY", "FINANCE", "HOUSING", "PLAN"),  # [D]
-    "JA:JUGENDHILFE": ("IDENT", "CONTACT", "FAMILY", "EDU", "HEALTH", "YOUTH", "PLAN"),
-    "KI_SEB:SCHULPLATZ": _SCHOOL,
-    "SCHUL:ZUWEISUNG": _SCHOOL,
-    "SCHULE:AUFNAHME": _SCHOOL,
-    "GA:UNTERSUCHUNG": ("IDENT", "CONTACT", "HEALTH"),
-    "FK:KINDERGELD": ("IDENT", "CONTACT", "RESIDENCE", "FAMILY"),
-    "ANERK:BERATUNG": ("IDENT", "CONTACT", "EDU", "WORK", "PLAN"),
-    "ANERK:VERFAHREN": ("IDENT", "CONTACT", "EDU", "WORK", "PLAN"),
-    "BAMF:INTEGRATIONSKURS": ("IDENT", "CONTACT", "RESIDENCE", "EDU"),
-    "IKT:KURSANMELDUNG": ("IDENT", "CONTACT", "RESIDENCE", "EDU"),
-    "MBE:BERATUNG": _COUNSEL,
-    "JMD:BERATUNG": _COUNSEL,
-    "MELDE:ANMELDUNG": ("IDENT", "CONTACT", "FAMILY"),  # [D]
-    "FWT:SCHULDNERBERATUNG": ("IDENT", "CONTACT", "FINANCE", "HOUSING", "PLAN"),  # [D]
-    "ORD:UNTERBRINGUNG": ("IDENT", "CONTACT", "FAMILY", "HOUSING"),  # [D]
-}
+NEVER_SHARED = frozenset({DP_NEVER_SHARED})
 
 
+def data_categories(policy: Policy) -> dict[str, tuple[str, str]]:
+    """Category code -> (German, English) label, in the file's order."""
+    return {code: (labels.get("de", code), labels.get("en", labels.get("de", code)))
+            for code, labels in policy.categories.items()}
 
-def _policy_matrix() -> dict[str, tuple[str, ...]]:
-    from processes.dataprotection import Policy
 
-    order = list(DATA_CATEGORIES)
+def category_matrix(policy: Policy) -> dict[str, tuple[str, ...]]:
+    """Purpose -> the categories a consent for it may cover at most (never CM_NOTES)."""
+    order = list(policy.categories)
     return {purpose: tuple(c for c in order if c in cats and c not in NEVER_SHARED)
-            for purpose, cats in Policy.load().purposes.items()}
+            for purpose, cats in policy.purposes.items()}
 
 
-CATEGORY_MATRIX: dict[str, tuple[str, ...]] = {**_DEFAULT_MATRIX, **_policy_matrix()}
-
+_POLICY = Policy.load()
+DATA_CATEGORIES: dict[str, tuple[str, str]] = data_categories(_POLICY)
+CATEGORY_MATRIX: dict[str, tuple[str, ...]] = category_matrix(_POLICY)
 # Which case field belongs to which category (referral payloads carry only consented ones).
-FIELD_CATEGORIES: dict[str, str] = {
-    **dict.fromkeys(("first_name", "last_name", "name_latin", "birth_date", "gender",
-                     "nationality"), "IDENT"),
-    **dict.fromkeys(("phone", "email", "street", "postcode", "city", "languages",
-                     "interpreter_needed"), "CONTACT"),
-    **dict.fromkeys(("residence_status", "residence_title_basis", "permit_issue_date",
-                     "permit_valid_until", "renewal_applied_date", "wohnsitzauflage",
-                     "wohnsitzauflage_municipality", "bamf_file_number", "bamf_decision",
-                     "bamf_decision_date", "arrival_date_de", "fiktion_status"), "RESIDENCE"),
-    **dict.fromkeys(("household_size", "minors_in_household", "children"), "FAMILY"),
-    **dict.fromkeys(("german_level", "integration_course_status", "schooling_years",
-                     "foreign_qualification", "qualification_title", "recognition_status"),
-                    "EDU"),
-    **dict.fromkeys(("employment_status",), "WORK"),
-    **dict.fromkeys(("benefits_current", "kindergeld_status", "arrears_amount",
-                     "monthly_rent_gross"), "FINANCE"),
-    **dict.fromkeys(("housing_situation", "eviction_risk", "notice_type", "notice_date",
-                     "eviction_suit_served_date", "eviction_date", "landlord_name",
-                     "court_reference"), "HOUSING"),
-    **dict.fromkeys(("health_need", "disability", "health_notes"), "HEALTH"),
-    **dict.fromkeys(("goals",), "PLAN"),
-    **dict.fromkeys(("interview_summary", "final_summary", "notes", "clearing_rationale"),
-                    "CM_NOTES"),
-}
+FIELD_CATEGORIES: dict[str, str] = dict(_POLICY.fields)
 
 TERMINAL_REFERRAL_STATES = frozenset({"completed", "forwarded", "withdrawn",
                                       "suspended_consent_revoked", "not_sent"})
@@ -193,23 +126,25 @@ def consented(referrals: Iterable[Mapping] | None, consents: Iterable[Mapping] |
             if has_consent(consents, r.get("office"), r.get("purpose"), on=on)]
 
 
-def allowed_categories(purpose: str) -> list[str]:
+def allowed_categories(purpose: str, *, policy: Policy | None = None) -> list[str]:
     """The categories a consent for ``purpose`` may cover at most (brief 5.3)."""
-    return list(CATEGORY_MATRIX.get(purpose, ()))
+    matrix = CATEGORY_MATRIX if policy is None else category_matrix(policy)
+    return list(matrix.get(purpose, ()))
 
 
 def share_by_consent(categories: Iterable[str] | None, office: str | None = None,
-                     *records: Mapping | None) -> dict:
+                     *records: Mapping | None, policy: Policy | None = None) -> dict:
     """Merge ``records`` and keep only fields whose category the consent covers (DP-05).
 
     CM_NOTES and fields of unknown category are never shared; goals (PLAN) are reduced to those
     the receiving ``office`` is responsible for.
     """
+    fields = FIELD_CATEGORIES if policy is None else policy.fields
     allowed = set(categories or ()) - NEVER_SHARED
     out: dict[str, Any] = {}
     for record in records:
         for key, value in (record or {}).items():
-            cat = FIELD_CATEGORIES.get(key)
+            cat = fields.get(key)
             if cat is None or cat not in allowed or value is None:
                 continue
             if key == "goals" and office is not None:
@@ -305,8 +240,10 @@ def _default_registry() -> OfficeRegistry:
     return _load_registry(os.environ.get("LOTSE_OFFICES_FILE") or None)
 
 
-def make_helpers(registry: OfficeRegistry | None = None) -> dict[str, Callable[..., Any]]:
-    """The helpers, with the SLA and purpose look-ups bound to ``registry``."""
+def make_helpers(registry: OfficeRegistry | None = None, *,
+                 policy: Policy | None = None) -> dict[str, Callable[..., Any]]:
+    """The helpers, with the SLA and purpose look-ups bound to ``registry`` and the data
+    categories bound to ``policy`` (default: processes/data_protection.toml)."""
 
     def reg() -> OfficeRegistry:
         return registry if registry is not None else _default_registry()
@@ -355,8 +292,9 @@ def make_helpers(registry: OfficeRegistry | None = None) -> dict[str, Callable[.
         "find_consent": find_consent,
         "missing_consents": missing_consents,
         "consented": consented,
-        "allowed_categories": allowed_categories,
-        "share_by_consent": share_by_consent,
+        "allowed_categories": lambda purpose: allowed_categories(purpose, policy=policy),
+        "share_by_consent": lambda categories, office=None, *records: share_by_consent(
+            categories, office, *records, policy=policy),
         "revoke_consent": revoke_consent,
         "new_id": new_id,
         "pseudonym": pseudonym,

@@ -13,7 +13,8 @@ from engine.models import Base
 
 
 def _import_all_models() -> None:
-    for mod in ("engine.models", "processes.models", "processes.consent", "web.models"):
+    for mod in ("engine.models", "engine.files", "processes.models", "processes.consent",
+                "web.models"):
         importlib.import_module(mod)
     for info in pkgutil.walk_packages(web.__path__, "web."):
         if "designer" in info.name and not info.ispkg:

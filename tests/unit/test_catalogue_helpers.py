@@ -184,3 +184,28 @@ def test_consent_recorder_writes_the_register_and_consumes_the_message(sqlite_db
     with sqlite_db.unit_of_work() as s:
         assert H.consent_recorder(s, other, {"case_id": "K-1"}, NOW) is None
     assert other.status == "pending"
+
+
+def test_the_data_protection_file_is_the_only_source_of_the_matrix(tmp_path):
+    """Helpers bound to a changed copy of data_protection.toml allow what the copy says."""
+    from processes.dataprotection import DEFAULT_PATH, Policy
+
+    text = DEFAULT_PATH.read_text(encoding="utf-8")
+    old = '"GA:UNTERSUCHUNG" = ["IDENT", "CONTACT", "HEALTH"]'
+    assert old in text
+    changed = tmp_path / "dp.toml"
+    changed.write_text(text.replace(old, '"GA:UNTERSUCHUNG" = ["IDENT", "HEALTH"]')
+                       .replace('court_reference = "HOUSING"', 'court_reference = "IDENT"'),
+                       encoding="utf-8")
+    shipped = H.make_helpers()
+    copy = H.make_helpers(policy=Policy.load(changed))
+    assert shipped["allowed_categories"]("GA:UNTERSUCHUNG") == ["IDENT", "CONTACT", "HEALTH"]
+    assert copy["allowed_categories"]("GA:UNTERSUCHUNG") == ["IDENT", "HEALTH"]
+    record = {"court_reference": "2 C 17/26", "phone": "+49 521 1"}
+    assert shipped["share_by_consent"](["IDENT", "CONTACT"], None, record) == {
+        "phone": "+49 521 1"}
+    assert copy["share_by_consent"](["IDENT"], None, record) == {"court_reference": "2 C 17/26"}
+    # the module constants are the shipped file's, not a second copy
+    assert H.CATEGORY_MATRIX == H.category_matrix(Policy.load())
+    assert H.FIELD_CATEGORIES == Policy.load().fields
+    assert not hasattr(H, "_DEFAULT_MATRIX")
