@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from typing import Any
 
 from werkzeug.datastructures import MultiDict
 
-from engine.forms import FORM_KEY
+from engine import form_dates
+from engine.forms import FILE_KEYWORD, FILE_MEDIA_TYPES, FORM_KEY
 from web.i18n import localized, translate
 
 DATE_FORMATS = {"date", "past-date"}
@@ -22,7 +24,8 @@ class FormField:
     name: str
     id: str
     label: str
-    widget: str  # text|textarea|date|email|tel|number|select|radio|yesno|checkbox|checkboxes|json
+    # text|textarea|date|email|tel|number|select|radio|yesno|checkbox|checkboxes|json|file
+    widget: str
     required: bool
     hints: list[tuple[str, str | None]] = field(default_factory=list)  # (text, lang or None)
     options: list[tuple[str, str]] = field(default_factory=list)
@@ -61,6 +64,8 @@ def _enum_labels(node: dict, lang: str) -> dict[str, str]:
 
 def _widget(node: dict, ui_node: dict) -> str:
     typ = node.get("type")
+    if isinstance(node.get(FILE_KEYWORD), dict):
+        return "file"
     wanted = ui_node.get("ui:widget")
     if typ == "boolean":
         return "checkbox" if wanted == "checkbox" else "yesno"
@@ -82,8 +87,35 @@ def _widget(node: dict, ui_node: dict) -> str:
     return "text"
 
 
+def date_limits(node: dict, today: date) -> dict[str, str]:
+    """``min``/``max`` attributes of a date input from the field's rules that depend only
+    on today (rules naming another field are checked by the server alone)."""
+    rule = node.get(form_dates.KEYWORD)
+    out: dict[str, str] = {}
+    if node.get("format") == "past-date":
+        out["max"] = today.isoformat()
+    if not isinstance(rule, dict):
+        return out
+    for op, expr in rule.items():
+        found = (form_dates.resolve(expr, {}, today)
+                 if isinstance(expr, str) and not expr.startswith("$") else None)
+        if found is None or op not in form_dates.OPS:
+            continue
+        bound = found[0]
+        if op == "exclusiveMin":
+            bound += timedelta(days=1)
+        elif op == "exclusiveMax":
+            bound -= timedelta(days=1)
+        key = "min" if op in ("min", "exclusiveMin") else "max"
+        text = bound.isoformat()
+        if key not in out or (text > out[key] if key == "min" else text < out[key]):
+            out[key] = text
+    return out
+
+
 def build_fields(schema: dict | None, ui: dict | None, *, lang: str,
-                 values: dict | None = None, errors: dict | None = None) -> list[FormField]:
+                 values: dict | None = None, errors: dict | None = None,
+                 today: date | None = None) -> list[FormField]:
     """The fields of a form in display order, with entered values and error messages."""
     if not schema:
         return []
@@ -122,6 +154,12 @@ def build_fields(schema: dict | None, ui: dict | None, *, lang: str,
             f.attrs["maxlength"] = node["maxLength"]
         if widget == "number":
             f.attrs["inputmode"] = "numeric" if node.get("type") == "integer" else "decimal"
+        if widget == "date" and today is not None:
+            f.attrs.update(date_limits(node, today))
+        if widget == "file":
+            accept = node[FILE_KEYWORD].get("accept") or list(FILE_MEDIA_TYPES)
+            f.attrs["accept"] = ",".join(accept)
+            f.value = ""  # a browser never re-sends a file: it must be chosen again
         if ui_node.get("ui:autofocus") and not errors:
             f.attrs["autofocus"] = True
         out.append(f)

@@ -33,6 +33,8 @@ class Settings:
     metrics_token: str | None = None
     # /readyz: at least this many deployed process definitions (0: do not check).
     ready_min_definitions: int = 1
+    # Largest accepted upload of a file form field (V-14), bytes.
+    max_upload_bytes: int = 10 * 1024 * 1024
 
     @property
     def is_production(self) -> bool:
@@ -85,6 +87,8 @@ def from_env(environ: dict | None = None) -> Settings:
         proxy_count=_int(env, "LOTSE_PROXY_COUNT", 0, 0, 5),
         metrics_token=_metrics_token(env),
         ready_min_definitions=_int(env, "LOTSE_READY_MIN_DEFINITIONS", 1, 0, 100_000),
+        max_upload_bytes=_int(env, "LOTSE_MAX_UPLOAD_BYTES", 10 * 1024 * 1024, 1024,
+                              100 * 1024 * 1024),
     )
 
 

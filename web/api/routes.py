@@ -5,13 +5,21 @@ from __future__ import annotations
 from flask import g, request
 
 from engine import forms as engine_forms
-from engine.errors import FormInvalid, InstanceNotFound, TaskNotFound
+from engine import forms as engine_forms_mod
+from engine.errors import (
+    FormInvalid,
+    InstanceNotFound,
+    InvalidInput,
+    TaskClaimedByOther,
+    TaskNotFound,
+)
 from web import case_queries as cq
-from web import queries, visibility
+from web import queries, uploads, visibility
 from web.api import Blueprint
 from web.api.schemas import (
     CompleteBody,
     ErrorSchema,
+    FileRefSchema,
     InstanceResultSchema,
     InstanceSchema,
     OfficeSchema,
@@ -122,6 +130,39 @@ def complete(body, task_id):
                     schema, body["data"], format_checker=eng.format_checker, lang="en")
                 raise FormInvalid(errs or exc.errors, message="invalid input") from None
         raise
+
+
+@blp.route("/tasks/<task_id>/files", methods=["POST"])
+@blp.response(201, FileRefSchema)
+@errors(400, 404, 409, 422)
+def upload_file(task_id):
+    """Upload a file for a file field of an open task (multipart: ``field`` = the form
+    field, ``file`` = the file; PDF/JPEG/PNG by content, at most LOTSE_MAX_UPLOAD_BYTES).
+    Send the returned reference (at least its ``id``) as the field's value to
+    ``/tasks/<task_id>/complete``; a file can be used once, only in its own case."""
+    lang = request.accept_languages.best_match(["de", "en"], default="de")
+    task = services().engine.get_task(task_id, actor=actor())
+    name = request.form.get("field") or ""
+    if name not in engine_forms_mod.file_fields(task.get("form_schema")):
+        raise InvalidInput("field is not a file field of this task's form", field=name)
+    if task["assignee"] not in (None, g.user.name):
+        raise TaskClaimedByOther(f"task is claimed by {task['assignee']}",
+                                 assignee=task["assignee"])
+    sent = request.files.get("file")
+    if sent is None or not sent.filename:
+        raise FormInvalid({name: [engine_forms_mod.required_text(lang)]})
+    accepted, errs = uploads.check_files(task.get("form_schema"), {name: sent}, lang=lang)
+    if errs:
+        raise FormInvalid(errs)
+    return uploads.store_for_task(task, [accepted[name]], g.user.name)[name], 201
+
+
+@blp.route("/files/<file_id>", methods=["GET"])
+@errors(404)
+def download_file(file_id):
+    """An uploaded file, for users who may see its case and its field's data category
+    (logged as a data read); 404 for everyone else."""
+    return uploads.download(file_id)
 
 
 @blp.route("/process-instances", methods=["POST"])

@@ -105,3 +105,13 @@ class InstanceSchema(Schema):
     data = fields.Dict(required=True, metadata={"description": "case data the caller may see"})
     data_masked = fields.Boolean(required=True)
     tasks = fields.List(fields.Nested(TaskSchema), required=True)
+
+
+class FileRefSchema(Schema):
+    """A stored upload, as sent back in the completion data of its file field."""
+
+    id = fields.String(required=True)
+    sha256 = fields.String(required=True)
+    size = fields.Integer(required=True)
+    media_type = fields.String(required=True)
+    filename = fields.String(required=True)

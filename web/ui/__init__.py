@@ -54,7 +54,10 @@ def t_opt(key: str, default: str) -> str:
 
 
 def init_app(app: Flask) -> None:
-    from web.ui import audit, board, cases, dataprotection, start, tasks  # noqa: F401
+    from web import uploads
+    from web.ui import audit, board, cases, dataprotection, files, start, tasks  # noqa: F401
+
+    uploads.init_app(app)
 
     app.jinja_env.globals.update(parse_dt=parse_dt, parse_date=parse_date, page_url=page_url,
                                  t_opt=t_opt)

@@ -9,6 +9,7 @@ from jinja2 import TemplateError
 from jinja2 import meta as jinja_meta
 from jinja2.sandbox import SandboxedEnvironment
 
+from engine import clock as engine_clock
 from engine import forms as engine_forms
 from engine.errors import (
     Conflict,
@@ -20,7 +21,7 @@ from engine.errors import (
 )
 from engine.runtime import Actor
 from processes.consent import ConsentMissing
-from web import queries, visibility
+from web import queries, uploads, visibility
 from web.accounts import UserNotFound, get_user
 from web.auth import login_required, safe_next
 from web.ctx import actor, lang, services, t
@@ -81,6 +82,13 @@ def _task_view(task_id: str) -> dict:
     return task
 
 
+def _today():
+    """The engine clock's date in Berlin (date-field hints follow the same clock)."""
+    from zoneinfo import ZoneInfo
+
+    return services().engine.now().astimezone(ZoneInfo("Europe/Berlin")).date()
+
+
 def _may_complete(task: dict) -> bool:
     return task["state"] == "READY" and task["assignee"] in (None, g.user.name)
 
@@ -89,7 +97,7 @@ def _page(task: dict, *, values=None, errors=None, notice=None, status=200):
     task["instructions_html"] = render_instructions(task.get("instructions"),
                                                     instruction_data(task))
     fields = build_fields(task.get("form_schema"), task.get("ui_schema"), lang=lang(),
-                          values=values, errors=errors)
+                          values=values, errors=errors, today=_today())
     per_field = group_errors(errors or {}, task.get("form_schema") or {})
     summary = []
     for f in fields:
@@ -142,14 +150,30 @@ def complete(task_id: str):
     """Complete the task with the submitted form (PRG on success)."""
     eng = services().engine
     task = _task_view(task_id)
-    data, raw = parse_submission(task.get("form_schema"), request.form)
+    schema = task.get("form_schema")
+    data, raw = parse_submission(schema, request.form)
+    accepted, file_errors = uploads.check_files(schema, request.files, lang=lang())
+    if file_errors:  # refuse with every other field error too; nothing is stored
+        probe = {**data, **{n: uploads.placeholder() for n in (*accepted, *file_errors)}}
+        with engine_clock.using(eng.clock):
+            _, errors = engine_forms.clean_and_validate(
+                schema or {}, probe, format_checker=eng.format_checker, lang=lang())
+        for name, msgs in file_errors.items():
+            errors.setdefault(name, []).extend(msgs)
+        return _page(task, values=raw, errors=errors, status=422)
+    stored: dict[str, dict] = {}
     try:
+        if accepted:
+            stored = uploads.store_for_task(task, list(accepted.values()), g.user.name)
+            data.update(stored)
         eng.complete(task_id, data, actor=actor())
+        stored = {}
     except FormInvalid as exc:
         errors = exc.errors
-        if lang() != "de" and task.get("form_schema"):
-            _, errors = engine_forms.clean_and_validate(
-                task["form_schema"], data, format_checker=eng.format_checker, lang=lang())
+        if lang() != "de" and schema:
+            with engine_clock.using(eng.clock):
+                _, errors = engine_forms.clean_and_validate(
+                    schema, data, format_checker=eng.format_checker, lang=lang())
             errors = errors or exc.errors
         return _page(task, values=raw, errors=errors, status=422)
     except TaskNotOpen as exc:
@@ -162,6 +186,8 @@ def complete(task_id: str):
         return _page(task, values=raw, status=409,
                      notice=t("consent.missing", office=exc.fields.get("office") or "?",
                               purpose=exc.fields.get("purpose") or "?"))
+    finally:
+        uploads.discard(stored)  # a completion that did not happen keeps no file
     flash({"key": "task.completed_ok", "params": {"name": task["title"]}}, "success")
     if task["office"] in g.user.work_offices:
         return redirect(url_for("ui.worklist", code=task["office"]))
