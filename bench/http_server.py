@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -20,12 +21,17 @@ def free_port() -> int:
 
 
 class Gunicorn:
-    """``lotse serve`` on a free port; stopped (SIGTERM to the process we started) on exit."""
+    """``lotse serve`` on a free port; stopped (SIGTERM to the process we started) on exit.
+
+    The server runs with ``LOTSE_ENV=production`` (env ``LOTSE_BENCH_SERVER_ENV`` overrides),
+    as shipped: outside production the app's clock is the movable one stored in the database,
+    which costs an extra ``SELECT clock_setting`` on every engine call."""
 
     def __init__(self, url: str, workdir: Path, workers: int = 2) -> None:
         self.port = free_port()
         self.workers = workers
-        self.env = subprocess_env(url, workdir)
+        self.lotse_env = os.environ.get("LOTSE_BENCH_SERVER_ENV") or "production"
+        self.env = subprocess_env(url, workdir, LOTSE_ENV=self.lotse_env)
         self.log = workdir / f"gunicorn-{self.port}.log"
         self.proc: subprocess.Popen | None = None
 

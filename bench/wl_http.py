@@ -176,6 +176,7 @@ def http(ctx) -> None:
                      ratio_text=f"{med_ratio:.3f} x in memory" if med_ratio else None,
                      target=">= 0.10 x in memory", met=(med_ratio >= 0.10) if ratios else None,
                      note=f"{ctx.http_cases} cases x {M.COMPLETIONS_PER_CASE} per run; "
+                     f"server LOTSE_ENV={server.lotse_env}; "
                      f"request latency p50 {percentile(lat1, 50) * 1000:.1f} ms, p95 "
                      f"{percentile(lat1, 95) * 1000:.1f} ms; rate = completions / time in "
                      "POST requests"))

@@ -218,7 +218,7 @@ def run_load(ctx, seconds: float, per_office: int) -> dict:
                          .where(AuditEvent.event_type == "timer.fired")) - fired0
     return {"sim": sim, "wall": wall, "users": len(users), "started": started,
             "timers_fired": fired, "clock_moves": moves,
-            "worker_rc": worker.returncode}
+            "worker_rc": worker.returncode, "server_env": server.lotse_env}
 
 
 def mixed(ctx) -> None:
@@ -239,7 +239,8 @@ def mixed(ctx) -> None:
     desc = (f"{res['users']} simulated users ({per_office} caseworker per office of "
             f"{', '.join(M.OFFICES)}, 2 case managers of {CM}) + 1 case manager starting cases "
             f"({res['started'][0]} referrals, {res['started'][1]} timer processes), think time "
-            f"0, {wall:.0f} s, gunicorn 2 workers + 1 `lotse worker`; stored clock moved "
+            f"0, {wall:.0f} s, gunicorn 2 workers (LOTSE_ENV={res['server_env']}) + 1 `lotse "
+            f"worker`; stored clock moved "
             f"{res['clock_moves']} x 2 h, {res['timers_fired']} timers fired")
     rec.add(Figure(label, W9, "mixed load: task completions", "completions/s", median=comps,
                    runs=1, limit_name="in memory", limit=limit, ratio=ratio,
