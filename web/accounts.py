@@ -9,13 +9,16 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import threading
+import time
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from engine.audit import add_at_commit
@@ -182,13 +185,27 @@ def get_user(db: Database, name: str) -> Principal:
 
 
 def list_users(db: Database, *, office: str | None = None) -> list[dict]:
-    """All accounts (optionally of one office) as plain dicts."""
-    q = select(User).order_by(User.name)
+    """All accounts (optionally of one office) as plain dicts, in one statement."""
+    q = (select(User.id, User.name, User.display_name, User.active, UserRole.role,
+                UserOffice.office)
+         .outerjoin(UserRole, UserRole.user_id == User.id)
+         .outerjoin(UserOffice, UserOffice.user_id == User.id)
+         .order_by(User.name))
     if office is not None:
         q = q.where(User.id.in_(select(UserOffice.user_id).where(UserOffice.office == office)))
+    out: dict[int, dict] = {}
     with db.reader() as s:
-        return [{"name": u.name, "display_name": u.display_name, "roles": sorted(u.roles),
-                 "offices": list(u.offices), "active": u.active} for u in s.scalars(q)]
+        for uid, name, display, active, role, off in s.execute(q):
+            u = out.get(uid)
+            if u is None:
+                u = out[uid] = {"name": name, "display_name": display, "roles": set(),
+                                "offices": set(), "active": active}
+            if role is not None:
+                u["roles"].add(role)
+            if off is not None:
+                u["offices"].add(off)
+    return [{**u, "roles": sorted(u["roles"]), "offices": sorted(u["offices"])}
+            for u in out.values()]
 
 
 def set_password(db: Database, name: str, password: str, *, now: datetime | None = None) -> None:
@@ -199,6 +216,8 @@ def set_password(db: Database, name: str, password: str, *, now: datetime | None
         user.password_hash = pw_hash
         user.password_changed_at = now or utcnow()
         s.execute(delete(UserSession).where(UserSession.user_id == user.id))
+        uid = user.id
+    _forget(db, user_id=uid)  # after the commit: a reader in between would cache the old
 
 
 def set_active(db: Database, name: str, active: bool) -> None:
@@ -206,11 +225,13 @@ def set_active(db: Database, name: str, active: bool) -> None:
     with db.unit_of_work() as s:
         user = _user(s, name)
         user.active = active
+        uid = user.id
         if not active:
             s.execute(delete(UserSession).where(UserSession.user_id == user.id))
             for tok in s.scalars(select(ApiToken).where(ApiToken.user_id == user.id,
                                                         ApiToken.revoked_at.is_(None))):
                 tok.revoked_at = utcnow()
+    _forget(db, user_id=uid)
 
 
 # ---------------------------------------------------------------- login
@@ -265,6 +286,119 @@ def _throttled(s: Session, name: str, remote_addr: str | None, since: datetime,
     return by_addr >= max_failures * 4
 
 
+# ---------------------------------------------------------------- who is asking
+# A session's "last seen" and a token's "last used" are written at most once a minute.
+TOUCH_EVERY = timedelta(minutes=1)
+DEFAULT_AUTH_CACHE_SECONDS = 5.0
+
+
+@dataclass
+class _Cached:
+    principal: Principal
+    loaded: float  # AuthCache.clock() when read from the database
+    row_id: str | int  # session id (hash) or token id
+    touched: datetime  # last_seen_at / last_used_at as known to this process
+
+
+class AuthCache:
+    """Per-process memory of resolved sessions and tokens, keyed by the SHA-256 of the secret.
+
+    An entry answers for at most ``ttl`` seconds after it was read from the database; then
+    the next request reads it again. So a token revoked, a session ended or an account
+    disabled by *another* process (CLI, another gunicorn worker) is refused within ``ttl``
+    seconds; changes made through ``web.accounts`` in this process drop the entries at once.
+    ``ttl`` 0 turns the cache off. Unknown secrets are never cached. ``clock`` is the seam
+    tests move (monotonic seconds).
+    """
+
+    def __init__(self, ttl: float = DEFAULT_AUTH_CACHE_SECONDS, *,
+                 clock=time.monotonic, max_entries: int = 10_000) -> None:
+        self.ttl = ttl
+        self.clock = clock
+        self.max_entries = max_entries
+        self._entries: dict[str, _Cached] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> _Cached | None:
+        if self.ttl <= 0:
+            return None
+        with self._lock:
+            hit = self._entries.get(key)
+            if hit is not None and self.clock() - hit.loaded > self.ttl:
+                del self._entries[key]
+                return None
+            return hit
+
+    def put(self, key: str, entry: _Cached) -> None:
+        if self.ttl <= 0:
+            return
+        with self._lock:
+            if len(self._entries) >= self.max_entries:
+                now = self.clock()
+                for k in [k for k, e in self._entries.items() if now - e.loaded > self.ttl]:
+                    del self._entries[k]
+                if len(self._entries) >= self.max_entries:
+                    self._entries.clear()
+            self._entries[key] = entry
+
+    def drop(self, key: str) -> None:
+        with self._lock:
+            self._entries.pop(key, None)
+
+    def drop_user(self, user_id: int) -> None:
+        with self._lock:
+            for k in [k for k, e in self._entries.items() if e.principal.id == user_id]:
+                del self._entries[k]
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+_caches: weakref.WeakKeyDictionary[Database, AuthCache] = weakref.WeakKeyDictionary()
+
+
+def auth_cache(db: Database, ttl: float | None = None) -> AuthCache:
+    """The cache of resolved sessions and tokens of ``db`` in this process (created on first
+    use; ``ttl`` sets its lifetime in seconds)."""
+    cache = _caches.get(db)
+    if cache is None:
+        cache = _caches[db] = AuthCache(DEFAULT_AUTH_CACHE_SECONDS if ttl is None else ttl)
+    elif ttl is not None:
+        cache.ttl = ttl
+    return cache
+
+
+def _forget(db: Database, *, key: str | None = None, user_id: int | None = None) -> None:
+    cache = _caches.get(db)
+    if cache is None:
+        return
+    if key is not None:
+        cache.drop(key)
+    if user_id is not None:
+        cache.drop_user(user_id)
+
+
+def _who(db: Database, lead, where) -> tuple | None:
+    """One statement: ``lead`` columns of the session/token row joined to its user, plus
+    every role and office of that user (outer joins: roles x offices rows, a handful)."""
+    q = (select(*lead, User.id, User.name, User.display_name, User.active,
+                UserRole.role, UserOffice.office)
+         .join(User, User.id == lead[0].class_.user_id)
+         .outerjoin(UserRole, UserRole.user_id == User.id)
+         .outerjoin(UserOffice, UserOffice.user_id == User.id)
+         .where(where))
+    with db.reader() as s:
+        rows = s.execute(q).all()
+    if not rows:
+        return None
+    n = len(lead)
+    first = rows[0]
+    uid, name, display, active = first[n:n + 4]
+    roles = frozenset(r[n + 4] for r in rows if r[n + 4] is not None)
+    offices = tuple(sorted({r[n + 5] for r in rows if r[n + 5] is not None}))
+    return tuple(first[:n]), Principal(uid, name, display, roles, offices), bool(active)
+
+
 # ---------------------------------------------------------------- browser sessions
 def open_session(db: Database, user_id: int, *, now: datetime | None = None) -> str:
     """Start a browser session; returns the secret token for the cookie."""
@@ -276,37 +410,49 @@ def open_session(db: Database, user_id: int, *, now: datetime | None = None) -> 
 
 
 def resolve_session(db: Database, token: str | None, *, idle: timedelta,
-                    now: datetime | None = None) -> Principal | None:
-    """The user of a live session (touching it), or None when unknown, idle or disabled."""
-    if not token or not isinstance(token, str):
+                    now: datetime | None = None,
+                    cache: AuthCache | None = None) -> Principal | None:
+    """The user of a live session, or None when unknown, idle or disabled (then the session
+    row is deleted). "Last seen" is written when older than a minute. With ``cache``, a
+    session read within its ttl answers without a query."""
+    if not token or not isinstance(token, str) or len(token) > 200:
         return None
     now = now or utcnow()
     key = _sha(token)
-    with db.reader() as s:
-        row = s.get(UserSession, key)
-        if row is None:
-            return None
-        user = s.get(User, row.user_id)
-        idle_out = now - row.last_seen_at > idle
-        stale = now - row.last_seen_at > timedelta(seconds=30)
-        found = principal(user) if user is not None and user.active else None
-    if found is None or idle_out:
+    hit = cache.get(key) if cache is not None else None
+    if hit is not None and now - hit.touched <= idle:
+        if now - hit.touched > TOUCH_EVERY:
+            _touch_session(db, key, now)
+            hit.touched = now
+        return hit.principal
+    found = _who(db, (UserSession.id, UserSession.last_seen_at), UserSession.id == key)
+    if found is None:
+        return None
+    (_, last_seen), who, active = found
+    if not active or now - last_seen > idle:
         close_session(db, token)
         return None
-    if stale:  # write at most twice a minute per session
-        with db.unit_of_work() as s:
-            row = s.get(UserSession, key)
-            if row is not None:
-                row.last_seen_at = now
-    return found
+    if now - last_seen > TOUCH_EVERY:
+        _touch_session(db, key, now)
+        last_seen = now
+    if cache is not None:
+        cache.put(key, _Cached(who, cache.clock(), key, last_seen))
+    return who
+
+
+def _touch_session(db: Database, key: str, now: datetime) -> None:
+    with db.unit_of_work() as s:
+        s.execute(update(UserSession).where(UserSession.id == key).values(last_seen_at=now))
 
 
 def close_session(db: Database, token: str | None) -> None:
     """End a browser session (logout)."""
     if not token or not isinstance(token, str):
         return
+    key = _sha(token)
     with db.unit_of_work() as s:
-        s.execute(delete(UserSession).where(UserSession.id == _sha(token)))
+        s.execute(delete(UserSession).where(UserSession.id == key))
+    _forget(db, key=key)
 
 
 def prune_sessions(db: Database, *, idle: timedelta, now: datetime | None = None) -> int:
@@ -334,27 +480,34 @@ def issue_token(db: Database, name: str, *, label: str | None = None,
     return token
 
 
-def resolve_token(db: Database, token: str | None, *,
-                  now: datetime | None = None) -> Principal | None:
-    """The active user a bearer token belongs to, or None."""
+def resolve_token(db: Database, token: str | None, *, now: datetime | None = None,
+                  cache: AuthCache | None = None) -> Principal | None:
+    """The active user a bearer token belongs to, or None. One statement (token, user, roles
+    and offices joined); none when ``cache`` holds the token from within its ttl. "Last
+    used" is written when older than a minute."""
     if not token or not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
     now = now or utcnow()
-    with db.reader() as s:
-        row = s.scalar(select(ApiToken).where(ApiToken.token_hash == _sha(token)))
-        if row is None or row.revoked_at is not None:
+    key = _sha(token)
+    hit = cache.get(key) if cache is not None else None
+    if hit is None:
+        found = _who(db, (ApiToken.id, ApiToken.revoked_at, ApiToken.last_used_at),
+                     ApiToken.token_hash == key)
+        if found is None:
             return None
-        user = s.get(User, row.user_id)
-        if user is None or not user.active:
+        (tok_id, revoked_at, last_used), who, active = found
+        if revoked_at is not None or not active:
             return None
-        found, tok_id = principal(user), row.id
-        stale = row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1)
-    if stale:
+        hit = _Cached(who, cache.clock() if cache is not None else 0.0, tok_id,
+                      last_used or datetime.min.replace(tzinfo=UTC))
+        if cache is not None:
+            cache.put(key, hit)
+    if now - hit.touched > TOUCH_EVERY:
         with db.unit_of_work() as s:
-            row = s.get(ApiToken, tok_id)
-            if row is not None:
-                row.last_used_at = now
-    return found
+            s.execute(update(ApiToken).where(ApiToken.id == hit.row_id)
+                      .values(last_used_at=now))
+        hit.touched = now
+    return hit.principal
 
 
 def revoke_tokens(db: Database, name: str) -> int:
@@ -366,4 +519,6 @@ def revoke_tokens(db: Database, name: str) -> int:
                                                     ApiToken.revoked_at.is_(None))):
             tok.revoked_at = utcnow()
             n += 1
+        uid = user.id
+    _forget(db, user_id=uid)
     return n

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -21,6 +22,7 @@ from flask import (
 from web import accounts, csrf
 from web.ctx import services, t
 from web.errors import Forbidden, Unauthorized
+from web.settings import _int
 
 bp = Blueprint("auth", __name__)
 SESSION_KEY = "sid"
@@ -34,18 +36,20 @@ def _idle() -> timedelta:
 def _load_user() -> None:
     g.user = None
     g.session_expired = False
-    db = services().db
     if request.path.startswith("/api/") and request.path != DOCS_PATH:
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() == "bearer" and token.strip():
-            g.user = accounts.resolve_token(db, token.strip())
+            db = services().db
+            g.user = accounts.resolve_token(db, token.strip(), cache=accounts.auth_cache(db))
         return
-    if request.path.startswith("/static/"):
+    if request.path.startswith("/static/") or request.path == "/healthz":
         return
     token = session.get(SESSION_KEY)
     if token:
-        g.user = accounts.resolve_session(db, token, idle=_idle())
+        db = services().db
+        g.user = accounts.resolve_session(db, token, idle=_idle(),
+                                          cache=accounts.auth_cache(db))
         if g.user is None:
             session.pop(SESSION_KEY, None)
             g.session_expired = True
@@ -145,6 +149,20 @@ def logout():
     return redirect(url_for("auth.login"))
 
 
+def auth_cache_seconds(settings, environ=None) -> int:
+    """How long (s) a resolved session or bearer token answers from this process's memory
+    before it is read again: ``LOTSE_AUTH_CACHE_SECONDS``, default 5, 0 = off, at most 60.
+    It bounds how late a revocation, logout or disabled account made by another process
+    (the CLI, another gunicorn worker) takes effect here."""
+    value = getattr(settings, "auth_cache_seconds", None)
+    if value is not None:
+        return value
+    return _int(os.environ if environ is None else environ, "LOTSE_AUTH_CACHE_SECONDS",
+                int(accounts.DEFAULT_AUTH_CACHE_SECONDS), 0, 60)
+
+
 def init_app(app: Flask) -> None:
+    st = app.config["LOTSE_SETTINGS"]
+    accounts.auth_cache(app.extensions["lotse"].db, ttl=auth_cache_seconds(st))  # once
     app.before_request(_load_user)
     app.register_blueprint(bp)
