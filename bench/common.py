@@ -111,17 +111,23 @@ class SqlCounter:
     statements: int = 0
     commits: int = 0
     rollbacks: int = 0
+    begins: int = 0  # explicit BEGIN (SQLite), not counted as statements
     checkouts: int = 0  # pool checkouts: each is a pre-ping round trip when pool_pre_ping
     log: list[tuple[str, Any]] = field(default_factory=list)
     keep_log: bool = False
 
     def reset(self) -> None:
-        self.statements = self.commits = self.rollbacks = self.checkouts = 0
+        self.statements = self.commits = self.rollbacks = self.checkouts = self.begins = 0
         self.log.clear()
 
     @contextlib.contextmanager
     def attached(self, db: Database):
         def _stmt(conn, cursor, statement, parameters, context, executemany):
+            if statement.lstrip()[:5].upper() == "BEGIN":
+                # transaction control, like COMMIT: SQLite's explicit BEGIN IMMEDIATE is seen
+                # here, psycopg's implicit BEGIN on PostgreSQL is not; neither is counted
+                self.begins += 1
+                return
             self.statements += 1
             if self.keep_log:
                 self.log.append((statement, parameters))

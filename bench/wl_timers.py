@@ -47,7 +47,8 @@ def _clone(db, template_id: int, n: int, tag: str) -> list[int]:
             mapping = {g: str(uuid.uuid4()) for g in guids}
             def sub(m, mp=mapping):
                 return (mp[m.group(0)])
-            row = dict(cols, id=iid, case_ref=f"{tag}-{iid}")
+            row = dict(cols, id=iid, case_ref=f"{tag}-{iid}", audit_seq=0, audit_hash=None,
+                       wf_body=pattern.sub(sub, cols["wf_body"]) if cols["wf_body"] else None)
             inst_rows.append(row)
             for key, body in states:
                 state_rows.append({"instance_id": iid, "key": mapping.get(key, key),
@@ -59,7 +60,8 @@ def _clone(db, template_id: int, n: int, tag: str) -> list[int]:
                                   "props": pattern.sub(sub, t.props), "data_hash": t.data_hash})
         with db.unit_of_work() as s:
             s.execute(insert(ProcessInstance), inst_rows)
-            s.execute(insert(WorkflowState), state_rows)
+            if state_rows:
+                s.execute(insert(WorkflowState), state_rows)
             s.execute(insert(TaskRow), task_rows)
     if not db.is_sqlite:
         with db.engine.begin() as conn:

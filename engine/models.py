@@ -114,10 +114,21 @@ class ProcessInstance(Base):
     error: Mapped[str | None] = mapped_column(Text)
     error_element: Mapped[str | None] = mapped_column(String(200))
     error_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The non-task attributes of the top workflow (subprocesses: WorkflowState rows). Kept on
+    # this row so that a step writes the instance once, not the instance and a state row.
+    wf_body: Mapped[str | None] = mapped_column(Text)
+    # The end of this instance's audit stream (engine.audit): entries written while the
+    # instance row is locked chain here instead of through the global head.
+    audit_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    audit_hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class WorkflowState(Base):
-    """The non-task attributes of the top workflow ("" key) or one subprocess (task guid key)."""
+    """The non-task attributes of one subprocess (key: its task guid).
+
+    Rows with key "" are from before migration 0009 moved the top workflow onto the
+    instance row; the loader still reads them.
+    """
 
     __tablename__ = "workflow_state"
     instance_id: Mapped[int] = mapped_column(
@@ -175,6 +186,7 @@ class AuditEvent(Base):
     """Append-only record of what happened. Ids and field names, never personal values."""
 
     __tablename__ = "audit_event"
+    __table_args__ = (UniqueConstraint("stream", "seq", name="uq_audit_event_stream_seq"),)
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     event_type: Mapped[str] = mapped_column(String(60), index=True)
@@ -186,13 +198,16 @@ class AuditEvent(Base):
     element_id: Mapped[str | None] = mapped_column(String(200))
     details: Mapped[dict] = mapped_column(JSON, default=dict)
     hash: Mapped[str | None] = mapped_column(String(64))
-    # Position in the hash chain and the hash of the entry before it (engine.audit).
-    seq: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    # The chain the entry belongs to: 0 = the global chain (head: AuditHead), otherwise the
+    # id of the process instance whose stream it extends (head: ProcessInstance.audit_*).
+    stream: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Position in its chain and the hash of the entry before it (engine.audit).
+    seq: Mapped[int | None] = mapped_column(BigInteger)
     prev_hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class AuditHead(Base):
-    """The end of the audit hash chain (one row); locked while entries are chained."""
+    """The end of the global audit chain (one row); locked while its entries are chained."""
 
     __tablename__ = "audit_head"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

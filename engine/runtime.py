@@ -72,6 +72,7 @@ class Engine(SchedulingMixin):
         self.clock = clock or engine_clock.SystemClock()
         self.message_listeners = list(message_listeners)
         self.cache = WorkflowCache(cache_size)
+        self._definitions: dict[int, ProcessDefinition] = {}
         event.listen(db.write_sessions, "after_commit", self._after_commit)
         self.script_engine = sandbox.make_script_engine(self.helpers)
         engine_clock.install_timer_clock()
@@ -218,7 +219,7 @@ class Engine(SchedulingMixin):
         with self.db.reader() as s:
             ht = self._visible_task(s, task_id, actor)
             inst = s.get(ProcessInstance, ht.instance_id)
-            d = s.get(ProcessDefinition, inst.definition_id)
+            d = self._definition(s, inst.definition_id)
             spec, subs = store.ser.SPEC_CACHE.get(d.spec_hash, lambda: _spec_body(s, d.spec_hash))
             out = human_task_dict(ht)
             ts = _find_task_spec(spec, subs, ht.element_id)
@@ -275,16 +276,46 @@ class Engine(SchedulingMixin):
             return human_task_dict(ht)
 
     def _open_task_for_update(self, s: Session, task_id: str, actor: Actor) -> HumanTask:
-        ht = self._visible_task(s, task_id, actor)
-        s.scalar(
-            select(ProcessInstance.id).where(ProcessInstance.id == ht.instance_id).with_for_update()
-        )
-        s.refresh(ht)
+        ht, _inst = self._lock_task(s, task_id, actor)
         if ht.state != "READY":
             raise TaskNotOpen(
                 _not_open_message(ht), task_id=task_id, state=ht.state, completed_by=ht.completed_by
             )
         return ht
+
+    def _lock_task(
+        self, s: Session, task_id: str, actor: Actor
+    ) -> tuple[HumanTask, ProcessInstance]:
+        """The task and its instance, both rows locked and read fresh, in one statement.
+
+        Locking the task row as well (not only the instance) makes PostgreSQL re-read it
+        after waiting for a concurrent step, so a second completion sees the first one.
+        """
+        row = s.execute(
+            select(HumanTask, ProcessInstance)
+            .join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
+            .where(HumanTask.id == _task_key(task_id))
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).first()
+        if row is None or (actor.offices is not None and row[0].office not in actor.offices):
+            raise TaskNotFound(f"task '{task_id}' not found", task_id=task_id)
+        audit.hold_stream(s, row[1])
+        return row[0], row[1]
+
+    def _definition(self, s: Session, definition_id: int) -> ProcessDefinition:
+        """A deployed definition; rows never change, so each process reads it once."""
+        d = self._definitions.get(definition_id)
+        if d is None:
+            d = s.get(ProcessDefinition, definition_id)
+            if d is None:
+                raise ProcessNotFound(f"definition {definition_id} is gone")
+            # detached, so that no rollback of this session expires the cached copy
+            s.expunge(d)
+            if len(self._definitions) >= 512:
+                self._definitions.clear()
+            self._definitions[definition_id] = d
+        return d
 
     # ------------------------------------------------------------------ complete
     def complete(self, task_id: str, data: dict | None = None, *, actor: Actor = SYSTEM) -> dict:
@@ -309,13 +340,7 @@ class Engine(SchedulingMixin):
     def _complete(self, task_id: str, data: dict | None, actor: Actor) -> dict:
         """The completion itself, one unit of work (see ``complete``)."""
         with self.db.unit_of_work() as s:
-            ht = self._visible_task(s, task_id, actor)
-            inst = s.scalar(
-                select(ProcessInstance)
-                .where(ProcessInstance.id == ht.instance_id)
-                .with_for_update()
-            )
-            s.refresh(ht)
+            ht, inst = self._lock_task(s, task_id, actor)
             if ht.state != "READY":
                 raise TaskNotOpen(
                     _not_open_message(ht),
@@ -331,7 +356,7 @@ class Engine(SchedulingMixin):
                 raise InstanceNotRunning(
                     f"instance {inst.id} is {inst.status}", status=inst.status
                 )
-            d = s.get(ProcessDefinition, inst.definition_id)
+            d = self._definition(s, inst.definition_id)
             cleaned = dict(data or {})
             schema = _form_file(d, ht.form)
             if schema is not None:
@@ -350,7 +375,6 @@ class Engine(SchedulingMixin):
             submitted = forms.with_cleared(schema, cleaned)
             task.data.update(store.ser.restore(store.ser.convert(submitted)))
             task.run()
-            ht.completed_by = actor.user
             self._audit(
                 s, "task.completed", actor, inst, task=ht, details={"fields": sorted(cleaned)}
             )
@@ -384,6 +408,11 @@ class Engine(SchedulingMixin):
         completed_task: HumanTask | None,
     ) -> list[str]:
         """Run to the next wait and write everything; returns ids of messages thrown."""
+        audit.hold_stream(s, inst)
+        with s.no_autoflush:  # the instance row is written once, at commit, with the audit
+            return self._run_and_save_inner(s, inst, d, wf, snap, actor, completed_task)
+
+    def _run_and_save_inner(self, s, inst, d, wf, snap, actor, completed_task) -> list[str]:
         error = advance(wf)
         now = self.now()
         # take thrown events out of the workflow before it is saved, so none is sent twice
@@ -422,6 +451,11 @@ class Engine(SchedulingMixin):
         return sent
 
     def _save_cancelled(self, s, inst, d, wf, snap, actor, reason: str) -> None:
+        audit.hold_stream(s, inst)
+        with s.no_autoflush:
+            self._save_cancelled_inner(s, inst, d, wf, snap, actor, reason)
+
+    def _save_cancelled_inner(self, s, inst, d, wf, snap, actor, reason: str) -> None:
         now = self.now()
         result = store.save(s, inst, wf, snap)
         self._project(s, inst, d, wf, result, actor, None, now)
@@ -478,9 +512,19 @@ class Engine(SchedulingMixin):
                         "completed_by": None,
                     }
                 )
-        if new_rows:
+        if new_rows and changes:
+            # one statement: changed rows exist, so their insert-path values are placeholders
+            blank = {"instance_id": inst.id, "process_id": inst.process_id,
+                     "case_ref": inst.case_ref, "element_id": "", "name": None,
+                     "office": None, "assignee": None, "form": None, "created_at": now,
+                     "due_at": None}
+            rows = [{**r, "completed_at": None, "completed_by": None} for r in new_rows]
+            rows += [{**blank, **c} for c in changes]
+            s.execute(store._upsert(s, HumanTask, ("id",),
+                                    ("state", "completed_at", "completed_by")), rows)
+        elif new_rows:
             s.execute(insert(HumanTask), new_rows)
-        if changes:
+        elif changes:
             s.execute(update(HumanTask), changes)
         self._audit_steps(s, inst, res, new_rows, changes, actor)
 

@@ -14,8 +14,8 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine import audit, messaging, store
 from engine import clock as engine_clock
-from engine import messaging, store
 from engine.actor import SYSTEM, Actor
 from engine.errors import InstanceNotFound, InstanceNotRunning, InvalidInput, LotseError
 from engine.models import Message, ProcessDefinition, ProcessInstance
@@ -61,7 +61,7 @@ class SchedulingMixin:
                 if inst is None:
                     return None
                 iid, due = inst.id, inst.next_timer_at
-                d = s.get(ProcessDefinition, inst.definition_id)
+                d = self._definition(s, inst.definition_id)
                 wf, snap = self._load(s, inst, d)
                 sent = self._run_and_save(s, inst, d, wf, snap, SYSTEM, None)
                 if inst.next_timer_at is not None and inst.next_timer_at <= due:
@@ -92,7 +92,7 @@ class SchedulingMixin:
                 if inst.status != "error":
                     raise InstanceNotRunning(f"instance {instance_id} has no incident "
                                              f"(status {inst.status})", status=inst.status)
-                d = s.get(ProcessDefinition, inst.definition_id)
+                d = self._definition(s, inst.definition_id)
                 wf, snap = self._load(s, inst, d)
                 for _k, w in store.iter_workflows(wf):
                     for t in w.tasks.values():
@@ -149,7 +149,7 @@ class SchedulingMixin:
                     inst = s.scalar(select(ProcessInstance)
                                     .where(ProcessInstance.id == sub.instance_id)
                                     .with_for_update())
-                    d = s.get(ProcessDefinition, inst.definition_id)
+                    d = self._definition(s, inst.definition_id)
                     wf, snap = self._load(s, inst, d)
                     if not messaging.catch_on_task(wf, sub.task_id, event):
                         continue
@@ -191,7 +191,7 @@ class SchedulingMixin:
             inst = self._locked_instance(s, instance_id)
             if inst.status not in ("running", "error"):
                 return False
-            d = s.get(ProcessDefinition, inst.definition_id)
+            d = self._definition(s, inst.definition_id)
             wf, snap = self._load(s, inst, d)
             wf.cancel()
             self._save_cancelled(s, inst, d, wf, snap, actor, reason)
@@ -204,7 +204,7 @@ class SchedulingMixin:
         ``transform(dict) -> dict`` (pseudonymisation); old data rows are deleted."""
         with engine_clock.using(self._tick()), self.db.unit_of_work() as s:
             inst = self._locked_instance(s, instance_id)
-            d = s.get(ProcessDefinition, inst.definition_id)
+            d = self._definition(s, inst.definition_id)
             wf, snap = self._load(s, inst, d)
             for _k, w in store.iter_workflows(wf):
                 w.data = transform(dict(w.data))
@@ -232,6 +232,7 @@ class SchedulingMixin:
                         .with_for_update())
         if inst is None:
             raise InstanceNotFound(f"instance {instance_id} not found", instance_id=instance_id)
+        audit.hold_stream(s, inst)
         return inst
 
     def publish(self, name: str, payload: dict, *, actor: Actor = SYSTEM) -> list[str]:

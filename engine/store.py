@@ -109,11 +109,13 @@ def load(
         spec_hash, lambda: session.scalar(select(SpecBlob.body).where(SpecBlob.hash == spec_hash))
     )
     snap = Snapshot()
-    states = session.execute(
+    states = dict(session.execute(
         select(WorkflowState.key, WorkflowState.body).where(
             WorkflowState.instance_id == instance.id
         )
-    ).all()
+    ).all())
+    if instance.wf_body is not None:  # the top workflow lives on the instance row
+        states[""] = instance.wf_body
     rows = session.execute(
         select(TaskRow.workflow_key, TaskRow.props, TaskRow.data_hash, JsonData.body)
         .join(JsonData, JsonData.hash == TaskRow.data_hash)
@@ -134,7 +136,7 @@ def load(
         )
     top: dict[str, Any] = {}
     subs: dict[str, Any] = {}
-    for key, body in states:
+    for key, body in states.items():
         snap.workflows[key] = ser.sha256(body)
         d = json.loads(body)
         d["tasks"] = tasks_by_key.get(key, {})
@@ -214,9 +216,17 @@ def save(
         stmt = _insert_ignore(session, JsonData)
         session.execute(stmt, [{"hash": h, "body": b} for h, b in data_rows.items()])
         res.bytes_written += sum(len(b) for b in data_rows.values())
-    if new_rows:
+    if new_rows and changed_rows:
+        # one statement for both: changed rows take the insert path's columns only as
+        # placeholders (their guid exists, so ON CONFLICT updates what a step can change)
+        for r in changed_rows:
+            r.update(instance_id=instance.id, workflow_key="", seq=0)
+        session.execute(_upsert(session, TaskRow, ("guid",),
+                                ("state", "spec_name", "props", "data_hash")),
+                        new_rows + changed_rows)
+    elif new_rows:
         session.execute(insert(TaskRow), new_rows)
-    if changed_rows:
+    elif changed_rows:
         session.execute(update(TaskRow), changed_rows)
     if gone:
         session.execute(delete(TaskRow).where(TaskRow.guid.in_([str(g) for g in gone])))
@@ -229,10 +239,14 @@ def save(
         h = ser.sha256(body)
         if snap.workflows.get(key) == h:
             continue
-        row = {"instance_id": instance.id, "key": key, "body": body}
-        (wf_changed if key in snap.workflows else wf_new).append(row)
+        existed = key in snap.workflows
         snap.workflows[key] = h
         res.bytes_written += len(body)
+        if key == "":
+            instance.wf_body = body  # written with the instance row's own UPDATE
+            continue
+        row = {"instance_id": instance.id, "key": key, "body": body}
+        (wf_changed if existed else wf_new).append(row)
     if wf_new:
         session.execute(insert(WorkflowState), wf_new)
     if wf_changed:
@@ -251,6 +265,18 @@ def save(
         len(new_rows) + len(changed_rows) + len(data_rows) + len(wf_new) + len(wf_changed)
     )
     return res
+
+
+def _upsert(session: Session, model, keys: tuple[str, ...], columns: tuple[str, ...]):
+    """INSERT ... ON CONFLICT (keys) DO UPDATE SET columns = the proposed values."""
+    dialect = session.get_bind().dialect.name
+    mod = {"postgresql": postgresql, "sqlite": sqlite}.get(dialect)
+    if mod is None:
+        raise RuntimeError(f"unsupported database dialect {dialect}")
+    stmt = mod.insert(model.__table__)  # Core: one executemany, no ORM batching by keys
+    return stmt.on_conflict_do_update(
+        index_elements=list(keys), set_={c: getattr(stmt.excluded, c) for c in columns}
+    )
 
 
 def _insert_ignore(session: Session, model):

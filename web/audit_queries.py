@@ -132,22 +132,23 @@ def _query(db: Database, f: AuditFilter):
 
 def search(db: Database, f: AuditFilter, *, after: int | None = None, limit: int = PAGE,
            newest_first: bool = True) -> tuple[list[dict], str | None]:
-    """One page of entries matching ``f`` (keyset on the chain position ``seq``) and the
-    cursor of the next page (None on the last)."""
+    """One page of entries matching ``f`` (keyset on the entry id, the order in which
+    entries were written across all chains) and the cursor of the next page (None on the
+    last)."""
     q = _query(db, f).where(AuditEvent.seq.is_not(None))
     if newest_first:
         if after is not None:
-            q = q.where(AuditEvent.seq < after)
-        q = q.order_by(AuditEvent.seq.desc())
+            q = q.where(AuditEvent.id < after)
+        q = q.order_by(AuditEvent.id.desc())
     else:
         if after is not None:
-            q = q.where(AuditEvent.seq > after)
-        q = q.order_by(AuditEvent.seq)
+            q = q.where(AuditEvent.id > after)
+        q = q.order_by(AuditEvent.id)
     with db.reader() as s:
         rows = s.scalars(q.limit(limit + 1)).all()
         cases = _instance_cases(s, {e.instance_id for e in rows if e.instance_id})
         out = [row_dict(e, cases) for e in rows[:limit]]
-    nxt = str(out[-1]["seq"]) if len(rows) > limit else None
+    nxt = str(out[-1]["id"]) if len(rows) > limit else None
     return out, nxt
 
 
@@ -187,7 +188,8 @@ def row_dict(e: AuditEvent, cases: dict[int, str | None] | None = None) -> dict:
     case = details.get("case_id") if isinstance(details.get("case_id"), str) else None
     if case is None and e.instance_id is not None and cases:
         case = cases.get(e.instance_id)
-    return {"seq": e.seq, "id": e.id, "at": e.at.isoformat() if e.at else None,
+    return {"seq": e.seq, "stream": e.stream, "id": e.id,
+            "at": e.at.isoformat() if e.at else None,
             "event_type": e.event_type, "actor": e.actor, "office": e.office,
             "case_id": case, "instance_id": e.instance_id, "definition_id": e.definition_id,
             "task_id": e.task_id, "element_id": e.element_id, "details": details,
@@ -200,8 +202,8 @@ def export_rows(db: Database, f: AuditFilter) -> list[dict]:
     return rows
 
 
-CSV_COLUMNS = ("seq", "at", "event_type", "actor", "office", "case_id", "instance_id",
-               "definition_id", "task_id", "element_id", "details", "hash")
+CSV_COLUMNS = ("id", "stream", "seq", "at", "event_type", "actor", "office", "case_id",
+               "instance_id", "definition_id", "task_id", "element_id", "details", "hash")
 
 
 def _cell(value) -> str:
@@ -292,7 +294,7 @@ def replay(db: Database, instance_id: int, xml: str | None, case_ref: str | None
         rows = s.execute(select(TaskRow.spec_name, TaskRow.state, TaskRow.props, TaskRow.seq)
                          .where(TaskRow.instance_id == instance_id)).all()
         events = s.scalars(select(AuditEvent).where(AuditEvent.instance_id == instance_id)
-                           .order_by(AuditEvent.seq)).all()
+                           .order_by(AuditEvent.id)).all()
         offices = dict(s.execute(select(HumanTask.element_id, HumanTask.office)
                                  .where(HumanTask.instance_id == instance_id)).all())
         entries = [row_dict(e, {instance_id: case_ref}) for e in events]
@@ -305,16 +307,16 @@ def replay(db: Database, instance_id: int, xml: str | None, case_ref: str | None
     for n, (_ts, _seq, name) in enumerate(done, start=1):
         el = elements[name]
         own = None
-        after = pointer.seq if pointer is not None else 0
+        after = pointer.id if pointer is not None else 0
         if el["human"]:
             own = next((e for e in steps if e.id not in used and e.event_type == "task.completed"
                         and e.element_id == name), None)
         elif el["timer"]:
             own = next((e for e in steps if e.id not in used and e.event_type == "timer.fired"
-                        and e.seq > after), None)
+                        and e.id > after), None)
         elif el["message"]:
             own = next((e for e in steps if e.id not in used
-                        and e.event_type == "message.delivered" and e.seq > after), None)
+                        and e.event_type == "message.delivered" and e.id > after), None)
         if own is not None:
             used.add(own.id)
             pointer = own

@@ -105,6 +105,8 @@ MESSAGES_DP: dict[str, tuple[str, str]] = {
     "audit.verify_link": ("Integrität der Kette prüfen", "Verify the chain"),
     "audit.entries": ("Protokolleinträge", "Audit entries"),
     "audit.seq": ("Nr.", "No."),
+    "audit.stream": ("Kette (Instanz)", "Chain (instance)"),
+    "audit.stream_global": ("globale Kette", "global chain"),
     "audit.instance": ("Vorgang", "Instance"),
     "audit.details": ("Angaben", "Details"),
     "audit.system": ("System", "system"),

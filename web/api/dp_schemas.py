@@ -88,6 +88,8 @@ class AccessReportSchema(Schema):
 
 class BadEntrySchema(Schema):
     id = fields.Integer(allow_none=True)
+    stream = fields.Integer(allow_none=True, metadata={
+        "description": "chain: 0 = global, otherwise the instance id"})
     seq = fields.Integer(allow_none=True)
     problem = fields.String(required=True)
 
@@ -95,14 +97,17 @@ class BadEntrySchema(Schema):
 class VerifySchema(Schema):
     ok = fields.Boolean(required=True)
     entries = fields.Integer(metadata={"description": "entries verified (chain intact)"})
-    head = fields.String(metadata={"description": "hash of the newest entry"})
+    head = fields.String(metadata={"description": "hash of the newest global entry"})
+    streams = fields.Integer(metadata={"description": "instance streams verified"})
     entries_verified = fields.Integer(metadata={"description": "intact entries before the "
                                                                "first bad one"})
     first_bad = fields.Nested(BadEntrySchema)
 
 
 class AuditEventSchema(Schema):
-    seq = fields.Integer(required=True)
+    seq = fields.Integer(required=True, metadata={"description": "position in its chain"})
+    stream = fields.Integer(required=True, metadata={
+        "description": "chain: 0 = global, otherwise the instance id"})
     id = fields.Integer(required=True)
     at = _dt(required=True)
     event_type = fields.String(required=True)
@@ -133,7 +138,7 @@ class AuditArgs(Schema):
     instance = fields.String(load_default=None)
     date_from = fields.Date(data_key="from", load_default=None)
     date_to = fields.Date(data_key="to", load_default=None)
-    after = fields.String(load_default=None, metadata={"description": "cursor (seq)"})
+    after = fields.String(load_default=None, metadata={"description": "cursor (entry id)"})
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
 
 
