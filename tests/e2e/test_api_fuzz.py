@@ -47,7 +47,8 @@ def operations(app):
 
 def test_every_operation_is_covered(fuzz_app):
     ops = {(op.method.upper(), op.path) for op in operations(fuzz_app)}
-    assert ("POST", "/api/tasks/{task_id}/complete") in ops and len(ops) == 17
+    assert ("POST", "/api/tasks/{task_id}/complete") in ops and len(ops) == 19
+    assert {("POST", "/api/tasks/{task_id}/files"), ("GET", "/api/files/{file_id}")} <= ops
     assert ("POST", "/api/test/clock") in ops  # LOTSE_ENV=test
 
 

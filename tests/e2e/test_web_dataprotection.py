@@ -59,7 +59,7 @@ def start_case(eng, ref, data=CASE):
 
 def entries(eng, event_type=None, **where) -> list[AuditEvent]:
     with eng.db.reader() as s:
-        q = select(AuditEvent).order_by(AuditEvent.seq)
+        q = select(AuditEvent).order_by(AuditEvent.id)
         if event_type:
             q = q.where(AuditEvent.event_type == event_type)
         rows = s.scalars(q).all()
@@ -437,10 +437,10 @@ def test_the_auditor_never_sees_a_name(web_app, eng, api):
     assert all(e.actor == "auditor.demo" for e in entries(eng, "audit.read"))
     # exports: CSV with a header and one row per entry, JSON the same entries
     csv_text = aud.get("/audit/cases/R-1/export.csv").text
-    assert csv_text.splitlines()[0].startswith("seq,at,event_type,actor,office,case_id")
+    assert csv_text.splitlines()[0].startswith("id,stream,seq,at,event_type,actor,office,")
     js = aud.get("/audit/cases/R-1/export.json").get_json()
-    csv_seqs = [int(line.split(",", 1)[0]) for line in csv_text.strip().splitlines()[1:]]
-    assert [e["seq"] for e in js["entries"]][:len(csv_seqs)] == csv_seqs
+    csv_ids = [int(line.split(",", 1)[0]) for line in csv_text.strip().splitlines()[1:]]
+    assert [e["id"] for e in js["entries"]][:len(csv_ids)] == csv_ids
     assert js["entries"][-1]["event_type"] == "audit.read"  # the CSV export, logged
     assert {"data.read", "data.read_denied", "consent.revoked"} <= {
         e["event_type"] for e in js["entries"]}
@@ -456,11 +456,11 @@ def test_audit_search_filters_and_keyset_paging(web_app, eng, api):
     aud = browser_for(web_app, "auditor.demo")
     first = api.get("/api/audit/events?limit=4", headers=api.h["auditor.demo"]).json
     assert len(first["items"]) == 4 and first["next"]
-    seqs = [e["seq"] for e in first["items"]]
-    assert seqs == sorted(seqs, reverse=True)
+    ids = [e["id"] for e in first["items"]]  # newest first, across all chains
+    assert ids == sorted(ids, reverse=True)
     second = api.get(f"/api/audit/events?limit=4&after={first['next']}",
                      headers=api.h["auditor.demo"]).json
-    assert max(e["seq"] for e in second["items"]) < min(seqs)
+    assert max(e["id"] for e in second["items"]) < min(ids)
     only = api.get("/api/audit/events?event_type=task.completed&user=cm.demo",
                    headers=api.h["auditor.demo"]).json["items"]
     assert len(only) == 3 and {e["event_type"] for e in only} == {"task.completed"}
@@ -502,7 +502,8 @@ def test_verify_endpoint_finds_a_row_tampered_with_in_sql(web_app, eng, api):
     assert api.get("/api/audit/verify", headers=api.h["admin.demo"]).json["ok"] is True
     assert api.get("/api/audit/verify", headers=api.h["jc.demo"]).status_code == 403
     with eng.db.engine.begin() as conn:
-        conn.execute(text("UPDATE audit_event SET actor = 'mallory' WHERE seq = 2"))
+        conn.execute(text("UPDATE audit_event SET actor = 'mallory' "
+                          "WHERE stream = 0 AND seq = 2"))
     r = api.get("/api/audit/verify", headers=api.h["auditor.demo"])
     assert r.json["ok"] is False and r.json["first_bad"]["seq"] == 2
     assert r.json["first_bad"]["problem"].startswith("changed")
@@ -510,8 +511,9 @@ def test_verify_endpoint_finds_a_row_tampered_with_in_sql(web_app, eng, api):
     assert 'data-ok="false"' in page and '<dd class="kern-description-list-item__value" ' \
         'id="bad-seq">2</dd>' in page
     with eng.db.engine.begin() as conn:  # repair, then remove an entry instead
-        conn.execute(text("UPDATE audit_event SET actor = 'cm.demo' WHERE seq = 2"))
-        conn.execute(text("DELETE FROM audit_event WHERE seq = 3"))
+        conn.execute(text("UPDATE audit_event SET actor = 'cm.demo' "
+                          "WHERE stream = 0 AND seq = 2"))
+        conn.execute(text("DELETE FROM audit_event WHERE stream = 0 AND seq = 3"))
     r = api.get("/api/audit/verify", headers=api.h["admin.demo"])
     assert r.json["ok"] is False and r.json["first_bad"]["problem"].startswith("removed")
 

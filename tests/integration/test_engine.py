@@ -79,7 +79,7 @@ def test_invalid_form_reports_every_field_and_changes_nothing(first_process):
         assert s.scalar(select(func.count()).select_from(TaskRow)) == before_rows
         # the only new row: a task.validation_failed entry naming the fields, no values
         assert s.scalar(select(func.count()).select_from(AuditEvent)) == before_audit + 1
-        failed = s.scalars(select(AuditEvent).order_by(AuditEvent.seq.desc())).first()
+        failed = s.scalars(select(AuditEvent).order_by(AuditEvent.id.desc())).first()
     assert failed.event_type == "task.validation_failed"
     assert set(failed.details["fields"]) == set(errors) and "2999" not in str(failed.details)
     assert _one(eng, office="KIM_CM")["task_id"] == t["task_id"]

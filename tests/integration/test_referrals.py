@@ -218,7 +218,7 @@ def test_referral_state_machine(engine):
     with engine.db.reader() as s:
         changes = [(e.details["from"], e.details["to"]) for e in s.scalars(
             select(AuditEvent).where(AuditEvent.event_type == "referral.status_changed")
-            .order_by(AuditEvent.seq))]
+            .order_by(AuditEvent.id))]
     assert changes == [(None, "sent"), ("sent", "acknowledged"),
                        ("acknowledged", "info_requested"), ("info_requested", "in_progress"),
                        ("in_progress", "completed")]
