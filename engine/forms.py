@@ -92,15 +92,20 @@ def validate_form(
     *,
     format_checker: jsonschema.FormatChecker | None = None,
     lang: str = "de",
+    context: Mapping[str, Any] | None = None,
 ) -> dict[str, list[str]]:
-    """Validate ``data`` and return every error as field -> messages (empty when valid)."""
+    """Validate ``data`` and return every error as field -> messages (empty when valid).
+
+    ``context`` is the task's current workflow data: date rules with a ``$$key`` bound read
+    it (engine/form_dates.py); without it those bounds do not apply."""
     lang = lang if lang in _LANGS else "de"
     checker = format_checker if format_checker is not None else Draft202012Validator.FORMAT_CHECKER
     validator = form_dates.FormValidator(schema, format_checker=checker)
     errors: dict[str, list[str]] = {}
-    for error in validator.iter_errors(data):
-        for key, message in _explain(error, schema, lang, checker):
-            _add(errors, key, message)
+    with form_dates.case_data(context):
+        for error in validator.iter_errors(data):
+            for key, message in _explain(error, schema, lang, checker):
+                _add(errors, key, message)
     for path in _unknown_fields(schema, data, schema, ()):
         _add(errors, _key(path), _text("unknown", lang))
     return errors
@@ -112,10 +117,24 @@ def clean_and_validate(
     *,
     format_checker: jsonschema.FormatChecker | None = None,
     lang: str = "de",
+    context: Mapping[str, Any] | None = None,
 ) -> tuple[dict, dict[str, list[str]]]:
-    """Normalise ``data`` and validate the result; return (cleaned data, errors)."""
+    """Normalise ``data`` and validate the result; return (cleaned data, errors).
+
+    ``context``: the task's current workflow data for ``$$key`` date bounds (None: those
+    bounds do not apply, e.g. in a pre-check outside the engine)."""
     cleaned = normalize(schema, data)
-    return cleaned, validate_form(schema, cleaned, format_checker=format_checker, lang=lang)
+    return cleaned, validate_form(schema, cleaned, format_checker=format_checker, lang=lang,
+                                  context=context)
+
+
+def relocalized(server: Mapping[str, list[str]], local: Mapping[str, list[str]]
+                ) -> dict[str, list[str]]:
+    """The engine's errors (German, checked with the task's data) with the messages of a
+    re-validation in another language where it has them. A re-validation without the task's
+    data misses ``$$key`` date rules; such a field keeps the engine's message instead of
+    disappearing. Fields the engine did not report are not added."""
+    return {key: list(local.get(key) or msgs) for key, msgs in server.items()}
 
 
 def required_text(lang: str = "de") -> str:

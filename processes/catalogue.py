@@ -104,8 +104,10 @@ def date(name: str, de: str, en: str, *, req: bool = False, past: bool = False,
     """An ISO date (V-03 ``past-date`` for factual dates: not in the future, not before 1900).
 
     Keyword bounds become the relative date rule ``x-lotse-date`` (engine/form_dates.py):
-    ``min``, ``max``, ``exclusiveMin``, ``exclusiveMax`` = ``today``, ``$field`` or a date,
-    optionally ``+P180D`` / ``-P7D`` / ``+P6M``; the engine enforces them on its clock."""
+    ``min``, ``max``, ``exclusiveMin``, ``exclusiveMax`` = ``today``, ``$field`` (same form),
+    ``$$key`` (case data written by an earlier task) or a date, optionally ``+P180D`` /
+    ``-P7D`` / ``+P6M``; the engine enforces them on its clock. A ``$$key`` that the task's
+    data lacks (or that is not a date) leaves the bound out."""
     s: dict[str, Any] = {"type": "string", "format": "past-date" if past else "date",
                          **_base(de, en, help_de, help_en)}
     if rule:
@@ -1424,7 +1426,13 @@ def p0_forms(o: Office) -> dict[str, Form]:
         [
             *extra,
             enum("outcome", "Ergebnis", "Outcome", OUTCOMES, req=True),
-            date("decision_date", "Entscheidungsdatum", "Decision date", past=True),
+            # ≥ ack date; proxy offices: the office's own ack date is not known (the answer
+            # may arrive after a decision dated earlier), so no rule there
+            date("decision_date", "Entscheidungsdatum", "Decision date", past=True,
+                 **({} if proxy else {
+                     "min": "$$acknowledged_on",
+                     "help_de": "Nicht vor der Eingangsbestätigung, nicht in der Zukunft.",
+                     "help_en": "Not before the acknowledgement, not in the future."})),
             datetime_("next_appointment", "Nächster Termin", "Next appointment"),
             text_list("documents_missing", "Fehlende Unterlagen", "Missing documents"),
             date("required_by", "Nachzureichen bis", "To be provided by", exclusiveMin="today",
@@ -1560,6 +1568,9 @@ def build_referral_protocol(o: Office) -> Process:
             '"ack_by": office, "ack_at": today(), "office_reference": office_reference, '
             '"expected_result_date": expected_result_date}',
             doc="Tell KIM case management the referral was received (stops its ack timers).")
+    p.script("Task_RecordAck", "Eingangsbestätigung vermerken", "acknowledged_on = today()",
+             doc="Keep the acknowledgement date: the decision date may not lie before it.",
+             basis=basis, rag=RAG_IN)
     sub_work, sub_rounds = f"Sub_Work_{code}", f"Sub_Rounds_{code}"
     sub_info = f"Sub_AwaitInfo_{code}"
     # The boundary events sit on a plain subprocess around the loop of rounds: SpiffWorkflow
@@ -1617,7 +1628,7 @@ def build_referral_protocol(o: Office) -> Process:
     p.chain("Msg_ReferralSent", "Task_SetDeadlines", "Task_AckReferral", "Gw_Responsible")
     p.flow("Gw_Responsible", "Msg_Acknowledged", "responsible == True", name="ja")
     p.flow("Gw_Responsible", "End_Forwarded", name="nein")
-    p.chain("Msg_Acknowledged", sub_work, "Msg_Result", "End_Completed")
+    p.chain("Msg_Acknowledged", "Task_RecordAck", sub_work, "Msg_Result", "End_Completed")
     p.flow("Bnd_DueResult", "Task_RemindResult")
     p.flow("Task_RemindResult", "End_Reminded")
     p.flow("Bnd_Escalate", "Task_EscalateOverdue")
@@ -2156,7 +2167,10 @@ def build_school_enrolment() -> Process:
          "verhindert die Aufnahme nicht; die Schule meldet ihn dem Gesundheitsamt.",
          "The receiving school confirms admission. A missing measles proof never blocks "
          "admission; the school reports it to the public health office."), [
-            date("first_school_day", "Erster Schultag", "First school day", req=True),
+            date("first_school_day", "Erster Schultag", "First school day", req=True,
+                 min="$$start_date-P7D",
+                 help_de="Frühestens 7 Tage vor dem zugewiesenen Schulbeginn.",
+                 help_en="At most 7 days before the assigned start date."),
             text("class_name", "Klasse", "Class", req=True, max_len=20),
             enum("measles_proof", "Masernschutznachweis", "Measles proof", [
                 ("vorhanden", "Vorhanden", "Present"), ("fehlt", "Fehlt", "Missing"),
@@ -2425,7 +2439,9 @@ def build_intake_clearing() -> Process:
                       "Sprache.", "First interview; information under Art. 13 GDPR in a "
                                   "language the person understands."), [
         date("intake_date", "Datum des Erstgesprächs", "Date of the interview", req=True,
-             past=True),
+             past=True, min="$$inquiry_date",
+             help_de="Nicht vor dem Tag der Anfrage, nicht in der Zukunft.",
+             help_en="Not before the day of the inquiry, not in the future."),
         boolean("informed_art13", "Über die Datenverarbeitung informiert (Art. 13 DSGVO)",
                 "Informed about data processing (Art. 13 GDPR)", req=True, must_be_true=True),
         language("information_language", "Sprache der Information", "Language of the "
@@ -2442,7 +2458,9 @@ def build_intake_clearing() -> Process:
                        "§ 67b Abs. 2 SGB X).",
                        "Base consent KIM_CM:CASE_MANAGEMENT (written or electronic)."), [
         boolean("consent_cm_given", "Einwilligung erteilt", "Consent given", req=True),
-        date("consent_date", "Datum der Einwilligung", "Date of consent", past=True),
+        date("consent_date", "Datum der Einwilligung", "Date of consent", past=True,
+             min="$$intake_date", help_de="Nicht vor dem Erstgespräch, nicht in der Zukunft.",
+             help_en="Not before the first interview, not in the future."),
         enum("consent_form", "Form", "Form", CONSENT_FORMS),
         enum("signed_by", "Unterschrieben von", "Signed by", SIGNERS,
              help_de="Unter 16: Sorgeberechtigte; 16-17: die Person und Sorgeberechtigte.",
@@ -3527,7 +3545,12 @@ def build_case_closure() -> Process:
                           "(no names)."), [
             enum("closure_reason", "Abschlussgrund", "Closure reason", CLOSURE_REASONS,
                  req=True),
-            date("closure_date", "Abschlussdatum", "Closure date", req=True, past=True),
+            # "≥ last recorded activity": the last monitoring contact of P2 (its review
+            # decides the closure); a case closed without monitoring has no such date
+            date("closure_date", "Abschlussdatum", "Closure date", req=True, past=True,
+                 min="$$last_contact_date",
+                 help_de="Nicht vor dem letzten dokumentierten Kontakt, nicht in der Zukunft.",
+                 help_en="Not before the last recorded contact, not in the future."),
             items("contact_attempts", "Kontaktversuche", "Contact attempts", [
                 date("date", "Datum", "Date", req=True, past=True),
                 enum("channel", "Weg", "Channel", [

@@ -146,6 +146,124 @@ def test_check_schema_refuses_malformed_rules(rule, problem):
     assert found is not None and problem in found, found
 
 
+# --- $$key: bounds from the case data (the task's workflow data) -----------------------------
+
+def _case_errors(schema: dict, data: dict, context, today: str = "2026-03-15",
+                 lang: str = "de") -> dict:
+    y, m, d = map(int, today.split("-"))
+    with clock.using(clock.SettableClock(datetime(y, m, d, 10, 0, tzinfo=timezone.utc))):
+        _, errors = forms.clean_and_validate(schema, data, format_checker=CHECKER, lang=lang,
+                                             context=context)
+        return errors
+
+
+@pytest.mark.parametrize("value,ok", [("2026-03-01", False), ("2026-03-02", True),
+                                      ("2026-03-10", True)])
+def test_case_bound_reads_the_task_data(value, ok):
+    s = _schema(intake_date={"min": "$$inquiry_date"})
+    errors = _case_errors(s, {"intake_date": value}, {"inquiry_date": "2026-03-02"})
+    assert (errors == {}) is ok, errors
+    if not ok:
+        assert errors == {"intake_date": ["Frühestens 02.03.2026"]}
+        en = _case_errors(s, {"intake_date": value}, {"inquiry_date": "2026-03-02"}, lang="en")
+        assert en == {"intake_date": ["Not before 2026-03-02"]}
+
+
+@pytest.mark.parametrize("value,ok", [("2026-04-07", False), ("2026-04-08", True)])
+def test_case_bound_with_a_duration_and_a_nested_key(value, ok):
+    # first_school_day >= start_date - 7 days; the key may sit inside an object of the data
+    s = _schema(first_school_day={"min": "$$school.start_date-P7D"})
+    errors = _case_errors(s, {"first_school_day": value},
+                          {"school": {"start_date": "2026-04-15"}})
+    assert (errors == {}) is ok, errors
+
+
+def test_case_bound_accepts_a_date_object_and_all_errors_come_at_once():
+    s = _schema(a={"min": "$$x"}, b={"max": "today"}, c={"exclusiveMin": "$$x"})
+    errors = _case_errors(s, {"a": "2026-01-01", "b": "2026-03-16", "c": "2026-03-01"},
+                          {"x": date(2026, 3, 1)})
+    assert errors == {"a": ["Frühestens 01.03.2026"], "b": ["Spätestens heute (15.03.2026)"],
+                      "c": ["Muss nach 01.03.2026 liegen"]}
+
+
+@pytest.mark.parametrize("context", [
+    None,                                    # no case data (a check outside the engine)
+    {},                                      # key absent
+    {"inquiry_date": None},                  # recorded as empty
+    {"inquiry_date": "02.03.2026"},          # not ISO
+    {"inquiry_date": "2026-02-30"},          # not a real date
+    {"inquiry_date": "2026-03-02T10:00:00+01:00"},  # a timestamp, not a date
+    {"inquiry_date": datetime(2026, 3, 2, 10, tzinfo=timezone.utc)},
+    {"inquiry_date": 20260302},
+    {"inquiry": "2026-03-02"},               # dotted path through a non-object
+])
+def test_case_bound_does_not_apply_without_a_date_in_the_data(context):
+    s = _schema(intake_date={"min": "$$inquiry_date"}, other={"min": "$$inquiry.date"})
+    assert _case_errors(s, {"intake_date": "2000-01-01", "other": "2000-01-01"}, context) == {}
+
+
+def test_case_bound_does_not_read_form_fields_and_form_bound_not_case_data():
+    # $$key is the task's data, never a sibling of the form; $field never the task's data
+    s = _schema(a=None, b={"min": "$$a"}, c={"min": "$a"})
+    data = {"a": "2026-03-10", "b": "2026-03-01", "c": "2026-03-11"}
+    assert _case_errors(s, data, {"b": "2026-01-01"}) == {}
+    assert _case_errors(s, data, {"a": "2026-03-05"}) == {"b": ["Frühestens 05.03.2026"]}
+
+
+def test_case_data_is_per_thread():
+    """Two validations run at the same time, each with its own task data: a format check
+    that waits for the other thread holds both inside validate_form before the date rules
+    are evaluated, so a shared (non-thread-local) context would leak one case into the
+    other."""
+    import threading
+
+    import jsonschema
+
+    barrier = threading.Barrier(2, timeout=10)
+    sync = jsonschema.FormatChecker()
+    sync.checks("sync")(lambda _value: barrier.wait() >= 0)
+    s = {"type": "object", "properties": {"s": {"type": "string", "format": "sync"},
+                                          "d": {"type": "string",
+                                                "x-lotse-date": {"min": "$$x"}}}}
+    results: dict[str, dict] = {}
+
+    def run(name: str, bound: str) -> None:
+        results[name] = forms.validate_form(s, {"s": "go", "d": "2026-03-10"},
+                                            format_checker=sync, context={"x": bound})
+
+    threads = [threading.Thread(target=run, args=("early", "2026-03-01")),
+               threading.Thread(target=run, args=("late", "2026-03-12"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == {"early": {}, "late": {"d": ["Frühestens 12.03.2026"]}}
+    # the context ends with the call: without context= the bound does not apply
+    assert forms.validate_form(s, {"d": "2000-01-01"}) == {}
+
+
+@pytest.mark.parametrize("bound", ["$$inquiry_date", "$$referral.sent_at", "$$a_1.b_2.c",
+                                   "$$start_date-P7D", "$$x+P6M"])
+def test_check_schema_accepts_case_keys_it_cannot_know(bound):
+    s = {"type": "object", "properties": {"d": {"type": "string", "x-lotse-date": {"min": bound}}}}
+    assert forms.check_schema(s) is None
+
+
+@pytest.mark.parametrize("bound", ["$$", "$$1abc", "$$a..b", "$$a.", "$$.a", "$$a-b",
+                                   "$$$a", "$$a+P7", "$$a-7D", "$$ a"])
+def test_check_schema_refuses_malformed_case_keys(bound):
+    s = {"type": "object", "properties": {"d": {"type": "string", "x-lotse-date": {"min": bound}}}}
+    found = forms.check_schema(s)
+    assert found is not None and "$$case_key" in found, found
+
+
+def test_relocalized_keeps_an_engine_error_a_recheck_without_data_misses():
+    server = {"intake_date": ["Frühestens 02.03.2026"], "note": ["Pflichtfeld"]}
+    local = {"note": ["This field is required"]}
+    assert forms.relocalized(server, local) == {"intake_date": ["Frühestens 02.03.2026"],
+                                                "note": ["This field is required"]}
+
+
 def test_check_schema_refuses_a_rule_that_would_never_run():
     s = {"type": "object", "x-lotse-date": {"min": "today"}, "properties": {}}
     assert "directly on a property" in forms.check_schema(s)
@@ -177,3 +295,24 @@ def test_the_catalogue_declares_the_brief_rules():
     assert rules["eviction_suit_served_date"] == {"min": "$notice_date"}
     assert rules["service_date"] == {"min": "$bamf_decision_date"}
     assert rules["permit_valid_until"] == {"exclusiveMin": "$permit_issue_date"}
+    # rules against data of earlier tasks of the case ($$key)
+    assert rules["intake_date"] == {"min": "$$inquiry_date"}
+    assert rules["consent_date"] == {"min": "$$intake_date"}
+    assert rules["first_school_day"] == {"min": "$$start_date-P7D"}
+    assert rules["closure_date"] == {"min": "$$last_contact_date"}
+
+
+def test_the_referral_protocol_checks_the_decision_against_the_ack_date():
+    """Offices working in Lotse: decision_date >= acknowledged_on (set when they acknowledge);
+    proxy offices: no rule (the answer may arrive after a decision dated earlier)."""
+    seen = {}
+    for p in catalogue.catalogue()["p0_referral_protocol"]:
+        rendered = catalogue.render_forms(p)
+        assert "acknowledged_on = today()" in catalogue.render_process(p)
+        for name in rendered:  # KI_SEB has no work form (P3 does the work)
+            if name.startswith("p0-bearbeiten-") and name.endswith("-schema.json"):
+                prop = json.loads(rendered[name])["properties"]["decision_date"]
+                seen[name] = prop.get("x-lotse-date")
+    assert seen["p0-bearbeiten-jc-schema.json"] == {"min": "$$acknowledged_on"}
+    assert seen["p0-bearbeiten-bamf-schema.json"] is None  # proxy office
+    assert len(seen) == 18 and sum(v is None for v in seen.values()) == 5  # 5 proxy offices

@@ -128,7 +128,9 @@ def complete(body, task_id):
             if schema:
                 _, errs = engine_forms.clean_and_validate(
                     schema, body["data"], format_checker=eng.format_checker, lang="en")
-                raise FormInvalid(errs or exc.errors, message="invalid input") from None
+                # relocalized: a $$key date rule (checked with the task's data) stays reported
+                raise FormInvalid(engine_forms.relocalized(exc.errors, errs),
+                                  message="invalid input") from None
         raise
 
 

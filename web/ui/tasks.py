@@ -172,9 +172,10 @@ def complete(task_id: str):
         errors = exc.errors
         if lang() != "de" and schema:
             with engine_clock.using(eng.clock):
-                _, errors = engine_forms.clean_and_validate(
+                _, local = engine_forms.clean_and_validate(
                     schema, data, format_checker=eng.format_checker, lang=lang())
-            errors = errors or exc.errors
+            # the engine also checked $$key date rules against the task's data
+            errors = engine_forms.relocalized(exc.errors, local)
         return _page(task, values=raw, errors=errors, status=422)
     except TaskNotOpen as exc:
         fresh = _task_view(task_id)
