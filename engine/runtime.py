@@ -17,7 +17,7 @@ from uuid import UUID
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import event, insert, select, tuple_, update
+from sqlalchemy import event, insert, select, tuple_
 from sqlalchemy.orm import Session
 
 from engine import audit, files, forms, messaging, sandbox, store
@@ -357,22 +357,24 @@ class Engine(SchedulingMixin):
                     f"instance {inst.id} is {inst.status}", status=inst.status
                 )
             d = self._definition(s, inst.definition_id)
+            wf, snap = self._load(s, inst, d)
+            task = wf.get_task_from_id(UUID(ht.id))
+            if task is None or task.state != TaskState.READY:
+                raise TaskNotOpen("task is no longer open", task_id=task_id)
             cleaned = dict(data or {})
             schema = _form_file(d, ht.form)
-            if schema is not None:
+            if schema is not None:  # $$key date rules read the task's data (form_dates)
                 cleaned, errors = forms.clean_and_validate(
-                    schema, cleaned, format_checker=self.format_checker
+                    schema, cleaned, format_checker=self.format_checker, context=task.data
                 )
                 files.bind(s, schema, cleaned, errors, instance_id=inst.id,  # V-14 uploads
                            case_ref=inst.case_ref, task_id=ht.id, now=self.now())
                 if errors:
                     raise FormInvalid(errors)
-            wf, snap = self._load(s, inst, d)
-            task = wf.get_task_from_id(UUID(ht.id))
-            if task is None or task.state != TaskState.READY:
-                raise TaskNotOpen("task is no longer open", task_id=task_id)
-            # a field left empty becomes None instead of keeping its old value
-            submitted = forms.with_cleared(schema, cleaned)
+            # a field left empty becomes None instead of keeping its old value (only where
+            # the case holds one: a never-filled field is not added, nor read-logged later)
+            submitted = {k: v for k, v in forms.with_cleared(schema, cleaned).items()
+                         if k in cleaned or task.data.get(k) is not None}
             task.data.update(store.ser.restore(store.ser.convert(submitted)))
             task.run()
             self._audit(
@@ -523,9 +525,9 @@ class Engine(SchedulingMixin):
             s.execute(store._upsert(s, HumanTask, ("id",),
                                     ("state", "completed_at", "completed_by")), rows)
         elif new_rows:
-            s.execute(insert(HumanTask), new_rows)
+            s.execute(insert(HumanTask.__table__), new_rows)
         elif changes:
-            s.execute(update(HumanTask), changes)
+            store.update_by_key(s, HumanTask, "id", changes)
         self._audit_steps(s, inst, res, new_rows, changes, actor)
 
     def _audit_steps(self, s, inst, res: store.SaveResult, new_rows, changes, actor) -> None:

@@ -16,7 +16,7 @@ from uuid import UUID
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -225,9 +225,9 @@ def save(
                                 ("state", "spec_name", "props", "data_hash")),
                         new_rows + changed_rows)
     elif new_rows:
-        session.execute(insert(TaskRow), new_rows)
+        session.execute(insert(TaskRow.__table__), new_rows)
     elif changed_rows:
-        session.execute(update(TaskRow), changed_rows)
+        update_by_key(session, TaskRow, "guid", changed_rows)
     if gone:
         session.execute(delete(TaskRow).where(TaskRow.guid.in_([str(g) for g in gone])))
 
@@ -248,9 +248,14 @@ def save(
         row = {"instance_id": instance.id, "key": key, "body": body}
         (wf_changed if existed else wf_new).append(row)
     if wf_new:
-        session.execute(insert(WorkflowState), wf_new)
+        session.execute(insert(WorkflowState.__table__), wf_new)
     if wf_changed:
-        session.execute(update(WorkflowState), wf_changed)
+        t = WorkflowState.__table__
+        session.execute(update(t).where(t.c.instance_id == bindparam("k_instance_id"),
+                                        t.c.key == bindparam("k_key"))
+                        .values(body=bindparam("body")),
+                        [{"k_instance_id": r["instance_id"], "k_key": r["key"], "body": r["body"]}
+                         for r in wf_changed])
     dropped = [k for k in snap.workflows if k not in live_keys]
     if dropped:
         session.execute(
@@ -265,6 +270,17 @@ def save(
         len(new_rows) + len(changed_rows) + len(data_rows) + len(wf_new) + len(wf_changed)
     )
     return res
+
+
+def update_by_key(session: Session, model, key: str, rows: list[dict]) -> None:
+    """UPDATE model SET <other columns of the rows> WHERE key = the row's key, as one Core
+    executemany (cheaper than the ORM's bulk update by primary key)."""
+    t = model.__table__
+    cols = [c for c in rows[0] if c != key]
+    stmt = (update(t).where(t.c[key] == bindparam(f"k_{key}"))
+            .values({c: bindparam(c) for c in cols}))
+    session.execute(stmt, [{f"k_{key}" if c == key else c: v for c, v in r.items()}
+                           for r in rows])
 
 
 def _upsert(session: Session, model, keys: tuple[str, ...], columns: tuple[str, ...]):

@@ -212,6 +212,6 @@ def test_logins_are_audited_without_personal_values(client, web_app):
     with db.reader() as s:
         kinds = [(e.event_type, e.actor) for e in s.scalars(
             select(AuditEvent).where(AuditEvent.event_type.like("auth.%"))
-            .order_by(AuditEvent.seq))]
+            .order_by(AuditEvent.id))]
     assert kinds == [("auth.login_failed", "jc.demo"), ("auth.login", "jc.demo")]
     assert verify(db)["ok"]

@@ -134,7 +134,8 @@ def test_a_cleared_optional_field_does_not_keep_its_old_value(proc):
     t2 = proc.tasks(instance_id=iid)[0]["task_id"]
     proc.complete(t2, {"due": _day(proc, 3), "note": "   "}, actor=CM)  # emptied
     data = proc.show(iid)["data"]
-    assert data["note"] is None and data["doc"] is None
+    assert data["note"] is None  # cleared: None, not the old value
+    assert "doc" not in data  # never filled: not added (it would show up in read logs)
 
 
 def test_deploy_refuses_a_malformed_date_rule(engine):
