@@ -35,6 +35,7 @@ from web.models import (
     UserRole,
     UserSession,
 )
+from web.queries import reading as _reading
 
 NAME_RE = re.compile(r"[a-z0-9][a-z0-9._-]{1,99}")
 MIN_PASSWORD = 10
@@ -184,8 +185,10 @@ def get_user(db: Database, name: str) -> Principal:
         return principal(_user(s, name))
 
 
-def list_users(db: Database, *, office: str | None = None) -> list[dict]:
-    """All accounts (optionally of one office) as plain dicts, in one statement."""
+def list_users(db: Database, *, office: str | None = None,
+               s: Session | None = None) -> list[dict]:
+    """All accounts (optionally of one office) as plain dicts, in one statement (in the
+    reader session ``s`` when given)."""
     q = (select(User.id, User.name, User.display_name, User.active, UserRole.role,
                 UserOffice.office)
          .outerjoin(UserRole, UserRole.user_id == User.id)
@@ -194,8 +197,8 @@ def list_users(db: Database, *, office: str | None = None) -> list[dict]:
     if office is not None:
         q = q.where(User.id.in_(select(UserOffice.user_id).where(UserOffice.office == office)))
     out: dict[int, dict] = {}
-    with db.reader() as s:
-        for uid, name, display, active, role, off in s.execute(q):
+    with _reading(db, s) as rs:
+        for uid, name, display, active, role, off in rs.execute(q):
             u = out.get(uid)
             if u is None:
                 u = out[uid] = {"name": name, "display_name": display, "roles": set(),

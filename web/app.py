@@ -16,6 +16,7 @@ from engine.db import Database
 from engine.runtime import Engine
 from processes.offices import OfficeRegistry
 from processes.wiring import build_engine
+from web import queries
 from web import settings as settings_mod
 from web.ctx import Services, office_name, t
 from web.i18n import LANG_COOKIE, format_date, format_datetime, normalize_lang
@@ -46,6 +47,8 @@ def create_app(settings: settings_mod.Settings | None = None, *,
     else:
         offices = OfficeRegistry.load(settings.offices_file)
     app.extensions["lotse"] = Services(settings=settings, engine=engine, offices=offices)
+    # once per app: deploys through this process drop it at once, others within the ttl
+    queries.definitions_cache(engine.db, ttl=settings.definitions_cache_seconds)
     app.extensions["lotse_engine"] = engine
     app.extensions["lotse_offices"] = offices
 

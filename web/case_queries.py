@@ -4,13 +4,17 @@ BPMN sources and start forms (engine tables read with ``select()``; nothing writ
 from __future__ import annotations
 
 import json
+import threading
+import weakref
 from pathlib import PurePosixPath
+from uuid import UUID
 
 from defusedxml import ElementTree
 from sqlalchemy import exists, or_, select
 
 from engine.db import Database
 from engine.models import AuditEvent, HumanTask, ProcessDefinition, ProcessInstance, TaskRow
+from engine.views import human_task_dict
 from web.accounts import Principal
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -103,9 +107,53 @@ def timeline(db: Database, instance_ids: list[int], *, limit: int = 500) -> list
                 for e in s.scalars(q)]
 
 
+# Deployed definitions never change (a deploy adds a version), so each process reads one
+# at most once (bounded; cleared when full). Detached rows: nothing here writes them.
+_DEFINITIONS_KEPT = 128
+_definitions: weakref.WeakKeyDictionary[Database, dict[int, ProcessDefinition]] = \
+    weakref.WeakKeyDictionary()
+_definitions_lock = threading.Lock()
+
+
 def _definition(db: Database, definition_id: int) -> ProcessDefinition | None:
+    with _definitions_lock:
+        kept = _definitions.setdefault(db, {})
+        d = kept.get(definition_id)
+    if d is not None:
+        return d
+    if not 0 < definition_id <= MAX_ID:
+        return None
     with db.reader() as s:
-        return s.get(ProcessDefinition, definition_id)
+        d = s.get(ProcessDefinition, definition_id)
+        if d is None:
+            return None
+        s.expunge(d)
+    with _definitions_lock:
+        if len(kept) >= _DEFINITIONS_KEPT:
+            kept.clear()
+        kept[definition_id] = d
+    return d
+
+
+def task_form(db: Database, task_id: str, offices) -> dict | None:
+    """What completing a task from an HTML form needs before the engine runs: the task row
+    (only in ``offices``) with its form schema, title and instance; one statement (the
+    definition comes from the per-process cache). None when there is no such task here."""
+    try:
+        key = str(UUID(str(task_id)))  # as the engine spells task ids
+    except ValueError:
+        return None
+    q = (select(HumanTask, ProcessInstance.definition_id)
+         .join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
+         .where(HumanTask.id == key))
+    with db.reader() as s:
+        row = s.execute(q).first()
+    if row is None or (offices is not None and row[0].office not in offices):
+        return None
+    ht, definition_id = row
+    d = _definition(db, definition_id)
+    schema = _json_file(d, ht.form) if d is not None else None
+    return {**human_task_dict(ht), "form_schema": schema}
 
 
 def _bpmn_files(d: ProcessDefinition) -> list[tuple[str, str]]:

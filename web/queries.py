@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterable
+import threading
+import time
+import weakref
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, case, func, or_, select, tuple_
+from sqlalchemy import and_, case, event, func, or_, select, tuple_
+from sqlalchemy.orm import Session
 
 from engine.db import Database
 from engine.errors import InvalidInput
@@ -32,6 +37,17 @@ class TaskFilter:
     assignee: str | None = None  # a user name, or NOBODY for unclaimed ones
     overdue: bool = False
     sort: str = "created"
+
+
+@contextmanager
+def reading(db: Database, s: Session | None = None) -> Iterator[Session]:
+    """``s`` when the caller already holds a reader session (one pool checkout for several
+    reads of a page), else a new ``db.reader()``."""
+    if s is not None:
+        yield s
+    else:
+        with db.reader() as own:
+            yield own
 
 
 # ---------------------------------------------------------------- cursors
@@ -64,8 +80,9 @@ def decode_cursor(sort: str, text: str | None) -> tuple | None:
 
 # ---------------------------------------------------------------- worklist
 def worklist(db: Database, f: TaskFilter, *, now: datetime, limit: int = 25,
-             after: str | None = None) -> tuple[list[dict], str | None]:
-    """One page of open tasks matching ``f`` and the cursor of the next page (or None)."""
+             after: str | None = None, s: Session | None = None) -> tuple[list[dict], str | None]:
+    """One page of open tasks matching ``f`` and the cursor of the next page (or None);
+    in the reader session ``s`` when given."""
     if f.sort not in SORTS:
         raise InvalidInput(f"sort must be one of {', '.join(SORTS)}", parameter="sort")
     if not f.offices:
@@ -96,8 +113,8 @@ def worklist(db: Database, f: TaskFilter, *, now: datetime, limit: int = 25,
                                 and_(HumanTask.due_at == due, HumanTask.id > tid),
                                 HumanTask.due_at.is_(None)))
         q = q.order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id)
-    with db.reader() as s:
-        rows = [human_task_dict(t) for t in s.scalars(q.limit(limit + 1))]
+    with reading(db, s) as rs:
+        rows = [human_task_dict(t) for t in rs.scalars(q.limit(limit + 1))]
     nxt = encode_cursor(f.sort, rows[limit - 1]) if len(rows) > limit else None
     return rows[:limit], nxt
 
@@ -149,14 +166,102 @@ def _aware(value):
 
 
 # ---------------------------------------------------------------- processes
-def processes(db: Database) -> list[dict]:
-    """The latest deployed version of each process: process_id, name, version."""
+DEFAULT_DEFINITIONS_CACHE_SECONDS = 5.0
+
+
+def _latest_definitions(s: Session) -> list[dict]:
     latest = (select(ProcessDefinition.process_id, func.max(ProcessDefinition.version).label("v"))
               .group_by(ProcessDefinition.process_id).subquery())
-    q = (select(ProcessDefinition)
+    q = (select(ProcessDefinition.process_id, ProcessDefinition.name,
+                ProcessDefinition.version, ProcessDefinition.id)
          .join(latest, and_(ProcessDefinition.process_id == latest.c.process_id,
                             ProcessDefinition.version == latest.c.v))
          .order_by(ProcessDefinition.process_id))
-    with db.reader() as s:
-        return [{"process_id": d.process_id, "name": d.name or d.process_id,
-                 "version": d.version, "id": d.id} for d in s.scalars(q)]
+    return [{"process_id": pid, "name": name or pid, "version": version, "id": did}
+            for pid, name, version, did in s.execute(q)]
+
+
+class DefinitionsCache:
+    """Per-process memory of the latest deployed version of each process.
+
+    A deploy committed through this process's ``Database`` drops the list at once (an
+    ``after_commit`` hook on its write sessions). A deploy by another process (the CLI,
+    another gunicorn worker or host) is noticed by a version probe, ``SELECT max(id) FROM
+    process_definition`` (the primary key: index-only), made at most every ``ttl`` seconds;
+    so it shows at the latest ``ttl`` seconds later. The list is read again only when the
+    probe answers a new id (definitions are only ever added). ``ttl`` 0 probes on every
+    call. ``clock`` is the seam tests move (monotonic seconds).
+    """
+
+    def __init__(self, ttl: float = DEFAULT_DEFINITIONS_CACHE_SECONDS, *,
+                 clock=time.monotonic) -> None:
+        self.ttl = ttl
+        self.clock = clock
+        self._rows: list[dict] | None = None
+        self._max_id: int | None = None
+        self._checked = 0.0
+        self._generation = 0  # bumped by every invalidation
+        self._lock = threading.Lock()
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._rows = None
+            self._generation += 1
+
+    def get(self, db: Database, s: Session | None = None) -> list[dict]:
+        with self._lock:
+            rows, max_id, checked, gen = self._rows, self._max_id, self._checked, self._generation
+        now = self.clock()
+        if rows is not None and self.ttl > 0 and now - checked <= self.ttl:
+            return [dict(r) for r in rows]
+        with reading(db, s) as rs:
+            probe = rs.scalar(select(func.max(ProcessDefinition.id)))
+            if rows is None or probe != max_id:
+                rows = _latest_definitions(rs)
+        with self._lock:
+            if self._generation == gen:  # no deploy of this process committed meanwhile
+                self._rows, self._max_id, self._checked = rows, probe, now
+        return [dict(r) for r in rows]
+
+
+_def_caches: weakref.WeakKeyDictionary[Database, DefinitionsCache] = weakref.WeakKeyDictionary()
+_DEPLOYED = "lotse_definitions_added"
+
+
+def definitions_cache(db: Database, ttl: float | None = None) -> DefinitionsCache:
+    """The cache of deployed processes of ``db`` in this process (created on first use,
+    with the hooks that drop it when this process commits a new definition; ``ttl`` sets
+    the seconds between version probes)."""
+    cache = _def_caches.get(db)
+    if cache is None:
+        cache = _def_caches[db] = DefinitionsCache(
+            DEFAULT_DEFINITIONS_CACHE_SECONDS if ttl is None else ttl)
+        _watch_deploys(db, cache)
+    elif ttl is not None:
+        cache.ttl = ttl
+    return cache
+
+
+def _watch_deploys(db: Database, cache: DefinitionsCache) -> None:
+    sessions = db.write_sessions
+
+    def after_flush(session, _ctx):
+        if any(isinstance(o, ProcessDefinition) for o in session.new):
+            session.info[_DEPLOYED] = True
+
+    def after_commit(session):
+        if session.info.pop(_DEPLOYED, False):
+            cache.invalidate()
+
+    def after_rollback(session):
+        session.info.pop(_DEPLOYED, None)
+
+    event.listen(sessions, "after_flush", after_flush)
+    event.listen(sessions, "after_commit", after_commit)
+    event.listen(sessions, "after_soft_rollback", lambda session, _prev: after_rollback(session))
+
+
+def processes(db: Database, s: Session | None = None) -> list[dict]:
+    """The latest deployed version of each process: process_id, name, version, id (from this
+    process's ``DefinitionsCache``; a probe or read in the reader session ``s`` when given)."""
+    return definitions_cache(db).get(db, s)

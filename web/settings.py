@@ -35,6 +35,9 @@ class Settings:
     ready_min_definitions: int = 1
     # Largest accepted upload of a file form field (V-14), bytes.
     max_upload_bytes: int = 10 * 1024 * 1024
+    # Seconds between checks whether another process deployed a process definition
+    # (web/queries.DefinitionsCache; 0: check on every request).
+    definitions_cache_seconds: int = 5
 
     @property
     def is_production(self) -> bool:
@@ -89,6 +92,7 @@ def from_env(environ: dict | None = None) -> Settings:
         ready_min_definitions=_int(env, "LOTSE_READY_MIN_DEFINITIONS", 1, 0, 100_000),
         max_upload_bytes=_int(env, "LOTSE_MAX_UPLOAD_BYTES", 10 * 1024 * 1024, 1024,
                               100 * 1024 * 1024),
+        definitions_cache_seconds=_int(env, "LOTSE_DEFINITIONS_CACHE_SECONDS", 5, 0, 300),
     )
 
 

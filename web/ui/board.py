@@ -59,15 +59,16 @@ def _render_worklist(f: queries.TaskFilter, form: dict, *, office: str | None, t
     svc = services()
     now = svc.engine.now()
     after = request.args.get("after") or None
-    try:
-        rows, nxt = queries.worklist(svc.db, f, now=now, limit=PAGE_SIZE, after=after)
-    except InvalidInput:
-        rows, nxt = queries.worklist(svc.db, f, now=now, limit=PAGE_SIZE)
-        after = None
+    with svc.db.reader() as s:  # one pool checkout for the page's reads
+        try:
+            rows, nxt = queries.worklist(svc.db, f, now=now, limit=PAGE_SIZE, after=after, s=s)
+        except InvalidInput:
+            rows, nxt = queries.worklist(svc.db, f, now=now, limit=PAGE_SIZE, s=s)
+            after = None
+        procs = queries.processes(svc.db, s)
+        members = [u["name"] for u in list_users(svc.db, office=office, s=s)] if office else []
     for r in rows:
         r["overdue"] = queries.is_overdue(r, now)
-    procs = queries.processes(svc.db)
-    members = [u["name"] for u in list_users(svc.db, office=office)] if office else []
     ctx = {"rows": rows, "next_cursor": nxt, "after": after, "form": form, "office": office,
                "processes": procs, "process_names": {p["process_id"]: p["name"] for p in procs},
                "members": members, "title": title, "nav": "mine" if office is None else "board"}

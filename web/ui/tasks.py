@@ -21,6 +21,7 @@ from engine.errors import (
 )
 from engine.runtime import Actor
 from processes.consent import ConsentMissing
+from web import case_queries as cq
 from web import queries, uploads, visibility
 from web.accounts import UserNotFound, get_user
 from web.auth import login_required, safe_next
@@ -72,12 +73,16 @@ def instruction_data(task: dict) -> dict:
     return out
 
 
+def _title(task: dict) -> str:
+    schema = task.get("form_schema") or {}
+    return (schema.get("x-title-en") if lang() == "en" else None) or task["name"]
+
+
 def _task_view(task_id: str) -> dict:
     """The task, only if visible to the user's offices."""
     eng = services().engine
     task = eng.get_task(task_id, actor=actor())
-    schema = task.get("form_schema") or {}
-    task["title"] = (schema.get("x-title-en") if lang() == "en" else None) or task["name"]
+    task["title"] = _title(task)
     task["overdue"] = queries.is_overdue(task, eng.now())
     return task
 
@@ -147,9 +152,16 @@ def _not_open_notice(exc: TaskNotOpen, task: dict) -> str:
 @bp.post("/tasks/<task_id>")
 @login_required
 def complete(task_id: str):
-    """Complete the task with the submitted form (PRG on success)."""
+    """Complete the task with the submitted form (PRG on success).
+
+    Before the engine runs only the task row and its form schema are read (one statement,
+    the definition from the per-process cache); the full task view (instructions, members,
+    case access) is built only when the form is shown again (errors, conflicts)."""
     eng = services().engine
-    task = _task_view(task_id)
+    task = cq.task_form(services().db, task_id, actor().offices)
+    if task is None:
+        raise TaskNotFound(f"task '{task_id}' not found", task_id=task_id)
+    task["title"] = _title(task)
     schema = task.get("form_schema")
     data, raw = parse_submission(schema, request.form)
     accepted, file_errors = uploads.check_files(schema, request.files, lang=lang())
@@ -160,7 +172,7 @@ def complete(task_id: str):
                 schema or {}, probe, format_checker=eng.format_checker, lang=lang())
         for name, msgs in file_errors.items():
             errors.setdefault(name, []).extend(msgs)
-        return _page(task, values=raw, errors=errors, status=422)
+        return _page(_task_view(task_id), values=raw, errors=errors, status=422)
     stored: dict[str, dict] = {}
     try:
         if accepted:
@@ -176,15 +188,15 @@ def complete(task_id: str):
                     schema, data, format_checker=eng.format_checker, lang=lang())
             # the engine also checked $$key date rules against the task's data
             errors = engine_forms.relocalized(exc.errors, local)
-        return _page(task, values=raw, errors=errors, status=422)
+        return _page(_task_view(task_id), values=raw, errors=errors, status=422)
     except TaskNotOpen as exc:
         fresh = _task_view(task_id)
         return _page(fresh, notice=_not_open_notice(exc, fresh), status=409)
     except TaskClaimedByOther as exc:
-        return _page(task, values=raw, status=409,
+        return _page(_task_view(task_id), values=raw, status=409,
                      notice=t("error.claimed", assignee=exc.fields.get("assignee") or "?"))
     except ConsentMissing as exc:  # nothing was changed: the form keeps its values
-        return _page(task, values=raw, status=409,
+        return _page(_task_view(task_id), values=raw, status=409,
                      notice=t("consent.missing", office=exc.fields.get("office") or "?",
                               purpose=exc.fields.get("purpose") or "?"))
     finally:
