@@ -29,6 +29,7 @@ from typing import Any
 import simpleeval
 from RestrictedPython import Guards, compile_restricted_exec
 from RestrictedPython.PrintCollector import PrintCollector
+from RestrictedPython.transformer import RestrictingNodeTransformer
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
 from SpiffWorkflow.exceptions import SpiffWorkflowException
@@ -144,7 +145,24 @@ _SCRIPT_GLOBALS: Mapping[str, Any] = types.MappingProxyType({
     "_inplacevar_": lambda op, x, y: _INPLACE[op](x, y),
     "_apply_": lambda func, *args, **kwargs: func(*args, **kwargs),
     "_print_": PrintCollector,  # print() output is collected and discarded
+    "_lotse_mul_": _safe_mult, "_lotse_pow_": _safe_pow,
 })
+
+
+class _Policy(RestrictingNodeTransformer):
+    """RestrictedPython's policy, plus: ``a * b`` and ``a ** b`` go through the size checks
+    (``[0] * 10**9`` would otherwise exhaust the server's memory)."""
+
+    _CHECKED = {ast.Mult: "_lotse_mul_", ast.Pow: "_lotse_pow_"}
+
+    def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
+        node = self.node_contents_visit(node)
+        name = self._CHECKED.get(type(node.op))
+        if name is None:
+            return node
+        call = ast.Call(func=ast.Name(id=name, ctx=ast.Load()),
+                        args=[node.left, node.right], keywords=[])
+        return ast.fix_missing_locations(ast.copy_location(call, node))
 _EXPRESSION_NODES = frozenset(
     t for t in simpleeval.EvalWithCompoundTypes().nodes if issubclass(t, ast.expr)
 )
@@ -174,7 +192,7 @@ def _check_tree(tree: ast.AST, *, expression: bool) -> None:
 def _compile_script(source: str) -> types.CodeType:
     tree = ast.parse(source, "<string>", "exec")
     _check_tree(tree, expression=False)
-    result = compile_restricted_exec(tree, "<string>")
+    result = compile_restricted_exec(tree, "<string>", policy=_Policy)
     if result.errors:  # RestrictedPython's own SyntaxError has no lineno: take it from the text
         match = re.match(r"Line (\d+):", result.errors[0])
         raise SandboxSyntaxError(_PREFIX + "; ".join(result.errors), int(match[1]) if match else 1)

@@ -286,9 +286,18 @@ def test_resource_bounds():
     for expression in ("2 ** 10 ** 8", "'x' * 10 ** 9", "len(range(10 ** 9))"):
         with pytest.raises(ScriptError, match=REFUSED):
             env.evaluate(expression, {})
-    for script in ("x = list(range(10 ** 9))", "s = 'x'\ns *= 10 ** 9", "n = 7\nn **= 10 ** 8"):
+    for script in ("x = list(range(10 ** 9))", "s = 'x'\ns *= 10 ** 9", "n = 7\nn **= 10 ** 8",
+                   "x = [0] * 10 ** 9", "s = 'ab' * 10 ** 9", "n = 2 ** 10 ** 8",
+                   "x = 10 ** 9 * [0]", "x = [[0] * 10] * 10 ** 8"):
         with pytest.raises(ScriptError, match=REFUSED):
             env.execute(script, {})
+
+
+def test_small_products_and_powers_still_work_in_scripts():
+    ctx = {"n": 3}
+    engine().environment.execute("a = n * 4\nb = 2 ** 10\nc = [1, 2] * n\nd = '-' * 5\n"
+                                 "e = 1.5 * 2", ctx)
+    assert ctx == {"n": 3, "a": 12, "b": 1024, "c": [1, 2] * 3, "d": "-----", "e": 3.0}
 
 
 def test_refused_script_reports_line_number():
