@@ -38,6 +38,9 @@ class Settings:
     # Seconds between checks whether another process deployed a process definition
     # (web/queries.DefinitionsCache; 0: check on every request).
     definitions_cache_seconds: int = 5
+    # Seconds a resolved session / bearer token answers from this process's memory; bounds
+    # how late a revocation made by another process takes effect here (web/auth.py).
+    auth_cache_seconds: int = 5
 
     @property
     def is_production(self) -> bool:
@@ -93,6 +96,7 @@ def from_env(environ: dict | None = None) -> Settings:
         max_upload_bytes=_int(env, "LOTSE_MAX_UPLOAD_BYTES", 10 * 1024 * 1024, 1024,
                               100 * 1024 * 1024),
         definitions_cache_seconds=_int(env, "LOTSE_DEFINITIONS_CACHE_SECONDS", 5, 0, 300),
+        auth_cache_seconds=_int(env, "LOTSE_AUTH_CACHE_SECONDS", 5, 0, 60),
     )
 
 
