@@ -522,7 +522,7 @@ class Engine(SchedulingMixin):
                      "due_at": None}
             rows = [{**r, "completed_at": None, "completed_by": None} for r in new_rows]
             rows += [{**blank, **c} for c in changes]
-            s.execute(store._upsert(s, HumanTask, ("id",),
+            s.execute(store.upsert(s, HumanTask, ("id",),
                                     ("state", "completed_at", "completed_by")), rows)
         elif new_rows:
             s.execute(insert(HumanTask.__table__), new_rows)

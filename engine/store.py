@@ -221,7 +221,7 @@ def save(
         # placeholders (their guid exists, so ON CONFLICT updates what a step can change)
         for r in changed_rows:
             r.update(instance_id=instance.id, workflow_key="", seq=0)
-        session.execute(_upsert(session, TaskRow, ("guid",),
+        session.execute(upsert(session, TaskRow, ("guid",),
                                 ("state", "spec_name", "props", "data_hash")),
                         new_rows + changed_rows)
     elif new_rows:
@@ -283,7 +283,7 @@ def update_by_key(session: Session, model, key: str, rows: list[dict]) -> None:
                            for r in rows])
 
 
-def _upsert(session: Session, model, keys: tuple[str, ...], columns: tuple[str, ...]):
+def upsert(session: Session, model, keys: tuple[str, ...], columns: tuple[str, ...]):
     """INSERT ... ON CONFLICT (keys) DO UPDATE SET columns = the proposed values."""
     dialect = session.get_bind().dialect.name
     mod = {"postgresql": postgresql, "sqlite": sqlite}.get(dialect)
