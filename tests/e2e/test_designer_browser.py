@@ -15,6 +15,7 @@ from playwright.sync_api import expect
 
 from engine.deploy import SourceFile
 from tests.conftest import BPMN_DIR, ROOT
+from tests.e2e.browser_helpers import axe_check, log_in  # noqa: F401 - shared
 
 pytest_plugins = ["web.testing_fixtures"]
 pytestmark = pytest.mark.browser
@@ -35,24 +36,6 @@ def _offline_and_clean(blocked_requests, page_errors):
     assert blocked_requests == [], blocked_requests
     expected = "Failed to load resource: the server responded with a status of 4"
     assert [e for e in page_errors if expected not in e] == []
-
-
-def axe_check(page, label: str) -> None:
-    from axe_playwright_python.sync_playwright import Axe
-
-    results = Axe().run(page)
-    bad = [v for v in results.response["violations"]
-           if v.get("impact") in ("serious", "critical")]
-    details = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3]) for v in bad]
-    assert not bad, f"{label}: {details}"
-
-
-def log_in(page, server, name, password="lotse-demo"):
-    page.goto(server.url + "/login")
-    page.get_by_label("Benutzername").fill(name)
-    page.get_by_label("Passwort").fill(password)
-    with page.expect_navigation():
-        page.get_by_role("button", name="Anmelden").click()
 
 
 def log_out(page):

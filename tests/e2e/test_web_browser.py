@@ -11,6 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from engine.runtime import Actor
+from tests.e2e.browser_helpers import axe_check, log_in  # noqa: F401 - shared
 from web.testing import refer
 
 pytest_plugins = ["web.testing_fixtures"]
@@ -31,25 +32,6 @@ def start_case(eng, ref, data=None):
         tid = eng.tasks(instance_id=out["instance_id"])[0]["task_id"]
         eng.complete(tid, data, actor=Actor(user="cm.demo"))
     return out["instance_id"]
-
-
-def axe_check(page, label: str) -> None:
-    """Run axe-core on the current page: no serious or critical violations."""
-    from axe_playwright_python.sync_playwright import Axe
-
-    results = Axe().run(page)
-    bad = [v for v in results.response["violations"]
-           if v.get("impact") in ("serious", "critical")]
-    details = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3]) for v in bad]
-    assert not bad, f"{label}: {details}"
-
-
-def log_in(page, server, name, password="lotse-demo"):
-    page.goto(server.url + "/login")
-    page.get_by_label("Benutzername").fill(name)
-    page.get_by_label("Passwort").fill(password)
-    with page.expect_navigation():
-        page.get_by_role("button", name="Anmelden").click()
 
 
 @pytest.fixture(autouse=True)
