@@ -64,6 +64,7 @@ class Engine(SchedulingMixin):
         clock: engine_clock.Clock | None = None,
         message_listeners: Iterable[messaging.MessageListener] = (),
         cache_size: int = 256,
+        script_budget: sandbox.Budget | None = None,
     ) -> None:
         self.db = db
         self.resolve_lane = resolve_lane
@@ -74,7 +75,7 @@ class Engine(SchedulingMixin):
         self.cache = WorkflowCache(cache_size)
         self._definitions: dict[int, ProcessDefinition] = {}
         event.listen(db.write_sessions, "after_commit", self._after_commit)
-        self.script_engine = sandbox.make_script_engine(self.helpers)
+        self.script_engine = sandbox.make_script_engine(self.helpers, script_budget)
         engine_clock.install_timer_clock()
         guard_spiff_logging()
 
@@ -606,7 +607,7 @@ class Engine(SchedulingMixin):
                 process_id=inst.process_id,
                 version=d.version,
                 case_ref=inst.case_ref,
-                data=store.ser.convert(current_data(wf)),
+                data=store.ser.to_json(current_data(wf)),
                 error=inst.error,
                 error_element=inst.error_element,
                 next_timer_at=inst.next_timer_at.isoformat() if inst.next_timer_at else None,

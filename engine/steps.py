@@ -10,7 +10,7 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskIterator, TaskState
 
-from engine import store
+from engine import sandbox, store
 from engine.errors import WorkflowDepthExceeded
 
 # SpiffWorkflow's task iterators stop descending at this depth: tasks below it become
@@ -29,9 +29,11 @@ def advance(wf: BpmnWorkflow) -> dict | None:
     would stop seeing open tasks (so the caller's transaction rolls back).
     """
     error = None
+    budget = getattr(wf.script_engine, "budget", None) or sandbox.Budget()
     try:
-        wf.refresh_timers()
-        wf.do_engine_steps()
+        with sandbox.budget_scope(budget):  # one budget for all scripts of the step
+            wf.refresh_timers()
+            wf.do_engine_steps()
     except SpiffWorkflowException as exc:
         task = getattr(exc, "task", None)
         if task is not None and not task.has_state(TaskState.FINISHED_MASK):

@@ -7,6 +7,7 @@ from pathlib import Path
 from engine.clock import Clock
 from engine.db import Database
 from engine.runtime import Engine
+from engine.sandbox import Budget
 from processes import consent, dates, referrals
 from processes import helpers as catalogue_helpers
 from processes.dataprotection import Policy
@@ -29,6 +30,7 @@ def build_engine(
     offices_file: Path | None = None,
     clock: Clock | None = None,
     movable_clock: bool = False,
+    script_budget: Budget | None = None,
 ) -> tuple[Engine, OfficeRegistry]:
     """An Engine wired to the office registry, the script helpers and the KIM field formats.
 
@@ -46,6 +48,7 @@ def build_engine(
         helpers=script_helpers(registry),
         format_checker=make_format_checker(registry),
         clock=clock,
+        script_budget=script_budget,
         # order matters: consents announced in the same step are registered first, then the
         # gate refuses or cuts a referral's payload, then the referral record is written
         message_listeners=[catalogue_helpers.consent_recorder,

@@ -43,7 +43,8 @@ def create_app(settings: settings_mod.Settings | None = None, *,
         # outside production the clock is movable (lotse clock, POST /api/test/clock)
         engine, offices = build_engine(Database(settings.database_url),
                                        offices_file=settings.offices_file,
-                                       movable_clock=not settings.is_production)
+                                       movable_clock=not settings.is_production,
+                                       script_budget=settings.script_budget)
     else:
         offices = OfficeRegistry.load(settings.offices_file)
     app.extensions["lotse"] = Services(settings=settings, engine=engine, offices=offices)

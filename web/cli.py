@@ -40,6 +40,7 @@ class Context:
             self._engine, self.offices = build_engine(
                 self.db, offices_file=self.settings.offices_file,
                 movable_clock=not self.settings.is_production,
+                script_budget=self.settings.script_budget,
             )
         return self._engine
 
@@ -456,10 +457,13 @@ def worker(ctx: Context, once: bool, interval: float, batch: int) -> None:
     import signal
     import time
 
+    from engine import sandbox
+
     stop = {"now": False}
 
     def _stop(*_a):
         stop["now"] = True
+        sandbox.interrupt()  # a running script stops at its next tick; the step rolls back
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
@@ -468,9 +472,12 @@ def worker(ctx: Context, once: bool, interval: float, batch: int) -> None:
     eng = ctx.engine
     total = {"timers_fired": 0, "messages_delivered": 0}
     while not stop["now"]:
-        expire_consents(eng)
-        fired = eng.fire_due_timers(limit=batch)
-        delivered = eng.deliver_pending()
+        try:
+            expire_consents(eng)
+            fired = eng.fire_due_timers(limit=batch)
+            delivered = eng.deliver_pending()
+        except sandbox.StepInterrupted:  # SIGTERM during a step: it rolled back, stays due
+            break
         total["timers_fired"] += fired
         total["messages_delivered"] += delivered
         if once and fired < batch and not delivered:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.db import default_url
+from engine.sandbox import Budget
 
 DEV_ENVS = ("development", "test")
 
@@ -41,6 +42,14 @@ class Settings:
     # Seconds a resolved session / bearer token answers from this process's memory; bounds
     # how late a revocation made by another process takes effect here (web/auth.py).
     auth_cache_seconds: int = 5
+    # What one step's scripts and expressions may spend (engine/sandbox.py Budget): seconds of
+    # wall clock and MB of resident-memory growth (0: memory unchecked).
+    script_timeout_seconds: int = 5
+    script_memory_mb: int = 256
+
+    @property
+    def script_budget(self) -> Budget:
+        return Budget(float(self.script_timeout_seconds), self.script_memory_mb)
 
     @property
     def is_production(self) -> bool:
@@ -97,6 +106,8 @@ def from_env(environ: dict | None = None) -> Settings:
                               100 * 1024 * 1024),
         definitions_cache_seconds=_int(env, "LOTSE_DEFINITIONS_CACHE_SECONDS", 5, 0, 300),
         auth_cache_seconds=_int(env, "LOTSE_AUTH_CACHE_SECONDS", 5, 0, 60),
+        script_timeout_seconds=_int(env, "LOTSE_SCRIPT_TIMEOUT_SECONDS", 5, 1, 300),
+        script_memory_mb=_int(env, "LOTSE_SCRIPT_MEMORY_MB", 256, 0, 16 * 1024),
     )
 
 
