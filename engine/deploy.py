@@ -6,7 +6,7 @@ unless the whole deployment is valid.
 
 from __future__ import annotations
 
-import json
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,9 +17,12 @@ from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
+from SpiffWorkflow.spiff.parser.task_spec import BusinessRuleTaskParser
+from SpiffWorkflow.spiff.specs.defaults import BusinessRuleTask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from engine import forms as engine_forms
 from engine import serialization as ser
 from engine import store
 from engine.bpmn_xml import UnsafeXml, parse_xml
@@ -28,6 +31,10 @@ from engine.models import AuditEvent, ProcessDefinition
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 DMN_NAMESPACES = ("https://www.omg.org/spec/DMN/", "http://www.omg.org/spec/DMN/")
+CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
+# BPMN files: ".bpmn" and the ".bpmn20.xml" that Camunda, Flowable and Activiti write
+BPMN_SUFFIXES = (".bpmn", ".bpmn20.xml")
+SOURCE_SUFFIXES = (*BPMN_SUFFIXES, ".dmn", ".json")
 FORM_PROPERTY = "formJsonSchemaFilename"
 UI_PROPERTY = "formUiSchemaFilename"
 # SpiffWorkflow names internal task specs so; a BPMN element with the same id breaks the spec.
@@ -77,9 +84,7 @@ def collect_files(paths: Iterable[str | Path]) -> list[SourceFile]:
         p = Path(raw)
         if p.is_dir():
             found = sorted(
-                f
-                for f in p.rglob("*")
-                if f.is_file() and f.suffix.lower() in (".bpmn", ".dmn", ".json")
+                f for f in p.rglob("*") if f.is_file() and f.name.lower().endswith(SOURCE_SUFFIXES)
             )
             out.extend(SourceFile(str(f.relative_to(p.parent)), f.read_bytes()) for f in found)
         elif p.is_file():
@@ -109,6 +114,17 @@ class _LaneAwareProcessParser(SpiffBpmnParser.PROCESS_PARSER_CLASS):
         return name if name is not None else self.parent_lane
 
 
+class _DecisionRefParser(BusinessRuleTaskParser):
+    """A business rule task names its decision with ``spiffworkflow:calledDecisionId`` or,
+    in files from the Camunda 7 modeler, with the ``camunda:decisionRef`` attribute."""
+
+    @staticmethod
+    def get_decision_ref(node):
+        return BusinessRuleTaskParser.get_decision_ref(node) or node.get(
+            f"{{{CAMUNDA_NS}}}decisionRef"
+        )
+
+
 class _LotseParser(SpiffBpmnParser):
     """Spiff parser that resolves lanes to office codes and keeps document roots alive.
 
@@ -118,6 +134,10 @@ class _LotseParser(SpiffBpmnParser):
     """
 
     PROCESS_PARSER_CLASS = _LaneAwareProcessParser
+    OVERRIDE_PARSER_CLASSES = {
+        **SpiffBpmnParser.OVERRIDE_PARSER_CLASSES,
+        f"{{{BPMN_NS}}}businessRuleTask": (_DecisionRefParser, BusinessRuleTask),
+    }
 
     def __init__(self, resolve_lane: LaneResolver, problems: _Problems) -> None:
         super().__init__()
@@ -171,7 +191,14 @@ def prepare(
     check_script: Callable[[str], str | None],
     check_form: Callable[[dict], str | None],
 ) -> list[PreparedProcess]:
-    """Parse and validate a deployment; raise DeployError listing every problem."""
+    """Parse and validate a deployment; raise DeployError listing every problem.
+
+    One rule set: every error ``engine.lint`` reports for these files refuses the deployment
+    with the lint's message (``lint.deploy_errors``: all but the modeler's "user task names
+    no form"), and so does every problem found while building the specs."""
+    from engine.lint import deploy_errors  # lint builds on this module's parser
+
+    linted = deploy_errors(files, resolve_lane=resolve_lane)
     problems = _Problems()
     parser = _LotseParser(resolve_lane, problems)
     trees: dict[str, etree._ElementTree] = {}
@@ -183,12 +210,12 @@ def prepare(
         if f.name.lower().endswith(".json"):
             try:
                 text = f.content.decode("utf-8")
-                json.loads(text)
+                engine_forms.load_form(text)
             except UnicodeDecodeError:
                 problems.add(f.name, None, "form file is not UTF-8 encoded")
                 continue
             except ValueError as exc:
-                problems.add(f.name, None, f"invalid JSON: {exc}")
+                problems.add(f.name, None, str(exc))
                 continue
             if base in forms and forms[base] != text:
                 problems.add(f.name, None, f"two different form files named '{base}'")
@@ -222,7 +249,8 @@ def prepare(
                 problems.add(f.name, None, "neither a BPMN 2.0 nor a DMN document")
                 continue
         except ValidationException as exc:
-            problems.add(f.name, getattr(exc, "id", None) or None, _validation_message(exc))
+            problems.add(f.name, getattr(exc, "id", None) or None,
+                         _validation_message(exc, [tree]))
             continue
         trees[f.name] = tree
         try:
@@ -232,8 +260,8 @@ def prepare(
     if not executable and not problems.items:
         problems.add(None, None, 'no executable process (isExecutable="true") in the deployment')
     _add_called_from_catalogue(parser, trees, catalogue_sources, texts, problems, forms)
-    if problems.items:
-        raise DeployError(problems.items)
+    if problems.items or linted:
+        raise DeployError(_with_lint(problems, linted))
 
     out: list[PreparedProcess] = []
     for pid, name, fname in executable:
@@ -244,11 +272,12 @@ def prepare(
             problems.add(
                 getattr(exc, "file_name", None) or fname,
                 getattr(exc, "id", None) or pid,
-                _validation_message(exc),
+                _validation_message(exc, trees.values()),
             )
             continue
-        except Exception as exc:  # Spiff raises assorted errors for broken models
-            problems.add(fname, pid, f"cannot build process: {exc}")
+        except Exception as exc:  # noqa: BLE001 - Spiff raises assorted errors for broken models
+            problems.add(fname, pid,
+                         f"cannot build process: {spiff_message(exc, trees.values())}")
             continue
         used_forms: dict[str, str] = {}
         for s in [spec, *subs.values()]:
@@ -278,6 +307,28 @@ def prepare(
     return out
 
 
+# lint rules that the build checks here too (with the element SpiffWorkflow reports)
+_BUILD_RULES = frozenset({
+    "bpmn-invalid", "expression-does-not-compile", "file-unreadable", "lane-without-office",
+    "not-bpmn", "reserved-id", "task-without-lane", "user-task-without-form",
+})
+
+
+def _with_lint(problems: _Problems, linted) -> list[dict[str, str | None]]:
+    """The build's problems, then each lint error the build did not already report."""
+    items = list(problems.items)
+    seen = {(p["file"], p["element"], p["problem"]) for p in items}
+    elements = {(p["file"], p["element"]) for p in items}
+    for f in linted:
+        if (f.file, f.element, f.message) in seen:
+            continue
+        if f.rule in _BUILD_RULES and (f.file, f.element) in elements:
+            continue
+        items.append({"file": f.file, "element": f.element, "problem": f.message})
+        seen.add((f.file, f.element, f.message))
+    return items
+
+
 def _start_messages(spec) -> list[str]:
     names = []
     for ts in getattr(spec, "bpmn_start_events", None) or []:
@@ -287,10 +338,55 @@ def _start_messages(spec) -> list[str]:
     return sorted(names)
 
 
-def _validation_message(exc: ValidationException) -> str:
-    msg = str(exc).split("\n")[0]
+def _validation_message(exc: ValidationException, trees=()) -> str:
+    msg = spiff_message(exc, trees)
     line = getattr(exc, "line_number", "")
     return f"{msg} (line {line})" if line else msg
+
+
+_ELEMENT_REPR = re.compile(r"<Element \{[^}]*\}(\w+) at 0x[0-9a-fA-F]+>")
+_ASSOCIATION = re.compile(r"^Cannot resolve (data(?:Input|Output)Association) .*")
+
+
+def spiff_message(exc: Exception, trees: Iterable[etree._ElementTree] = ()) -> str:
+    """SpiffWorkflow's message in Lotse's words: one line, no lxml element reprs, the
+    element type where SpiffWorkflow leaves it out, the value where it has one."""
+    text = " ".join(str(exc).split()) or exc.__class__.__name__
+    tag = getattr(exc, "tag", "") or ""
+    eid = getattr(exc, "id", "") or ""
+    if text.rstrip(".").endswith("tasks of type"):
+        text = f"{text.rstrip('.')} {tag or 'this task'}: split the flows after it with a gateway"
+    match = _ASSOCIATION.match(text)
+    if match:
+        refs = [
+            (r.text or "").strip()
+            for t in trees
+            for el in t.getroot().iter()
+            if isinstance(el.tag, str) and el.get("id") == eid
+            for r in el.iter(f"{{{BPMN_NS}}}sourceRef", f"{{{BPMN_NS}}}targetRef")
+        ]
+        shown = ", ".join(f"'{r}'" for r in refs if r) or "an element"
+        text = (
+            f"{match.group(1)} of '{eid}' refers to {shown}, which is no data object, data "
+            "input or data output of the process"
+        )
+    if text.startswith("Time Specification Error"):
+        values = [
+            (v.text or "").strip()
+            for t in trees
+            for el in t.getroot().iter()
+            if isinstance(el.tag, str) and el.get("id") == eid
+            for v in el.iter(f"{{{BPMN_NS}}}timeDate", f"{{{BPMN_NS}}}timeDuration",
+                              f"{{{BPMN_NS}}}timeCycle")
+        ]
+        text = (
+            f"timer of '{eid}' has no usable value ({', '.join(repr(v) for v in values) or 'none'}"
+            '): give timeDate, timeDuration or timeCycle a quoted ISO 8601 value, e.g. "P5D"'
+        )
+    text = _ELEMENT_REPR.sub(lambda m: f"bpmn:{m.group(1)}", text)
+    if not isinstance(exc, ValidationException) and exc.__class__.__name__ not in text:
+        text = f"{exc.__class__.__name__}: {text}"
+    return text[:500]
 
 
 def _add_called_from_catalogue(parser, trees, catalogue_sources, texts, problems,
@@ -317,7 +413,7 @@ def _add_called_from_catalogue(parser, trees, catalogue_sources, texts, problems
             if sname.lower().endswith(".json"):
                 forms.setdefault(PurePosixPath(sname).name, text)  # the called process's forms
                 continue
-            if not sname.lower().endswith((".bpmn", ".dmn")) or sname in texts:
+            if not sname.lower().endswith((*BPMN_SUFFIXES, ".dmn")) or sname in texts:
                 continue
             tree = parse_xml(text.encode("utf-8"))
             ns = etree.QName(tree.getroot()).namespace or ""
@@ -346,7 +442,8 @@ def _check_spec(
                 return
             err = check_expression(text)
             if err:
-                problems.add(fname, _elem, f"{what} does not compile: {err}")
+                problems.add(fname, _elem,
+                             f"{what} {text.strip()[:120]!r} does not compile: {err}")
 
         script = getattr(ts, "script", None)
         if script:
@@ -374,22 +471,35 @@ def _check_spec(
         props = ext.get("properties") or {}
         if props.get("due"):
             expr(props["due"], "due date expression")
+        if isinstance(ed, MessageEventDefinition) and not ed.name:
+            problems.add(fname, elem, _NO_MESSAGE_NAME)
         if getattr(ts, "manual", False):
             if ts.lane is None:
-                problems.add(fname, elem, "user task is in no lane, so no office would see it")
+                kind = _TASK_KINDS.get(type(ts).__name__, "task")
+                problems.add(fname, elem, f"{kind} is in no lane, so no office would see it")
             form = props.get(FORM_PROPERTY)
             if form:
                 text = forms.get(PurePosixPath(form).name)
                 if text is None:
                     problems.add(fname, elem, f"form file '{form}' is not in the deployment")
                     continue
-                err = check_form(json.loads(text))
+                try:
+                    err = check_form(engine_forms.load_form(text))
+                except ValueError as exc:
+                    err = str(exc)
                 if err:
-                    problems.add(form, elem, f"form is not a valid JSON Schema: {err}")
+                    problems.add(form, elem, f"form '{form}' is not a valid JSON Schema: {err}")
                 used_forms[PurePosixPath(form).name] = text
                 ui = props.get(UI_PROPERTY)
                 if ui and PurePosixPath(ui).name in forms:
                     used_forms[PurePosixPath(ui).name] = forms[PurePosixPath(ui).name]
+
+
+_NO_MESSAGE_NAME = (
+    "message event names no message (messageRef to a bpmn:message with a name): "
+    "it could never be sent or received"
+)
+_TASK_KINDS = {"UserTask": "user task", "ManualTask": "manual task", "NoneTask": "task"}
 
 
 def store_prepared(

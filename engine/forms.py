@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
@@ -9,12 +10,19 @@ from typing import Any
 import jsonschema
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError, ValidationError
+from referencing import Registry
+from referencing.exceptions import NoSuchResource, Unresolvable
 
 from engine import form_dates
 
 FORM_KEY = "_form"
 FILE_KEYWORD = "x-lotse-file"
 FILE_MEDIA_TYPES = ("application/pdf", "image/jpeg", "image/png")
+ENUM_LABELS = "x-enum-labels"
+# Deepest nesting of objects and lists a form file may have (real forms use < 10 levels);
+# deeper files would exhaust Python's recursion in json.loads and in jsonschema.
+MAX_DEPTH = 64
+_REF_KEYWORDS = ("$ref", "$dynamicRef")
 _COMPOSED = ("allOf", "anyOf", "oneOf")
 _BRANCHES = ("if", "then", "else")
 
@@ -50,6 +58,12 @@ _MESSAGES: dict[str, tuple[str, str]] = {
     "many_variants": ("Eingabe passt zu mehr als einer Variante", "Matches more than one option"),
     "format": ("Ungültiges Format", "Invalid format"),
     "invalid": ("Ungültige Eingabe", "Invalid input"),
+    "broken_form": (
+        "Das Formular verweist auf eine Definition außerhalb des Formulars und kann nicht "
+        "geprüft werden; bitte die Prozessverantwortlichen informieren",
+        "The form refers to a definition outside the form and cannot be checked; please "
+        "tell the process owners",
+    ),
 }
 _LANGS = ("de", "en")
 _TYPES: dict[str, tuple[str, str]] = {
@@ -66,6 +80,48 @@ _FORMATS: dict[str, tuple[str, str]] = {
     "date-time": ("Ungültiger Zeitpunkt (ISO 8601)", "Invalid date and time (ISO 8601)"),
     "email": ("Ungültige E-Mail-Adresse", "Invalid e-mail address"),
 }
+
+
+class FormFileError(ValueError):
+    """A form file that is not JSON, or nests deeper than ``MAX_DEPTH``."""
+
+
+def _refuse_retrieval(uri: str):
+    """The form validator never fetches a schema (no http, no file): SSRF and file leaks."""
+    raise NoSuchResource(ref=uri)
+
+
+# Every validator of a form uses this registry: a ``$ref`` that is not inside the form
+# itself cannot be resolved, whatever got past deploy.
+REGISTRY: Registry = Registry(retrieve=_refuse_retrieval)
+
+
+def load_form(text: str | bytes) -> Any:
+    """Parse a form file; raise FormFileError (a ValueError) with a readable reason when it
+    is not JSON or nests deeper than ``MAX_DEPTH`` levels (checked before parsing, so a
+    hostile file cannot exhaust the recursion limit)."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8")
+    depth = deepest = 0
+    for match in _BRACKETS.finditer(text):
+        token = match.group()
+        if token in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+            if deepest > MAX_DEPTH:
+                raise FormFileError(f"the form nests deeper than {MAX_DEPTH} levels")
+        elif token in "]}":
+            depth -= 1
+    try:
+        return json.loads(text)
+    except RecursionError as exc:  # pragma: no cover - the scan above stops such files
+        raise FormFileError(f"the form nests deeper than {MAX_DEPTH} levels") from exc
+    except ValueError as exc:
+        raise FormFileError(f"invalid JSON: {exc}") from exc
+
+
+# strings (skipped whole, so brackets inside texts do not count) or a bracket
+_BRACKETS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
 
 
 class LocalizedFormatChecker(jsonschema.FormatChecker):
@@ -100,12 +156,17 @@ def validate_form(
     it (engine/form_dates.py); without it those bounds do not apply."""
     lang = lang if lang in _LANGS else "de"
     checker = format_checker if format_checker is not None else Draft202012Validator.FORMAT_CHECKER
-    validator = form_dates.FormValidator(schema, format_checker=checker)
+    validator = form_dates.FormValidator(schema, format_checker=checker, registry=REGISTRY)
     errors: dict[str, list[str]] = {}
     with form_dates.case_data(context):
-        for error in validator.iter_errors(data):
-            for key, message in _explain(error, schema, lang, checker):
-                _add(errors, key, message)
+        try:
+            for error in validator.iter_errors(data):
+                for key, message in _explain(error, schema, lang, checker):
+                    _add(errors, key, message)
+        except Unresolvable:
+            # a $ref outside the form (deploy refuses those; older definitions may have one):
+            # nothing is fetched and the form cannot be completed until it is fixed
+            return {FORM_KEY: [_text("broken_form", lang)]}
     for path in _unknown_fields(schema, data, schema, ()):
         _add(errors, _key(path), _text("unknown", lang))
     return errors
@@ -164,6 +225,17 @@ def check_schema(
     """Return why ``schema`` is not a usable Draft 2020-12 form schema, or None if it is."""
     if not isinstance(schema, dict):
         return "form schema must be a JSON object"
+    if _depth(schema) > MAX_DEPTH:
+        return f"the form nests deeper than {MAX_DEPTH} levels"
+    for where, node in _walk(schema, ""):
+        for keyword in _REF_KEYWORDS:
+            ref = node.get(keyword)
+            if isinstance(ref, str) and not ref.startswith("#"):
+                return (
+                    f"{where or '(root)'}: {keyword} {ref[:200]!r} points outside the form; "
+                    "only references inside the form (\"#/$defs/...\") are allowed, "
+                    "nothing is fetched"
+                )
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:
@@ -182,6 +254,11 @@ def check_schema(
             and fmt not in format_checker.checkers
         ):
             return f"{where or '(root)'}: unknown format {fmt!r}"
+        if ENUM_LABELS in node and not _valid_labels(node[ENUM_LABELS]):
+            return (
+                f"{where or '(root)'}: {ENUM_LABELS} must map a language to "
+                '{value: label} with text labels, e.g. {"de": {"a": "Erste"}}'
+            )
         custom = node.get("x-messages")
         if custom is not None and not _valid_custom(custom):
             return f"{where or '(root)'}: x-messages must map keywords to a text or {{lang: text}}"
@@ -332,6 +409,28 @@ def _valid_custom(custom: Any) -> bool:
     entries = custom.values() if isinstance(custom, dict) else [None]
     texts = [t for e in entries for t in (e.values() if isinstance(e, dict) else [e])]
     return all(isinstance(t, str) for t in texts)
+
+
+def _valid_labels(labels: Any) -> bool:
+    """Whether ``x-enum-labels`` is {lang: {value: text}}."""
+    return isinstance(labels, dict) and all(
+        isinstance(table, dict) and all(isinstance(t, str) for t in table.values())
+        for table in labels.values()
+    )
+
+
+def _depth(node: Any) -> int:
+    """How deeply objects and lists nest in ``node`` (iterative: no recursion limit)."""
+    deepest, stack = 0, [(node, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            if deepest > MAX_DEPTH:
+                return deepest
+            values = item.values() if isinstance(item, dict) else item
+            stack.extend((v, level + 1) for v in values)
+    return deepest
 
 
 def _text(key: str, lang: str, **params: str) -> str:

@@ -4,7 +4,10 @@
 stable rule id, a severity, the file and the element id (so the modeler can select it).
 
 Severity ``error`` means the model would be refused at deploy or would fail when it runs;
-``warning`` means it runs but probably not as the designer meant.
+``warning`` means it runs but probably not as the designer meant. Deploy refuses every
+error (``deploy_errors``, used by ``engine.deploy.prepare``) with the lint's message, except
+one the modeler enforces but the engine can run: a user task that names no form (it
+completes without input; the modeler's deploy button still refuses it).
 
 What is checked where:
 
@@ -22,7 +25,6 @@ calling helpers such as ``iso_at(...)`` are accepted when they compile.
 from __future__ import annotations
 
 import ast
-import json
 import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
@@ -37,6 +39,7 @@ from engine import forms, sandbox
 from engine.bpmn_xml import UnsafeXml, parse_xml
 from engine.deploy import (
     BPMN_NS,
+    CAMUNDA_NS,
     DMN_NAMESPACES,
     FORM_PROPERTY,
     RESERVED_IDS,
@@ -44,6 +47,7 @@ from engine.deploy import (
     SourceFile,
     _LotseParser,
     _Problems,
+    spiff_message,
 )
 from engine.messaging import CORRELATION_KEYS
 
@@ -66,6 +70,9 @@ RULES: dict[str, str] = {
     "dead-end": "a flow node other than an end event has no outgoing sequence flow",
     "back-edge-loop": "sequence flows form a cycle (SpiffWorkflow's depth trap)",
     "message-without-correlation": "a thrown or caught message carries no referral_id/case_id",
+    "message-without-name": "a message event or task names no message (messageRef) or the "
+    "message has no name",
+    "decision-missing": "a business rule task names no decision",
     "unknown-function": "an expression calls a function that is not a registered helper",
     "unsupported-element": "an element Lotse cannot execute",
     "reserved-id": "an element id the engine reserves for itself",
@@ -169,11 +176,22 @@ class _Linter:
         self.thrown: dict[str, bool] = {}
         self.catches: list[tuple[str, str, str]] = []  # (file, element, message name)
         self.uncorrelated: list[tuple[str, str, str, str]] = []  # (file, element, name, why)
+        self.design_only: list[Finding] = []  # errors the modeler refuses but deploy accepts
 
     def add(
-        self, rule: str, severity: str, file: str | None, element: str | None, message: str
+        self,
+        rule: str,
+        severity: str,
+        file: str | None,
+        element: str | None,
+        message: str,
+        *,
+        design_only: bool = False,
     ) -> None:
-        self.findings.append(Finding(rule, severity, file, element, message))
+        finding = Finding(rule, severity, file, element, message)
+        self.findings.append(finding)
+        if design_only:
+            self.design_only.append(finding)
 
     # ------------------------------------------------------------------ reading
     def read(self, files: list[SourceFile]) -> None:
@@ -289,9 +307,8 @@ class _Linter:
             try:
                 parser.add_dmn_xml(tree.getroot(), filename=fname)
             except Exception as exc:  # noqa: BLE001 - any parser failure is a finding
-                self.add(
-                    "bpmn-invalid", ERROR, fname, getattr(exc, "id", None) or None, _message(exc)
-                )
+                self.add("bpmn-invalid", ERROR, fname, getattr(exc, "id", None) or None,
+                         _message(exc, [t for _n, t in self.docs]))
         for fname, tree in self.docs:
             # lanes first: SpiffWorkflow may refuse the document before it indexes them
             parser._current_file = fname
@@ -300,9 +317,8 @@ class _Linter:
             try:
                 parser.add_bpmn_xml(tree, filename=fname)
             except Exception as exc:  # noqa: BLE001
-                self.add(
-                    "bpmn-invalid", ERROR, fname, getattr(exc, "id", None) or None, _message(exc)
-                )
+                self.add("bpmn-invalid", ERROR, fname, getattr(exc, "id", None) or None,
+                         _message(exc, [t for _n, t in self.docs]))
                 continue
             executable += [
                 (fname, p.get("id"))
@@ -315,13 +331,11 @@ class _Linter:
             try:
                 parser.get_spec(pid)
             except Exception as exc:  # noqa: BLE001
-                self.add(
-                    "bpmn-invalid",
-                    ERROR,
-                    getattr(exc, "file_name", None) or fname,
-                    getattr(exc, "id", None) or pid,
-                    _message(exc),
-                )
+                where = (getattr(exc, "file_name", None) or fname, getattr(exc, "id", None) or pid)
+                if any((f.file, f.element) == where and f.severity == ERROR
+                       for f in self.findings):
+                    continue  # already explained in Lotse's words (e.g. decision-missing)
+                self.add("bpmn-invalid", ERROR, *where, _message(exc, [t for _n, t in self.docs]))
 
     # ------------------------------------------------------------------ structure
     def _structure(self, fname: str, level) -> None:
@@ -502,6 +516,8 @@ class _Linter:
                 )
             if tag == "userTask":
                 self._form(fname, el)
+            if tag == "businessRuleTask":
+                self._decision(fname, el)
             if tag == "callActivity":
                 called = el.get("calledElement")
                 if called and called not in process_ids:
@@ -564,6 +580,7 @@ class _Linter:
                 eid,
                 f"user task {_label(task)} names no form ({FORM_PROPERTY}); "
                 "use a manual task for a step without input",
+                design_only=True,
             )
             return
         raw = self.forms.get(PurePosixPath(form).name)
@@ -577,19 +594,37 @@ class _Linter:
             )
             return
         try:
-            schema = json.loads(raw)
+            schema = forms.load_form(raw)
+        except UnicodeDecodeError:
+            err = "the file is not UTF-8 encoded"
         except ValueError as exc:
-            self.add("user-task-without-form", ERROR, form, eid, f"form is not valid JSON: {exc}")
-            return
-        err = forms.check_schema(schema)
+            err = str(exc)
+        else:
+            err = forms.check_schema(schema)
         if err:
             self.add(
                 "user-task-without-form",
                 ERROR,
                 form,
                 eid,
-                f"form is not a valid JSON Schema: {err}",
+                f"form '{form}' of user task {_label(task)} is not a valid JSON Schema: {err}",
             )
+
+    def _decision(self, fname: str, task) -> None:
+        spiff = task.findall(
+            f"{{{BPMN_NS}}}extensionElements/{{{SPIFF_NS}}}calledDecisionId"
+        )
+        if any((_text(d) or "").strip() for d in spiff) or task.get(f"{{{CAMUNDA_NS}}}decisionRef"):
+            return
+        self.add(
+            "decision-missing",
+            ERROR,
+            fname,
+            task.get("id"),
+            f"businessRuleTask {_label(task)} names no decision: set "
+            "spiffworkflow:calledDecisionId (or camunda:decisionRef) to the id of a DMN "
+            "decision in the deployment",
+        )
 
     # ------------------------------------------------------------------ expressions
     def _expr(self, fname: str, eid: str | None, text: str | None, what: str) -> bool:
@@ -694,7 +729,38 @@ class _Linter:
             defs = [el]
         for d in defs:
             ref = d.get("messageRef")
-            name = messages.get(ref) or ref or el.get("name") or eid
+            what = "message event" if d is not el else tag
+            if not ref:
+                self.add(
+                    "message-without-name",
+                    ERROR,
+                    fname,
+                    eid,
+                    f"{what} {_label(el)} names no message (messageRef): choose or create the "
+                    "message it sends or waits for",
+                )
+                continue
+            if ref not in messages:
+                self.add(
+                    "message-without-name",
+                    ERROR,
+                    fname,
+                    eid,
+                    f"{what} {_label(el)} refers to message '{ref}', which is not defined in "
+                    "the file (bpmn:message)",
+                )
+                continue
+            if not (messages[ref] or "").strip():
+                self.add(
+                    "message-without-name",
+                    ERROR,
+                    fname,
+                    eid,
+                    f"message '{ref}' used by {what} {_label(el)} has no name: messages are "
+                    "matched by name, so it could never be sent or received",
+                )
+                continue
+            name = messages[ref]
             payload = d.find(f".//{{{SPIFF_NS}}}messagePayload")
             if tag in THROW_TAGS or tag == "sendTask":
                 text = _text(payload)
@@ -812,13 +878,13 @@ def _payload_keys(node: ast.expr) -> bool | None:
     return None if any(k is None for k in keys) else False
 
 
-def _message(exc: Exception) -> str:
+def _message(exc: Exception, trees=()) -> str:
     """One line: SpiffWorkflow's message (names may contain line breaks) and its line number."""
-    text = " ".join(str(exc).split()) or exc.__class__.__name__
+    text = spiff_message(exc, trees)
     if isinstance(exc, ValidationException):
         line = getattr(exc, "line_number", "")
         return f"{text} (line {line})"[:500] if line else text[:500]
-    return f"{exc.__class__.__name__}: {text}"[:500]
+    return text[:500]
 
 
 def lint_files(
@@ -836,9 +902,19 @@ def lint_files(
     return sorted(findings, key=lambda f: (f.file or "", order.get(f.severity, 2)))
 
 
+def deploy_errors(files: list[SourceFile], *, resolve_lane: LaneResolver) -> list[Finding]:
+    """The lint errors that refuse a deployment of ``files`` (every error but the modeler's
+    own rule that a user task names a form)."""
+    linter = _Linter(resolve_lane, None)
+    linter.read(files)
+    findings = linter.run()
+    exempt = {id(f) for f in linter.design_only}
+    return [f for f in findings if f.severity == ERROR and id(f) not in exempt]
+
+
 def has_errors(findings: Iterable[Finding]) -> bool:
     """Whether any finding is an error."""
     return any(f.severity == ERROR for f in findings)
 
 
-__all__ = ["ERROR", "RULES", "WARNING", "Finding", "has_errors", "lint_files"]
+__all__ = ["ERROR", "RULES", "WARNING", "Finding", "deploy_errors", "has_errors", "lint_files"]

@@ -151,14 +151,32 @@ def migrate_command(obj, process_id, from_version, to_version, user):
     return payload, "\n".join(lines), 1 if out["refused"] else 0
 
 
+def _deployed_sources(obj):
+    """The engine's lookup of deployed processes (call targets), or None without a database."""
+    if obj is None or not hasattr(type(obj), "engine"):
+        return None
+    from sqlalchemy.exc import SQLAlchemyError
+
+    def lookup(process_id: str):
+        try:
+            return obj.engine._catalogue_sources(process_id)
+        except SQLAlchemyError:  # no database here: the check runs on the file alone
+            return None
+
+    return lookup
+
+
 @_command("import-check")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 def import_check_command(obj, file: Path):
-    """Whether a .bpmn file from another tool opens, and whether it would run."""
+    """Whether a .bpmn file from another tool opens, and whether it would run (a call
+    activity may call a process that is already deployed)."""
     from engine.interop import inspect_import
 
+    sources = _deployed_sources(obj)
     registry = _registry(obj)
-    out = inspect_import(file.name, file.read_bytes(), resolve_lane=registry.resolve_lane)
+    out = inspect_import(file.name, file.read_bytes(), resolve_lane=registry.resolve_lane,
+                         catalogue_sources=sources)
     payload = {k: v for k, v in out.items() if k != "xml"}
     lines = [f"{file.name}: {out['status']}"] + [f"  - {r}" for r in out["reasons"]]
     for p in out["processes"]:
