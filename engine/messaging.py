@@ -226,13 +226,24 @@ def find_subscribers(session: Session, msg: Message) -> list[MessageSubscription
     return out
 
 
-def catch_on_task(wf: BpmnWorkflow, task_id: str, event) -> bool:
-    """Let exactly one waiting task catch ``event`` (not every task waiting on the name)."""
+def catch_on_task(wf: BpmnWorkflow, task_id: str, event, *, update: bool = True) -> bool:
+    """Let exactly one waiting task catch ``event`` (not every task waiting on the name).
+
+    With ``update=False`` the task only takes the event; ``update_task`` then moves it on
+    (that runs the next tasks' preScripts, so callers run it under the step's error
+    handling, ``steps.advance(wf, before=...)``)."""
     task = wf.get_task_from_id(uuid.UUID(task_id))
     if task is None or task.state != TaskState.WAITING:
         return False
     if not task.task_spec.catches(task, event):
         return False
     task.task_spec.catch(task, event)
-    task.task_spec._update(task)
+    if update:
+        task.task_spec._update(task)
     return True
+
+
+def update_task(wf: BpmnWorkflow, task_id: str) -> None:
+    """Move a task on after it caught an event (see ``catch_on_task``)."""
+    task = wf.get_task_from_id(uuid.UUID(task_id))
+    task.task_spec._update(task)

@@ -113,6 +113,10 @@ class ProcessInstance(Base):
     next_seq: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
     error_element: Mapped[str | None] = mapped_column(String(200))
+    # The exception's class and its full text (may quote task data: administrators only,
+    # never audit or auditor pages); ``error`` is Lotse's own message without values.
+    error_type: Mapped[str | None] = mapped_column(String(100))
+    error_detail: Mapped[str | None] = mapped_column(Text)
     error_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # The non-task attributes of the top workflow (subprocesses: WorkflowState rows). Kept on
     # this row so that a step writes the instance once, not the instance and a state row.

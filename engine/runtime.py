@@ -377,11 +377,13 @@ class Engine(SchedulingMixin):
             submitted = {k: v for k, v in forms.with_cleared(schema, cleaned).items()
                          if k in cleaned or task.data.get(k) is not None}
             task.data.update(store.ser.restore(store.ser.convert(submitted)))
-            task.run()
             self._audit(
                 s, "task.completed", actor, inst, task=ht, details={"fields": sorted(cleaned)}
             )
-            sent = self._run_and_save(s, inst, d, wf, snap, actor, completed_task=ht)
+            # task.run() updates the next task, which runs its preScript: a failure there is
+            # an incident on that element, the completion itself stands (steps.advance)
+            sent = self._run_and_save(s, inst, d, wf, snap, actor, completed_task=ht,
+                                      before=task.run)
             out = instance_summary(inst)
         self.deliver(sent)
         return out
@@ -409,14 +411,19 @@ class Engine(SchedulingMixin):
         snap: store.Snapshot,
         actor: Actor,
         completed_task: HumanTask | None,
+        before: Callable[[], object] | None = None,
     ) -> list[str]:
-        """Run to the next wait and write everything; returns ids of messages thrown."""
+        """Run to the next wait and write everything; returns ids of messages thrown.
+
+        ``before`` runs first under the step's error handling (``steps.advance``)."""
         audit.hold_stream(s, inst)
         with s.no_autoflush:  # the instance row is written once, at commit, with the audit
-            return self._run_and_save_inner(s, inst, d, wf, snap, actor, completed_task)
+            return self._run_and_save_inner(s, inst, d, wf, snap, actor, completed_task,
+                                            before)
 
-    def _run_and_save_inner(self, s, inst, d, wf, snap, actor, completed_task) -> list[str]:
-        error = advance(wf)
+    def _run_and_save_inner(self, s, inst, d, wf, snap, actor, completed_task,
+                            before=None) -> list[str]:
+        error = advance(wf, before)
         now = self.now()
         # take thrown events out of the workflow before it is saved, so none is sent twice
         sent = messaging.write_outbox(s, wf, inst.id, now, self.message_listeners)
@@ -434,15 +441,18 @@ class Engine(SchedulingMixin):
             self._audit(s, "timer.scheduled", actor, inst, details={"due": due.isoformat()})
         inst.next_timer_at = due
         if error is not None:
+            # error: Lotse's message without values (audit, auditors); error_detail: the
+            # exception's own text, which may quote task data (administrators only)
             inst.status, inst.error = "error", error["message"]
-            inst.error_element, inst.error_at = error.get("element"), now
+            inst.error_element, inst.error_at = error["element"], now
+            inst.error_type, inst.error_detail = error["type"], error["detail"]
             self._audit(
                 s,
                 "instance.error",
                 actor,
                 inst,
-                element=error.get("element"),
-                details={"error": error["message"]},
+                element=error["element"],
+                details={"error": error["message"], "type": error["type"]},
             )
         elif is_finished(wf):
             inst.status = "completed"
@@ -610,10 +620,23 @@ class Engine(SchedulingMixin):
                 data=store.ser.to_json(current_data(wf)),
                 error=inst.error,
                 error_element=inst.error_element,
+                error_type=inst.error_type,
                 next_timer_at=inst.next_timer_at.isoformat() if inst.next_timer_at else None,
                 tasks=[human_task_dict(t) for t in tasks],
             )
             return out
+
+
+    def incident(self, instance_id: int) -> dict:
+        """The instance's incident with the exception's full text, which may quote task data:
+        for administrators only (CLI ``lotse incident``), never for auditor pages or audit."""
+        with self.db.reader() as s:
+            inst = s.get(ProcessInstance, instance_id)
+            if inst is None:
+                raise InstanceNotFound(f"instance {instance_id} not found", instance_id=instance_id)
+            return {"instance_id": inst.id, "status": inst.status, "element": inst.error_element,
+                    "type": inst.error_type, "message": inst.error, "detail": inst.error_detail,
+                    "at": inst.error_at.isoformat() if inst.error_at else None}
 
 
 def _spec_body(s: Session, spec_hash: str) -> str:

@@ -14,7 +14,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import audit, messaging, store
+from engine import audit, incidents, messaging, store
 from engine import clock as engine_clock
 from engine.actor import SYSTEM, Actor
 from engine.errors import InstanceNotFound, InstanceNotRunning, InvalidInput, LotseError
@@ -27,10 +27,6 @@ TIMER_RETRY = timedelta(minutes=1)
 def ser_dumps_event(event) -> str:
     """Serialize a SpiffWorkflow event for the message table."""
     return store.ser.dumps(store.ser.REGISTRY.convert(event))
-
-
-def _short(exc: Exception) -> str:
-    return (f"{exc.__class__.__name__}: {exc}")[:1000]
 
 
 class SchedulingMixin:
@@ -72,17 +68,38 @@ class SchedulingMixin:
         except Exception as exc:  # an unexpected failure becomes a visible incident
             if iid is None or isinstance(exc, LotseError):
                 raise
-            self._incident(iid, exc)
+            self._incident(iid, exc, element=self._due_element(iid))
             return iid
         self.deliver(sent)
         return iid
 
-    def _incident(self, instance_id: int, exc: Exception) -> None:
+    def _incident(self, instance_id: int, exc: Exception, *, element: str | None) -> None:
+        """An unexpected failure of a step (rolled back): the instance shows an incident."""
         with self.db.unit_of_work() as s:
             inst = s.get(ProcessInstance, instance_id)
-            inst.status, inst.error, inst.error_at = "error", _short(exc), self.now()
-            self._audit(s, "instance.incident", SYSTEM, inst,
-                        details={"error": exc.__class__.__name__})
+            info = incidents.describe(exc, element=element or inst.process_id)
+            inst.status, inst.error, inst.error_at = "error", info["message"], self.now()
+            inst.error_element, inst.error_type = info["element"], info["type"]
+            inst.error_detail = info["detail"]
+            self._audit(s, "instance.incident", SYSTEM, inst, element=info["element"],
+                        details={"error": info["message"], "type": info["type"]})
+
+    def _due_element(self, instance_id: int) -> str | None:
+        """The element of the timer that was due (the step that failed started there)."""
+        from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+
+        try:
+            with self.db.reader() as s:
+                inst = s.get(ProcessInstance, instance_id)
+                wf, _snap = store.load(s, inst, self._definition(s, inst.definition_id).spec_hash)
+            for _k, w in store.iter_workflows(wf):
+                for t in w.tasks.values():
+                    ed = getattr(t.task_spec, "event_definition", None)
+                    if t.state == TaskState.WAITING and isinstance(ed, TimerEventDefinition):
+                        return t.task_spec.bpmn_id or t.task_spec.name
+        except Exception:  # noqa: BLE001 - only a better name for the incident; never fatal
+            return None
+        return None
 
     def retry(self, instance_id: int, *, actor: Actor = SYSTEM) -> dict:
         """Run an instance with an incident again from its failed tasks."""
@@ -94,14 +111,27 @@ class SchedulingMixin:
                                              f"(status {inst.status})", status=inst.status)
                 d = self._definition(s, inst.definition_id)
                 wf, snap = self._load(s, inst, d)
+                again = []  # tasks whose preScript failed: never READY, update them again
                 for _k, w in store.iter_workflows(wf):
                     for t in w.tasks.values():
-                        if t.state == TaskState.ERROR:
+                        if t.state != TaskState.ERROR:
+                            continue
+                        if t.internal_data.pop(incidents.RETRY_UPDATE, False):
+                            t._set_state(TaskState.FUTURE)
+                            again.append(t)
+                        else:
                             t._set_state(TaskState.READY)
                 inst.status, inst.error, inst.error_element, inst.error_at = (
                     "running", None, None, None)
+                inst.error_type = inst.error_detail = None
                 self._audit(s, "instance.retried", actor, inst)
-                sent = self._run_and_save(s, inst, d, wf, snap, actor, None)
+
+                def update_again() -> None:
+                    for t in again:
+                        t.task_spec._update(t)
+
+                sent = self._run_and_save(s, inst, d, wf, snap, actor, None,
+                                          before=update_again if again else None)
                 out = instance_summary(inst)
             self.deliver(sent)
             return out
@@ -151,13 +181,15 @@ class SchedulingMixin:
                                     .with_for_update())
                     d = self._definition(s, inst.definition_id)
                     wf, snap = self._load(s, inst, d)
-                    if not messaging.catch_on_task(wf, sub.task_id, event):
+                    if not messaging.catch_on_task(wf, sub.task_id, event, update=False):
                         continue
                     targets.append(inst.id)
                     self._audit(s, "message.delivered", SYSTEM, inst,
                                 details={"message_id": msg.id, "name": msg.name,
                                          "from_instance": msg.sender_instance_id})
-                    sent += self._run_and_save(s, inst, d, wf, snap, SYSTEM, None)
+                    sent += self._run_and_save(
+                        s, inst, d, wf, snap, SYSTEM, None,
+                        before=lambda wf=wf, tid=sub.task_id: messaging.update_task(wf, tid))
                 if not targets:
                     msg.status, msg.reason = "unmatched", "the waiting task no longer waits"
                     return []
@@ -177,13 +209,16 @@ class SchedulingMixin:
             wf.do_engine_steps()
             starts = [t for t in messaging.subscriptions(wf, inst.case_ref)
                       if t.name == msg.name]
-            if not starts or not messaging.catch_on_task(wf, starts[0].task_id, event):
+            if not starts or not messaging.catch_on_task(wf, starts[0].task_id, event,
+                                                         update=False):
                 raise InvalidInput(f"process {d.process_id} does not start on {msg.name}")
             msg.status, msg.delivered_at, msg.target_instance_id = "delivered", now, inst.id
             self._audit(s, "message.delivered", SYSTEM, inst,
                         details={"message_id": msg.id, "name": msg.name,
                                  "from_instance": msg.sender_instance_id})
-            return self._run_and_save(s, inst, d, wf, snap, SYSTEM, None)
+            tid = starts[0].task_id
+            return self._run_and_save(s, inst, d, wf, snap, SYSTEM, None,
+                                      before=lambda: messaging.update_task(wf, tid))
 
     def cancel(self, instance_id: int, *, reason: str, actor: Actor = SYSTEM) -> bool:
         """Cancel a running instance: its open tasks leave every worklist. False if not running."""
@@ -220,6 +255,7 @@ class SchedulingMixin:
                     msg.event = ser_dumps_event(event)
             s.flush()
             store.drop_orphan_data(s)
+            inst.error_detail = None  # the exception's text may quote the old values
             inst.revision += 1
             if status is not None:
                 inst.status = status

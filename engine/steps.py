@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from datetime import datetime
 
 from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
@@ -10,7 +11,7 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskIterator, TaskState
 
-from engine import sandbox, store
+from engine import incidents, sandbox, store
 from engine.errors import WorkflowDepthExceeded
 
 # SpiffWorkflow's task iterators stop descending at this depth: tasks below it become
@@ -22,8 +23,13 @@ MAX_DEPTH = min(
 DEPTH_MARGIN = 8
 
 
-def advance(wf: BpmnWorkflow) -> dict | None:
+def advance(wf: BpmnWorkflow, before: Callable[[], object] | None = None) -> dict | None:
     """Fire due timers and run engine steps; return an error dict if a task failed.
+
+    ``before`` (e.g. running the completed human task) runs first under the same error
+    handling: completing a task updates the next one, which runs its preScript.
+    The error dict is ``engine.incidents.describe``'s: type, element, message (no
+    values), detail (the full text, administrators only).
 
     Raises WorkflowDepthExceeded when the task tree grew so deep that SpiffWorkflow
     would stop seeing open tasks (so the caller's transaction rolls back).
@@ -32,24 +38,18 @@ def advance(wf: BpmnWorkflow) -> dict | None:
     budget = getattr(wf.script_engine, "budget", None) or sandbox.Budget()
     try:
         with sandbox.budget_scope(budget):  # one budget for all scripts of the step
+            if before is not None:
+                before()
             wf.refresh_timers()
             wf.do_engine_steps()
     except SpiffWorkflowException as exc:
         task = getattr(exc, "task", None)
         if task is not None and not task.has_state(TaskState.FINISHED_MASK):
             task._set_state(TaskState.ERROR)
-        spec = getattr(task, "task_spec", None)
-        error = {
-            "message": _message(exc),
-            "element": getattr(spec, "bpmn_id", None) or getattr(spec, "name", None),
-        }
+        incidents.mark_for_retry(exc)
+        error = incidents.describe(exc, wf)
     check_depth(wf)
     return error
-
-
-def _message(exc: Exception) -> str:
-    msg = str(exc).strip()
-    return msg.split("\n")[0][:1000] if msg else exc.__class__.__name__
 
 
 def check_depth(wf: BpmnWorkflow) -> None:

@@ -148,7 +148,31 @@ def load(
     top["subprocess_specs"] = subprocess_specs
     top["subprocesses"] = subs
     wf = ser.REGISTRY.restore(top)
+    _reconnect_triggered(wf)
     return wf, snap
+
+
+def _reconnect_triggered(wf: BpmnWorkflow) -> None:
+    """Give a restored spec the connections SpiffWorkflow made at run time.
+
+    ``BpmnStartTask.trigger_wf`` connects Start -> event subprocess -> End only when the
+    event (signal, message, error, escalation) arrives, on the live spec objects; the stored
+    spec never has them. A workflow restored around a fresh spec then holds the event
+    subprocess's task while its spec has no input, and SpiffWorkflow fails with "No input
+    task connected" once that task moves on. Connect what the workflow's tasks show was
+    triggered, exactly as trigger_wf does (idempotent).
+    """
+    for _key, w in iter_workflows(wf):
+        start = w.spec.start
+        names = set(getattr(start, "trigger_specs", None) or ())
+        if not names:
+            continue
+        present = {t.task_spec.name for t in w.tasks.values() if t.task_spec.name in names}
+        for name in present:
+            spec = w.spec.task_specs.get(name)
+            if spec is not None and start not in spec.inputs:
+                start.connect(spec)
+                spec.connect(w.spec.end)
 
 
 def save(

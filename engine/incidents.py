@@ -1,0 +1,92 @@
+"""What an incident records: the element, the exception type and a message without values.
+
+An exception's own text may quote task data (``invalid literal for int() with base 10:
+'Zeynep'``), so the message auditors see and the audit trail keeps is built here from
+parts that carry no data by construction: the exception class, where it happened (script,
+preScript, postScript, expression) and the element's BPMN id. Only refusals of Lotse's own
+sandbox (``SandboxViolation``: texts written by Lotse, naming the rule) keep their text.
+The full original text is returned as ``detail`` for the administrators' column
+``process_instance.error_detail``.
+"""
+
+from __future__ import annotations
+
+from SpiffWorkflow.util.task import TaskState
+
+from engine.sandbox import SandboxViolation
+
+PRE_SCRIPT_NOTE = "Error occurred in the Pre-Script"
+POST_SCRIPT_NOTE = "Error occurred in the Post-Script"
+# internal_data key of a task whose preScript failed: retry runs its update again
+RETRY_UPDATE = "lotse_retry_update"
+MAX_DETAIL = 4000
+
+
+def _cause(exc: BaseException) -> BaseException:
+    """The innermost exception of a wrapped script error."""
+    seen = {id(exc)}
+    cur = exc
+    while True:
+        nxt = cur.__cause__ or (None if cur.__suppress_context__ else cur.__context__)
+        if nxt is None or id(nxt) in seen:
+            return cur
+        seen.add(id(nxt))
+        cur = nxt
+
+
+def _where(exc: BaseException, spec) -> str:
+    notes = [str(n) for n in getattr(exc, "notes", None) or []]
+    text = " ".join(notes) + " " + (exc.args[0] if exc.args and isinstance(exc.args[0], str)
+                                    else "")
+    if PRE_SCRIPT_NOTE in notes:
+        return "preScript"
+    if POST_SCRIPT_NOTE in notes:
+        return "postScript"
+    if "Error evaluating expression" in text:
+        return "expression"
+    if getattr(spec, "script", None) is not None:
+        return "script"
+    return "step"
+
+
+def _element(wf, spec) -> str:
+    element = getattr(spec, "bpmn_id", None) or getattr(spec, "name", None)
+    if element:
+        return str(element)
+    if wf is not None:  # the exception named no task: the task it left in ERROR, or the process
+        from engine import store
+
+        for _k, w in store.iter_workflows(wf):
+            for t in w.tasks.values():
+                if t.state == TaskState.ERROR:
+                    return t.task_spec.bpmn_id or t.task_spec.name
+        return str(getattr(wf.spec, "name", None) or "process")
+    return "process"
+
+
+def describe(exc: BaseException, wf=None, *, element: str | None = None) -> dict:
+    """``{"type", "element", "message", "detail"}`` of a failed step (see module doc)."""
+    task = getattr(exc, "task", None)
+    spec = getattr(task, "task_spec", None) or getattr(exc, "task_spec", None)
+    if not hasattr(spec, "bpmn_id") and not hasattr(spec, "name"):
+        spec = None
+    element = element or _element(wf, spec)
+    cause = _cause(exc)
+    error_type = getattr(exc, "error_type", None)
+    if not error_type or error_type == "unknown" or cause is not exc:
+        error_type = type(cause).__name__
+    message = f"{error_type} in {_where(exc, spec)} of {element}"
+    if isinstance(cause, SandboxViolation):  # Lotse's own refusal text names rules, not data
+        message = f"{message}: {str(cause)[:300]}"
+    detail = str(exc).strip() or type(exc).__name__
+    if cause is not exc:
+        detail = f"{detail}\n{type(cause).__name__}: {cause}"
+    return {"type": error_type[:100], "element": element[:200], "message": message[:1000],
+            "detail": detail[:MAX_DETAIL]}
+
+
+def mark_for_retry(exc: BaseException) -> None:
+    """A task whose preScript failed never became READY: retry must run its update again."""
+    task = getattr(exc, "task", None)
+    if task is not None and PRE_SCRIPT_NOTE in [str(n) for n in getattr(exc, "notes", [])]:
+        task.internal_data[RETRY_UPDATE] = True
