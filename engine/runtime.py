@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path, PurePosixPath
 from typing import Any
 from uuid import UUID
@@ -20,7 +20,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import event, insert, select, tuple_
 from sqlalchemy.orm import Session
 
-from engine import audit, files, forms, messaging, sandbox, store
+from engine import audit, files, forms, messaging, multiinstance, sandbox, store
 from engine import clock as engine_clock
 from engine import deploy as deploy_mod
 from engine.actor import SYSTEM, Actor
@@ -77,6 +77,7 @@ class Engine(SchedulingMixin):
         event.listen(db.write_sessions, "after_commit", self._after_commit)
         self.script_engine = sandbox.make_script_engine(self.helpers, script_budget)
         engine_clock.install_timer_clock()
+        multiinstance.install()  # MI outputs by instance index, not completion order
         guard_spiff_logging()
 
     # ------------------------------------------------------------------ deploy
@@ -525,6 +526,8 @@ class Engine(SchedulingMixin):
                         "completed_by": None,
                     }
                 )
+        if len(new_rows) > 1:
+            _order_siblings(wf, new_rows, now)
         if new_rows and changes:
             # one statement: changed rows exist, so their insert-path values are placeholders
             blank = {"instance_id": inst.id, "process_id": inst.process_id,
@@ -637,6 +640,19 @@ class Engine(SchedulingMixin):
             return {"instance_id": inst.id, "status": inst.status, "element": inst.error_element,
                     "type": inst.error_type, "message": inst.error, "detail": inst.error_detail,
                     "at": inst.error_at.isoformat() if inst.error_at else None}
+
+
+def _order_siblings(wf: BpmnWorkflow, rows: list[dict], now: datetime) -> None:
+    """Tasks that became READY in one step, in the order SpiffWorkflow created them:
+    multi-instance children by instance index, parallel branches in the order of the
+    outgoing flows in the diagram. The worklist orders by (created_at, id) and the id is a
+    random UUID, so each row after the first gets ``now`` plus its position in
+    microseconds (keyset paging and the index stay as they are)."""
+    position = {str(t.id): i for i, t in enumerate(
+        t for _k, w in store.iter_workflows(wf) for t in w.tasks.values())}
+    rows.sort(key=lambda r: position.get(r["id"], len(position)))
+    for i, row in enumerate(rows):
+        row["created_at"] = now + timedelta(microseconds=i)
 
 
 def _spec_body(s: Session, spec_hash: str) -> str:

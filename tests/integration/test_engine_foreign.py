@@ -142,3 +142,44 @@ def test_event_subprocess_runs_on_after_a_reload_with_cold_caches(db, clock):
         out = fresh.complete(task["task_id"], {})
         assert out["status"] != "error", fresh.show(iid)["error"]
     assert out["status"] == "completed"
+
+
+# ------------------------------------------------------------------ 12: multi-instance order
+def _mi_process(pid: str) -> str:
+    mi = ('<bpmn:manualTask id="Task_Plan" name="Plan">'
+          '<bpmn:multiInstanceLoopCharacteristics>'
+          "<bpmn:loopDataInputRef>members</bpmn:loopDataInputRef>"
+          "<bpmn:loopDataOutputRef>plans</bpmn:loopDataOutputRef>"
+          '<bpmn:inputDataItem id="member" name="member"/>'
+          '<bpmn:outputDataItem id="plan" name="plan"/>'
+          "</bpmn:multiInstanceLoopCharacteristics></bpmn:manualTask>")
+    body = ('<bpmn:startEvent id="Ev_Start"/>' + mi + _manual("Task_Done", "Fertig")
+            + '<bpmn:endEvent id="Ev_End"/>'
+            + B.flow("F1", "Ev_Start", "Task_Plan") + B.flow("F2", "Task_Plan", "Task_Done")
+            + B.flow("F3", "Task_Done", "Ev_End"))
+    return B.process(pid, {"KIM_CM": ["Ev_Start", "Task_Plan", "Task_Done", "Ev_End"]}, body)
+
+
+def _members_of(db, iid: int, tasks: list[dict]) -> list[str]:
+    from uuid import UUID
+
+    with db.reader() as s:
+        inst = s.get(ProcessInstance, iid)
+        from engine.models import ProcessDefinition
+        wf, _ = store.load(s, inst, s.get(ProcessDefinition, inst.definition_id).spec_hash)
+    return [wf.get_task_from_id(UUID(t["task_id"])).data["member"] for t in tasks]
+
+
+def test_parallel_multi_instance_outputs_and_worklist_follow_the_instance_index(engine, db):
+    engine.deploy_files(B.files(p__bpmn=_mi_process("mi")))
+    for n in range(4):  # four instances: a random (UUID) order would show at least once
+        iid = engine.start("mi", {"members": ["m1", "m2", "m3"]})["instance_id"]
+        tasks = engine.tasks(instance_id=iid)
+        assert _members_of(db, iid, tasks) == ["m1", "m2", "m3"], n  # stable worklist order
+        by_member = dict(zip(_members_of(db, iid, tasks), tasks, strict=True))
+        for m in ("m3", "m1", "m2"):  # completed out of order
+            engine.complete(by_member[m]["task_id"], {"plan": f"plan-{m}"})
+        done = engine.tasks(instance_id=iid)
+        assert [t["element_id"] for t in done] == ["Task_Done"]
+        engine.complete(done[0]["task_id"], {})
+        assert engine.show(iid)["data"]["plans"] == ["plan-m1", "plan-m2", "plan-m3"]
