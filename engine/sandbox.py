@@ -455,6 +455,18 @@ _EXPRESSION_NODES = frozenset(
 )
 
 
+def _format_spec_problem(spec: ast.expr) -> str | None:
+    """An f-string format spec must be literal and its width/precision within the limit
+    (``f"{x:>{n}}"`` or ``f"{1:>1000000000}"`` would allocate without bound)."""
+    parts = spec.values if isinstance(spec, ast.JoinedStr) else [spec]
+    if not all(isinstance(p, ast.Constant) and isinstance(p.value, str) for p in parts):
+        return "a computed format spec in an f-string is not allowed"
+    text = "".join(p.value for p in parts)
+    if any(int(n) > MAX_SEQUENCE_LENGTH for n in re.findall(r"\d+", text)):
+        return f"an f-string width over {MAX_SEQUENCE_LENGTH} is not allowed"
+    return None
+
+
 def _check_tree(tree: ast.AST, *, expression: bool) -> None:
     """Raise SandboxSyntaxError for imports, classes, forbidden names/attributes, bad syntax."""
     for node in ast.walk(tree):
@@ -463,6 +475,8 @@ def _check_tree(tree: ast.AST, *, expression: bool) -> None:
             reason = "import is not allowed"
         elif isinstance(node, ast.ClassDef):
             reason = "class definitions are not allowed"
+        elif isinstance(node, ast.FormattedValue) and node.format_spec is not None:
+            reason = _format_spec_problem(node.format_spec)
         elif isinstance(node, ast.ExceptHandler) and node.type is None:
             reason = "a bare 'except:' is not allowed; name the exception (e.g. except ValueError:)"
         elif isinstance(node, (ast.AsyncFunctionDef, ast.Await, ast.Yield, ast.YieldFrom)):
