@@ -185,6 +185,16 @@ def get_user(db: Database, name: str) -> Principal:
         return principal(_user(s, name))
 
 
+def get_active_user(db: Database, name: str) -> Principal:
+    """The active account ``name``; ``InvalidInput`` when it is disabled."""
+    with db.reader() as s:
+        user = _user(s, name)
+        if not user.active:
+            raise InvalidInput(f"Konto '{user.name}' ist gesperrt / user '{user.name}' is "
+                               "disabled")
+        return principal(user)
+
+
 def list_users(db: Database, *, office: str | None = None,
                s: Session | None = None) -> list[dict]:
     """All accounts (optionally of one office) as plain dicts, in one statement (in the

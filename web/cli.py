@@ -141,10 +141,22 @@ def deploy(ctx: Context, paths, user):
 @click.option("--case", "case_ref", default=None, help="Case reference.")
 @click.option("--user", default=None)
 def start(ctx: Context, process_id, data, case_ref, user):
-    """Start a process instance."""
+    """Start a process instance. With --user the start is that user's and is checked like
+    one from the web (office of the start lane, access to the case, start data)."""
     from engine.runtime import Actor
 
-    out = ctx.engine.start(process_id, _json_arg(data), case_ref, actor=Actor(user=user))
+    data = _json_arg(data)
+    actor = Actor(user=user)
+    if user is not None:
+        from web import accounts, starting
+
+        who = accounts.get_active_user(ctx.db, user)
+        eng = ctx.engine
+        data = starting.check_start(ctx.db, who, process_id, case_ref, data,
+                                    sees_case=lambda ref: starting.sees_case(eng, who, ref),
+                                    format_checker=eng.format_checker)
+        actor = Actor(user=who.name, offices=who.work_offices)
+    out = ctx.engine.start(process_id, data, case_ref, actor=actor)
     return {"instance_id": out["instance_id"], "status": out["status"]}, \
         f"instance {out['instance_id']}: {out['status']}"
 

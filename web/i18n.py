@@ -205,6 +205,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
                            "No process has been deployed yet."),
     "start.bad_ref": ("Fallnummer: 1–100 Zeichen, Buchstaben, Ziffern und . _ / -",
                       "Case reference: 1–100 characters, letters, digits and . _ / -"),
+    "start.case_forbidden": ("Auf diesen Fall haben Sie keinen Zugriff.",
+                             "You have no access to this case."),
     "start.version": ("Version {v}", "version {v}"),
     # api docs
     "api.title": ("REST-API", "REST API"),

@@ -80,7 +80,12 @@ def referral_process() -> str:
     payload = ('{"referral_id": referral_id, "case_id": case_id, "office": office, '
                '"purpose": purpose, "data": {"first_name": first_name, "income": income, '
                '"health_needs": health_needs, "notes": notes}}')
-    body = ('<bpmn:startEvent id="Ev_Start"/>'
+    # the start data the API sends (REF_DATA), declared as the process's data inputs
+    inputs = ("case_id", "first_name", "income", "health_needs", "notes")
+    io = ('<bpmn:ioSpecification id="Io">'
+          + "".join(f'<bpmn:dataInput id="In_{n}" name="{n}"/>' for n in inputs)
+          + '<bpmn:inputSet id="IS"/><bpmn:outputSet id="OS"/></bpmn:ioSpecification>')
+    body = (io + '<bpmn:startEvent id="Ev_Start"/>'
             + B.user_task("Task_Prepare", "Vermittlung vorbereiten")
             + B.script_task("Task_Ids", prepare)
             + _throw("Msg_Send", "M_sent", payload)

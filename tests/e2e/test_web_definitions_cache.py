@@ -116,7 +116,8 @@ def test_cached_list_reads_nothing_within_its_ttl(web_app, defs):
 
 
 def test_deploy_in_this_process_shows_at_once(web_app, eng, defs):
-    jc = browser_for(web_app, "jc.demo")
+    # the start page lists what the user may start: SECOND starts in KIM_CM's lane
+    jc = browser_for(web_app, "cm.demo")
     assert SECOND not in _names(jc)
     eng.deploy([BPMN_DIR / SECOND])
     # the clock has not moved: only the commit hook can have dropped the list
@@ -125,7 +126,8 @@ def test_deploy_in_this_process_shows_at_once(web_app, eng, defs):
 
 
 def test_deploy_of_another_process_shows_within_the_ttl(web_app, eng, defs, other_process):
-    jc = browser_for(web_app, "jc.demo")
+    # the start page lists what the user may start: SECOND starts in KIM_CM's lane
+    jc = browser_for(web_app, "cm.demo")
     assert SECOND not in _names(jc)
     other_process.deploy([BPMN_DIR / SECOND])
     defs.clock.now += 4  # within the ttl this process still answers from memory

@@ -13,8 +13,7 @@ from engine.errors import (
     TaskClaimedByOther,
     TaskNotFound,
 )
-from web import case_queries as cq
-from web import queries, uploads, visibility
+from web import queries, starting, uploads, visibility
 from web.api import Blueprint
 from web.api.schemas import (
     CompleteBody,
@@ -30,7 +29,7 @@ from web.api.schemas import (
     TaskSchema,
 )
 from web.ctx import actor, services
-from web.errors import Forbidden, OfficeNotFound, Unauthorized
+from web.errors import OfficeNotFound, Unauthorized
 
 blp = Blueprint("api", __name__, url_prefix="/api", description="Lotse REST API")
 
@@ -172,20 +171,16 @@ def download_file(file_id):
 @blp.response(201, InstanceResultSchema)
 @errors(400, 403, 404, 422)
 def start(body):
-    """Start a process instance (latest version) for a case."""
-    if not g.user.is_worker:
-        raise Forbidden("only caseworkers, case managers and team leads start cases")
+    """Start a process instance (latest version) for a case: only staff of the office of
+    the process's start lane (403 START_OFFICE_FORBIDDEN), for a case they can see when it
+    exists (403 CASE_FORBIDDEN), with data the start form accepts (422; without a start
+    form only the process's declared data inputs)."""
     svc = services()
-    data = body["data"]
-    procs = {p["process_id"]: p for p in queries.processes(svc.db)}
-    chosen = procs.get(body["process_id"])
-    if chosen is not None:
-        schema, _ui = cq.start_form(svc.db, chosen["id"], chosen["process_id"])
-        if schema:
-            data, errs = engine_forms.clean_and_validate(
-                schema, data, format_checker=svc.engine.format_checker)
-            if errs:
-                raise FormInvalid(errs)
+    lang = request.accept_languages.best_match(["de", "en"], default="de")
+    data = starting.check_start(
+        svc.db, g.user, body["process_id"], body.get("case_ref"), body["data"],
+        sees_case=lambda ref: visibility.require_case(g.user, ref).visible,
+        format_checker=svc.engine.format_checker, lang=lang)
     return svc.engine.start(body["process_id"], data, body["case_ref"], actor=actor())
 
 

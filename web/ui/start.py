@@ -10,7 +10,7 @@ from flask import flash, g, redirect, render_template, request, url_for
 from engine import forms as engine_forms
 from engine.errors import FormInvalid
 from web import case_queries as cq
-from web import queries
+from web import queries, starting, visibility
 from web.auth import login_required
 from web.ctx import actor, lang, services, t
 from web.errors import Forbidden
@@ -43,14 +43,28 @@ def _require_worker():
         raise Forbidden("only caseworkers, case managers and team leads start cases")
 
 
+def _startable(procs: list[dict]) -> list[dict]:
+    """The processes the user may start (an office of the start lane is theirs)."""
+    db = services().db
+    out = []
+    for p in procs:
+        info = starting.start_info(db, p["process_id"])
+        if info is not None and starting.may_start(g.user, info):
+            out.append(p)
+    return out
+
+
 @bp.get("/start")
 @login_required
 def start():
     """Step 1: choose a process; step 2 (``?process=``): case reference and start form."""
     _require_worker()
-    procs = queries.processes(services().db)
+    every = queries.processes(services().db)
+    procs = _startable(every)
     pid = request.args.get("process")
     chosen = next((p for p in procs if p["process_id"] == pid), None)
+    if chosen is None and any(p["process_id"] == pid for p in every):
+        raise starting.StartForbidden("not an office of the start lane", process_id=pid)
     if chosen is None and len(procs) == 1:
         chosen = procs[0]
     return _page(procs, chosen, case_ref=suggest_ref())
@@ -62,24 +76,34 @@ def start_submit():
     """Start the instance; go to its first task when it is one of the user's."""
     _require_worker()
     svc = services()
-    procs = queries.processes(svc.db)
+    every = queries.processes(svc.db)
+    procs = _startable(every)
     pid = request.form.get("process_id")
     chosen = next((p for p in procs if p["process_id"] == pid), None)
     case_ref = (request.form.get("case_ref") or "").strip()
     if chosen is None:
+        if any(p["process_id"] == pid for p in every):
+            raise starting.StartForbidden("not an office of the start lane", process_id=pid)
         return _page(procs, None, case_ref=case_ref, status=422)
     schema, _ui = cq.start_form(svc.db, chosen["id"], chosen["process_id"])
     data, raw = parse_submission(schema, request.form)
     ref_error = None if CASE_REF_RE.fullmatch(case_ref) else t("start.bad_ref")
-    errors: dict = {}
-    if schema:
-        data, errors = engine_forms.clean_and_validate(
-            schema, data, format_checker=svc.engine.format_checker, lang=lang())
-    if ref_error or errors:
+    if ref_error:
+        errors: dict = {}
+        if schema:
+            _, errors = engine_forms.clean_and_validate(
+                schema, data, format_checker=svc.engine.format_checker, lang=lang())
         return _page(procs, chosen, case_ref=case_ref, values=raw, errors=errors,
                      ref_error=ref_error, status=422)
     try:
+        data = starting.check_start(
+            svc.db, g.user, chosen["process_id"], case_ref, data,
+            sees_case=lambda ref: visibility.require_case(g.user, ref).visible,
+            format_checker=svc.engine.format_checker, lang=lang())
         out = svc.engine.start(chosen["process_id"], data, case_ref, actor=actor())
+    except starting.CaseForbidden:
+        return _page(procs, chosen, case_ref=case_ref, values=raw,
+                     ref_error=t("start.case_forbidden"), status=403)
     except FormInvalid as exc:
         return _page(procs, chosen, case_ref=case_ref, values=raw, errors=exc.errors,
                      status=422)
