@@ -92,10 +92,23 @@ def record_consent(engine, *, case_id: str, office: str, purpose: str, categorie
                     valid_until=valid_until, status="active", recorded_by=actor.user,
                     recorded_at=now)
         s.add(c)
-        _audit(s, "consent.recorded", actor, now, case_id,
-               {"consent_id": c.consent_id, "office": office, "purpose": purpose,
-                "categories": c.categories, "case_id": case_id})
+        audit_recorded(s, c, actor=actor, now=now)
         return consent_dict(c)
+
+
+def audit_recorded(s: Session, c: Consent, *, actor: Actor, now: datetime,
+                   via: str | None = None, instance_id: int | None = None) -> None:
+    """The ``consent.recorded`` entry of a consent, in the session that adds it: ids, office,
+    purpose and categories only. Every path that records a consent calls this (the register
+    form and CLI above, a process's ``consent_recorded`` message in
+    ``processes.helpers.consent_recorder``)."""
+    details = {"consent_id": c.consent_id, "office": c.recipient_office, "purpose": c.purpose,
+               "categories": list(c.categories), "case_id": c.case_id}
+    if via is not None:
+        details["via"] = via
+    if instance_id is not None:
+        details["from_instance"] = instance_id
+    _audit(s, "consent.recorded", actor, now, c.case_id, details)
 
 
 def consent_dict(c: Consent) -> dict:

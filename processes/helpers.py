@@ -327,7 +327,8 @@ def consent_recorder(session, msg, payload: dict, now) -> None:
     same step passes the gate. The message itself is consumed here (not routed)."""
     if msg.name != CONSENT_MESSAGE:
         return None
-    from processes.consent import Consent
+    from engine.actor import Actor
+    from processes.consent import Consent, audit_recorded
 
     case_id = payload.get("case_id")
     for c in payload.get("consents") or []:
@@ -335,12 +336,16 @@ def consent_recorder(session, msg, payload: dict, now) -> None:
             continue
         start = _day(c.get("valid_from")) or _today()
         end = _day(c.get("valid_until")) or start.replace(year=start.year + 2)
-        session.add(Consent(
+        row = Consent(
             consent_id=c["consent_id"], case_id=str(case_id),
             recipient_office=c["recipient_office"], purpose=c["purpose"],
             categories=sorted(set(c.get("data_categories") or [])),
             includes_health=bool(c.get("includes_health")), valid_from=start, valid_until=end,
-            status="active", recorded_by=c.get("recorded_by"), recorded_at=now))
+            status="active", recorded_by=c.get("recorded_by"), recorded_at=now)
+        session.add(row)
+        # same transaction as the row: no consent without its consent.recorded entry
+        audit_recorded(session, row, actor=Actor(), now=now,  # the process records it
+                       via="process", instance_id=msg.sender_instance_id)
     session.flush()
     msg.status, msg.reason = "delivered", "recorded in the consent register"
     return None

@@ -183,3 +183,28 @@ def test_parallel_multi_instance_outputs_and_worklist_follow_the_instance_index(
         assert [t["element_id"] for t in done] == ["Task_Done"]
         engine.complete(done[0]["task_id"], {})
         assert engine.show(iid)["data"]["plans"] == ["plan-m1", "plan-m2", "plan-m3"]
+
+
+# ------------------------------------------------------------------ 7: consents via processes
+def test_every_demo_consent_has_its_consent_recorded_entry(sqlite_db, clock):
+    from processes import demo_catalogue as D
+    from processes.consent import Consent
+    from tests.integration import test_catalogue_support as S
+
+    engine, _ = build_engine(sqlite_db, clock=clock)
+    S.deploy_catalogue(engine)
+    D.seed_catalogue(engine)
+    with sqlite_db.reader() as s:
+        consents = {c.consent_id: c for c in s.scalars(select(Consent))}
+        entries = list(s.scalars(select(AuditEvent)
+                                 .where(AuditEvent.event_type == "consent.recorded")))
+    recorded = {e.details["consent_id"] for e in entries}
+    via_process = [e for e in entries if e.details.get("via") == "process"]
+    assert len(consents) > 20 and via_process
+    assert set(consents) - recorded == set()  # no consent without its entry
+    assert len(entries) == len(consents)  # and exactly one each
+    # no personal values: ids, office, purpose, categories, case id, the sending instance
+    for e in via_process:
+        assert set(e.details) <= {"consent_id", "office", "purpose", "categories", "case_id",
+                                  "via", "from_instance"}
+        assert e.details["case_id"] == consents[e.details["consent_id"]].case_id
