@@ -260,7 +260,7 @@ def prepare(
     if not executable and not problems.items:
         problems.add(None, None, 'no executable process (isExecutable="true") in the deployment')
     _add_called_from_catalogue(parser, trees, catalogue_sources, texts, problems, forms)
-    if problems.items or linted:
+    if problems.items:  # the specs cannot be built; lint errors are added to the reasons
         raise DeployError(_with_lint(problems, linted))
 
     out: list[PreparedProcess] = []
@@ -302,30 +302,22 @@ def prepare(
                 _start_messages(spec),
             )
         )
-    if problems.items:
-        raise DeployError(problems.items)
+    if problems.items or linted:
+        raise DeployError(_with_lint(problems, linted))
     return out
 
 
-# lint rules that the build checks here too (with the element SpiffWorkflow reports)
-_BUILD_RULES = frozenset({
-    "bpmn-invalid", "expression-does-not-compile", "file-unreadable", "lane-without-office",
-    "not-bpmn", "reserved-id", "task-without-lane", "user-task-without-form",
-})
-
-
 def _with_lint(problems: _Problems, linted) -> list[dict[str, str | None]]:
-    """The build's problems, then each lint error the build did not already report."""
-    items = list(problems.items)
+    """The build's problems and every lint error; where the lint explains an element, its
+    message replaces what the build (often SpiffWorkflow) said about the same element."""
+    flagged = {(f.file, f.element) for f in linted}
+    items = [p for p in problems.items
+             if p["element"] is None or (p["file"], p["element"]) not in flagged]
     seen = {(p["file"], p["element"], p["problem"]) for p in items}
-    elements = {(p["file"], p["element"]) for p in items}
     for f in linted:
-        if (f.file, f.element, f.message) in seen:
-            continue
-        if f.rule in _BUILD_RULES and (f.file, f.element) in elements:
-            continue
-        items.append({"file": f.file, "element": f.element, "problem": f.message})
-        seen.add((f.file, f.element, f.message))
+        if (f.file, f.element, f.message) not in seen:
+            items.append({"file": f.file, "element": f.element, "problem": f.message})
+            seen.add((f.file, f.element, f.message))
     return items
 
 
@@ -443,7 +435,7 @@ def _check_spec(
             err = check_expression(text)
             if err:
                 problems.add(fname, _elem,
-                             f"{what} {text.strip()[:120]!r} does not compile: {err}")
+                             f"{what} does not compile: {err} - in {text.strip()[:120]!r}")
 
         script = getattr(ts, "script", None)
         if script:

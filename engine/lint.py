@@ -705,7 +705,7 @@ class _Linter:
                 f'{kind} {raw!r} is not quoted: timer values are Python expressions, write "{raw}"',
             )
             return
-        if not self._expr(fname, eid, raw, f"timer {kind}"):
+        if not self._expr(fname, eid, raw, f"timer expression ({kind})"):
             return
         for literal in _literal_strings(ast.parse(raw, mode="eval").body):
             problem = _iso_problem(kind, literal)

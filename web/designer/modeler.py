@@ -275,7 +275,7 @@ def form_preview():
         error = t("designer.preview_empty")
     else:
         try:
-            schema = json.loads(text)
+            schema = engine_forms.load_form(text)  # also refuses forms nested too deeply
         except ValueError as exc:
             error = t("designer.preview_bad_json", detail=str(exc))
         else:
