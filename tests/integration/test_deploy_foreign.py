@@ -230,3 +230,34 @@ def test_timer_expression_error_shows_the_value(engine):
              '"P5D")(</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>')
     problems = refused(engine, B.files(x__bpmn=chain("timerval", timer)))
     assert any(p["element"] == "A" and '"P5D")(' in p["problem"] for p in problems), problems
+
+
+def test_import_check_resolves_a_call_to_a_deployed_process(db, tmp_path):
+    """``lotse import-check`` (a real subprocess) looks up call targets in the database."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.integration.test_cli import ROOT
+
+    env = dict(os.environ, LOTSE_DATABASE_URL=db.url.render_as_string(hide_password=False),
+               LOTSE_ENV="test")
+    caller = tmp_path / "caller.bpmn"
+    caller.write_text(chain("caller_ic", '<bpmn:callActivity id="A" calledElement="callee_ic"/>'),
+                      encoding="utf-8")
+    callee = tmp_path / "callee.bpmn20.xml"
+    callee.write_text(B.loop_process("callee_ic"), encoding="utf-8")
+
+    def check():
+        proc = subprocess.run([sys.executable, "-m", "web.cli", "import-check", str(caller),
+                               "--json"], cwd=ROOT, env=env, capture_output=True, text=True,
+                              timeout=120)
+        return proc.returncode, json.loads(proc.stdout)
+
+    code, out = check()
+    assert code == 1 and any("callee_ic" in r for r in out["reasons"])
+    deployed = subprocess.run([sys.executable, "-m", "web.cli", "deploy", str(tmp_path)],
+                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert deployed.returncode == 0, deployed.stderr
+    code, out = check()
+    assert (code, out["status"]) == (0, "executable"), out["reasons"]
