@@ -276,6 +276,18 @@ def retry(ctx: Context, instance_id, user):
 
 
 @command(main)
+@click.argument("instance_id", type=int)
+def incident(ctx: Context, instance_id):
+    """An instance's incident with the exception's full text (administrators only: the text
+    may quote case data; pages, API and audit show only type, element and Lotse's message)."""
+    out = ctx.engine.incident(instance_id)
+    if out["message"] is None:
+        return out, f"instance {instance_id}: no incident ({out['status']})"
+    return out, (f"instance {instance_id}: {out['message']} at {out['at']}\n"
+                 f"{out['detail'] or ''}")
+
+
+@command(main)
 @click.option("--unmatched", is_flag=True, help="Only messages no receiver took.")
 def messages(ctx: Context, unmatched):
     """List stored messages."""

@@ -208,3 +208,31 @@ def test_every_demo_consent_has_its_consent_recorded_entry(sqlite_db, clock):
         assert set(e.details) <= {"consent_id", "office", "purpose", "categories", "case_id",
                                   "via", "from_instance"}
         assert e.details["case_id"] == consents[e.details["consent_id"]].case_id
+
+
+# ------------------------------------------------------------------ CLI: no traceback, full text
+def test_cli_complete_with_failing_prescript_reports_an_incident_not_a_traceback(db, tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, LOTSE_DATABASE_URL=db.url.render_as_string(hide_password=False),
+               LOTSE_ENV="test")
+
+    def cli(*args):
+        proc = subprocess.run([sys.executable, "-m", "web.cli", *args, "--json"], cwd=root,
+                              env=env, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+        return json.loads(proc.stdout)
+
+    (tmp_path / "pre.bpmn").write_text(_pre_script_process("pre_cli"), encoding="utf-8")
+    cli("deploy", str(tmp_path / "pre.bpmn"))
+    iid = cli("start", "pre_cli", "--data", json.dumps({"name": "Zeynep"}))["instance_id"]
+    tid = cli("tasks", "--instance", str(iid))[0]["task_id"]
+    assert cli("complete", tid, "--data", "{}")["status"] == "error"
+    shown = cli("show", str(iid))
+    assert shown["error"] == "NameError in preScript of Task_Next"
+    full = cli("incident", str(iid))
+    assert full["element"] == "Task_Next" and "missing" in full["detail"]
