@@ -99,8 +99,11 @@ def _next_target() -> str:
 
 
 def safe_next(target: str | None) -> str:
-    """Only local paths; anything else goes to the board."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    """Only local paths; anything else (other hosts, control characters such as CR/LF that
+    would split the Location header) goes to the board."""
+    if (not target or not isinstance(target, str) or not target.startswith("/")
+            or target.startswith("//") or "\\" in target
+            or any(ord(ch) < 32 or ord(ch) == 127 for ch in target)):
         return url_for("ui.board")
     parts = urlsplit(target)
     if parts.scheme or parts.netloc:

@@ -6,6 +6,7 @@ logged by type and code location only (exception messages may contain personal d
 
 from __future__ import annotations
 
+import json
 import logging
 import traceback
 import uuid
@@ -181,9 +182,90 @@ def _reject_nul() -> None:
                 raise InvalidInput("input contains a NUL character")
 
 
+class JsonTooDeep(InvalidInput):
+    code = "JSON_TOO_DEEP"
+
+
+class JsonNumberTooLong(InvalidInput):
+    code = "JSON_NUMBER_TOO_LONG"
+
+
+class JsonBadText(InvalidInput):
+    code = "JSON_BAD_TEXT"
+
+
+# Request bodies deeper than this are refused before anything else sees them (forms nest
+# a few levels; the engine and the JSON Schema validator recurse).
+MAX_JSON_DEPTH = 32
+# Python refuses to convert integers of more digits (sys.get_int_max_str_digits).
+MAX_INT_DIGITS = 4300
+
+
+def _parse_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise JsonNumberTooLong(f"Zahl mit mehr als {MAX_INT_DIGITS} Ziffern / number with "
+                                f"more than {MAX_INT_DIGITS} digits")
+    return int(text)
+
+
+def _check_tree(value) -> None:
+    """Depth and text of a parsed JSON document, iteratively (no recursion)."""
+    todo = [(value, 1)]
+    while todo:
+        item, depth = todo.pop()
+        if isinstance(item, str):
+            _check_text(item)
+            continue
+        if not isinstance(item, dict | list):
+            continue
+        if depth > MAX_JSON_DEPTH:
+            raise JsonTooDeep(f"JSON tiefer als {MAX_JSON_DEPTH} Ebenen / JSON nested deeper "
+                              f"than {MAX_JSON_DEPTH} levels", max_depth=MAX_JSON_DEPTH)
+        if isinstance(item, dict):
+            for key, val in item.items():
+                _check_text(key)
+                todo.append((val, depth + 1))
+        else:
+            todo.extend((val, depth + 1) for val in item)
+
+
+def _check_text(text: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise JsonBadText("Text mit ungültigem Zeichen (einzelnes Surrogat) / text with an "
+                          "invalid character (lone surrogate)") from None
+    if "\x00" in text:
+        raise InvalidInput("input contains a NUL character")
+
+
+def _check_json_body() -> None:
+    """Every JSON request body passes here first: not nested too deep, no integer Python
+    cannot convert, no lone surrogate or NUL in any string (each a 400 with its own code).
+    A body that is not JSON at all is left to the endpoint (400 INVALID_INPUT)."""
+    if not request.is_json or request.method in ("GET", "HEAD", "OPTIONS"):
+        return
+    raw = request.get_data(cache=True)
+    if not raw:
+        return
+    try:
+        value = json.loads(raw, parse_int=_parse_int)
+    except RecursionError:
+        raise JsonTooDeep(f"JSON tiefer als {MAX_JSON_DEPTH} Ebenen / JSON nested deeper "
+                          f"than {MAX_JSON_DEPTH} levels", max_depth=MAX_JSON_DEPTH) from None
+    except InvalidInput:
+        raise
+    except ValueError:
+        return  # malformed: the endpoint's parser answers 400 INVALID_INPUT
+    _check_tree(value)
+    if hasattr(request, "_cached_json"):  # werkzeug: parse once
+        request._cached_json = (value, value)
+
+
 def init_app(app: Flask) -> None:
     """Register the handlers (after flask-smorest, so ours win)."""
     app.before_request(_reject_nul)
+    app.before_request(_check_json_body)
     app.register_error_handler(LotseError, handle_lotse_error)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(Exception, handle_unexpected)
