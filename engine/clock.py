@@ -84,10 +84,19 @@ def current() -> Clock:
 
 @contextlib.contextmanager
 def using(clock: Clock) -> Iterator[Clock]:
-    """Run a block with ``clock`` as the engine clock."""
+    """Run a block with ``clock`` as the engine clock.
+
+    A clock shared through the database (``engine.stored_clock``) reads its offset once for
+    the block, so one engine call sees one time and scripts do not query per ``today()``.
+    """
+    pin = getattr(clock, "pinned", None)
     token = _current.set(clock)
     try:
-        yield clock
+        if pin is None:
+            yield clock
+        else:
+            with pin():
+                yield clock
     finally:
         _current.reset(token)
 

@@ -53,6 +53,7 @@ def create_app(settings: settings_mod.Settings | None = None, *,
     app.extensions["lotse_engine"] = engine
     app.extensions["lotse_offices"] = offices
 
+    _init_clock(app, engine)
     _init_i18n(app)
     from web import api, auth, csrf, errors, readlog, ui
 
@@ -99,6 +100,27 @@ def _secret_key(settings: settings_mod.Settings) -> str:
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(key + "\n")
     return key
+
+
+def _init_clock(app: Flask, engine) -> None:
+    """One time per request: a clock shared through the database (development and test)
+    reads its offset once when the request starts, so every read of "now" in the request
+    agrees and sees a move made by any other worker before the request began."""
+    pin = getattr(engine.clock, "pinned", None)
+    if pin is None:
+        return
+
+    @app.before_request
+    def _pin_clock():
+        cm = pin()
+        cm.__enter__()
+        g.lotse_clock_pin = cm
+
+    @app.teardown_request
+    def _unpin_clock(_exc):
+        cm = g.pop("lotse_clock_pin", None)
+        if cm is not None:
+            cm.__exit__(None, None, None)
 
 
 def _init_i18n(app: Flask) -> None:
