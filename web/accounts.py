@@ -248,25 +248,48 @@ def set_active(db: Database, name: str, active: bool) -> None:
 
 
 # ---------------------------------------------------------------- login
+# Audited as the actor of a login by a name that is no account (the typed text may be a
+# password typed into the wrong field: it is never stored).
+UNKNOWN_ACTOR = "unbekannt/unknown"
+# Back-off starts after this many failures of one (address, name) and doubles per further
+# failure (1 s, 2 s, 4 s ...) up to ``window``; failures older than this do not count.
+FAILURE_MEMORY = timedelta(hours=24)
+
+
+def _attempt_key(name: str, known: bool) -> str:
+    """What a login attempt stores as its name: the account name, or for a name that is no
+    account a hash of the typed text (throttling needs to tell names apart, not read them)."""
+    return name if known else "h:" + _sha(name)[:40]
+
+
 def authenticate(db: Database, name: str, password: str, *, remote_addr: str | None,
                  max_failures: int = 5, window: timedelta = timedelta(minutes=15),
+                 address_max_failures: int = 200,
                  now: datetime | None = None) -> Principal:
-    """Check a password login, recording the attempt; raise LoginFailed or LoginThrottled."""
+    """Check a password login, recording the attempt; raise LoginFailed or LoginThrottled.
+
+    Throttling is per (address, name): after ``max_failures`` failures in a row the next
+    attempt must wait 1 s, then 2 s, 4 s ... at most ``window``; an attempt refused while
+    waiting is not recorded, so it does not extend the wait. Other names behind the same
+    address (a municipal NAT) are not affected, unless the address as a whole failed
+    ``address_max_failures`` times within ``window`` (password spraying)."""
     now = now or utcnow()
     name = (name or "").strip().lower()[:100]
-    since = now - window
     # Record the attempt in its own committed transaction, then raise outside of it.
     with db.unit_of_work() as s:
-        if _throttled(s, name, remote_addr, since, max_failures):
-            s.add(LoginAttempt(name=name, remote_addr=remote_addr, at=now, success=False))
+        user = s.scalar(select(User).where(User.name == name)) if name else None
+        key = _attempt_key(name, user is not None)
+        actor = name if user is not None else UNKNOWN_ACTOR
+        if _throttled(s, key, remote_addr, now, max_failures=max_failures, window=window,
+                      address_max_failures=address_max_failures):
             result: Principal | str = "throttled"
-            add_at_commit(s, AuditEvent(at=now, event_type="auth.login_throttled", actor=name))
+            add_at_commit(s, AuditEvent(at=now, event_type="auth.login_throttled",
+                                        actor=actor))
         else:
-            user = s.scalar(select(User).where(User.name == name)) if name else None
             stored = user.password_hash if user is not None and user.active else None
             ok = _verify(stored, password or "")
-            s.add(LoginAttempt(name=name, remote_addr=remote_addr, at=now, success=ok))
-            add_at_commit(s, AuditEvent(at=now, actor=name,
+            s.add(LoginAttempt(name=key, remote_addr=remote_addr, at=now, success=ok))
+            add_at_commit(s, AuditEvent(at=now, actor=actor,
                                         event_type="auth.login" if ok else "auth.login_failed"))
             if ok:
                 if _hasher.check_needs_rehash(stored):
@@ -282,21 +305,37 @@ def authenticate(db: Database, name: str, password: str, *, remote_addr: str | N
     return result
 
 
-def _throttled(s: Session, name: str, remote_addr: str | None, since: datetime,
-               max_failures: int) -> bool:
-    last_ok = s.scalar(select(func.max(LoginAttempt.at))
-                       .where(LoginAttempt.name == name, LoginAttempt.success.is_(True)))
-    start = max(since, last_ok) if last_ok is not None else since
-    by_name = s.scalar(select(func.count()).select_from(LoginAttempt).where(
-        LoginAttempt.name == name, LoginAttempt.success.is_(False), LoginAttempt.at > start))
-    if by_name >= max_failures:
+def backoff(failures: int, max_failures: int, window: timedelta) -> timedelta:
+    """How long after the last failure the next attempt must wait (0 below the limit)."""
+    if failures < max_failures:
+        return timedelta(0)
+    step = failures - max_failures
+    cap = window.total_seconds()
+    return timedelta(seconds=cap if step >= 32 else min(2.0 ** step, cap))
+
+
+def _throttled(s: Session, key: str, remote_addr: str | None, now: datetime, *,
+               max_failures: int, window: timedelta, address_max_failures: int) -> bool:
+    pair = LoginAttempt.name == key
+    pair &= (LoginAttempt.remote_addr == remote_addr if remote_addr is not None
+             else LoginAttempt.remote_addr.is_(None))
+    last_ok = s.scalar(select(func.max(LoginAttempt.at)).where(
+        pair, LoginAttempt.success.is_(True)))
+    start = now - FAILURE_MEMORY
+    if last_ok is not None and last_ok > start:
+        start = last_ok
+    failures, last_failure = s.execute(
+        select(func.count(), func.max(LoginAttempt.at)).select_from(LoginAttempt).where(
+            pair, LoginAttempt.success.is_(False), LoginAttempt.at > start)).one()
+    if last_failure is not None and now < last_failure + backoff(failures, max_failures,
+                                                                 window):
         return True
     if remote_addr is None:
         return False
     by_addr = s.scalar(select(func.count()).select_from(LoginAttempt).where(
         LoginAttempt.remote_addr == remote_addr, LoginAttempt.success.is_(False),
-        LoginAttempt.at > since))
-    return by_addr >= max_failures * 4
+        LoginAttempt.at > now - window))
+    return by_addr >= address_max_failures
 
 
 # ---------------------------------------------------------------- who is asking

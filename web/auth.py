@@ -126,7 +126,9 @@ def login():
         user = accounts.authenticate(
             services().db, name, password, remote_addr=request.remote_addr,
             max_failures=st.login_max_failures,
-            window=timedelta(minutes=st.login_window_minutes))
+            window=timedelta(minutes=st.login_window_minutes),
+            address_max_failures=st.login_address_max_failures,
+            now=services().engine.now())  # the app's clock (movable outside production)
     except accounts.LoginThrottled:
         return render_template("login.html", next=nxt, name=name,
                                error=t("login.throttled")), 429

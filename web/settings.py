@@ -27,6 +27,13 @@ class Settings:
     idle_timeout_minutes: int = 30
     login_max_failures: int = 5
     login_window_minutes: int = 15
+    # Failed logins from one address (all names) within the window before the address as a
+    # whole waits (against password spraying; a municipal NAT has many users).
+    login_address_max_failures: int = 200
+    # Days a bearer token is valid after it was issued (expired: 401).
+    token_days: int = 90
+    # Hours a browser session lives at most, however active (besides the idle timeout).
+    session_max_hours: int = 12
     instance_dir: Path = Path("instance")
     # Trust X-Forwarded-For from this many proxies (0: use the socket address).
     proxy_count: int = 0
@@ -98,6 +105,10 @@ def from_env(environ: dict | None = None) -> Settings:
         idle_timeout_minutes=_int(env, "LOTSE_IDLE_TIMEOUT_MINUTES", 30, 1, 24 * 60),
         login_max_failures=_int(env, "LOTSE_LOGIN_MAX_FAILURES", 5, 1, 1000),
         login_window_minutes=_int(env, "LOTSE_LOGIN_WINDOW_MINUTES", 15, 1, 24 * 60),
+        login_address_max_failures=_int(env, "LOTSE_LOGIN_ADDRESS_MAX_FAILURES", 200, 1,
+                                        1_000_000),
+        token_days=_int(env, "LOTSE_TOKEN_DAYS", 90, 1, 3650),
+        session_max_hours=_int(env, "LOTSE_SESSION_MAX_HOURS", 12, 1, 24 * 30),
         instance_dir=Path(env.get("LOTSE_INSTANCE_DIR") or "instance"),
         proxy_count=_int(env, "LOTSE_PROXY_COUNT", 0, 0, 5),
         metrics_token=_metrics_token(env),
