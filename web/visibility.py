@@ -23,7 +23,7 @@ from sqlalchemy import exists, select
 
 from engine.models import ProcessInstance
 from processes import consent
-from processes.dataprotection import ENVELOPE, Policy
+from processes.dataprotection import Policy
 from processes.models import Referral
 from web import readlog
 from web.accounts import Principal
@@ -55,6 +55,16 @@ class Visible:
     data: dict
     masked: bool
     hidden: int  # fields left out because the consent scope does not cover them
+    # categories the viewer may not see in this case, in the policy's order (shown by name
+    # as "nicht freigegeben"); empty for auditors (masked) and viewers without access
+    not_shared: tuple[str, ...] = ()
+
+
+def not_shared(view: CaseView) -> tuple[str, ...]:
+    """The policy's categories outside ``view`` (a viewer with access to the case)."""
+    if not view.visible or view.masked:
+        return ()
+    return tuple(c for c in policy().categories if c not in view.categories)
 
 
 def is_case_manager(user: Principal) -> bool:
@@ -166,9 +176,11 @@ def case_data(user: Principal, case_ref: str | None, data: dict, *,
         if not case_ref:
             return Visible({}, False, len(data))
         view = access(user, case_ref)
-        shown = policy().cut(data, view.categories) if view.visible else {}
+        pol = policy()
+        shown = pol.cut(data, view.categories) if view.visible else {}
         note(case_ref, view, shown, instance_id=instance_id, task_id=task_id)
-        return Visible(shown, False, len(data) - len(shown))
+        hidden = sum(1 for _ in pol.leaves(data)) - sum(1 for _ in pol.leaves(shown))
+        return Visible(shown, False, hidden, not_shared(view))
     if user.has("auditor"):
         if case_ref:
             readlog.note_masked(case_ref, fields=data, instance_id=instance_id)
@@ -178,9 +190,11 @@ def case_data(user: Principal, case_ref: str | None, data: dict, *,
 
 def note(case_ref: str, view: CaseView, shown: dict, *, instance_id: int | None = None,
          task_id: str | None = None) -> None:
-    """Note that ``shown`` (already cut) goes out in this response."""
-    fields = [k for k in shown if k not in ENVELOPE]
-    readlog.note_read(case_ref, fields=fields, categories=policy().categories_in(shown),
+    """Note that ``shown`` (already cut) goes out in this response: the paths of its
+    case-data fields (``shared_data.first_name`` inside a container) and their categories."""
+    pol = policy()
+    fields = [path for path, _cat, _v in pol.leaves(shown)]
+    readlog.note_read(case_ref, fields=fields, categories=pol.categories_in(shown),
                       instance_id=instance_id, task_id=task_id, purposes=view.purposes,
                       office=view.office)
 

@@ -85,12 +85,23 @@ def office_tasks(args, code):
 @blp.response(200, TaskDetailSchema)
 @errors(404)
 def get_task(task_id):
-    """A task with its form schema, UI schema and instructions."""
+    """A task with its form schema, UI schema, instructions and the case data of its
+    instance within the caller's consent scope (the read is logged)."""
+    svc = services()
     try:
-        return services().engine.get_task(task_id, actor=actor())
+        task = svc.engine.get_task(task_id, actor=actor())
     except TaskNotFound:
         visibility.task_refused(task_id)  # another office's task: a refused read
         raise
+    task["data"], task["data_masked"], task["not_shared"] = {}, False, []
+    ref = task.get("case_ref")
+    if ref and visibility.access(g.user, ref).visible:
+        seen = visibility.case_data(g.user, ref, svc.engine.show(task["instance_id"])["data"],
+                                    instance_id=task["instance_id"], task_id=task["task_id"])
+        pol = visibility.policy()
+        task["data"], task["data_masked"] = seen.data, seen.masked
+        task["not_shared"] = [{"category": c, "label": pol.label(c)} for c in seen.not_shared]
+    return task
 
 
 @blp.route("/tasks/<task_id>/claim", methods=["POST"])

@@ -75,6 +75,18 @@ class TaskDetailSchema(TaskSchema):
     process_version = fields.Integer()
     form_schema = fields.Dict(allow_none=True, metadata={"description": "JSON Schema"})
     ui_schema = fields.Dict(allow_none=True)
+    data = fields.Dict(metadata={
+        "description": "case data of the task's instance the caller may see: the fields of "
+                       "the consented categories, also inside containers such as a "
+                       "referral's shared_data (empty without access to the case)"})
+    data_masked = fields.Boolean()
+    not_shared = fields.List(fields.Nested(lambda: NotSharedSchema()), metadata={
+        "description": "data categories outside the caller's consent scope, by name"})
+
+
+class NotSharedSchema(Schema):
+    category = fields.String(required=True)
+    label = fields.String(required=True, metadata={"description": "German name"})
 
 
 class CompleteBody(Schema):

@@ -37,31 +37,52 @@ def _display(value, node: dict | None) -> str:
     return "" if value is None else str(value)
 
 
-def visible_data(inst: dict, data: dict) -> tuple[list[dict], bool, int]:
-    """Rows of the case data this viewer may see (see web/visibility.py), whether values
-    are masked, and how many fields the consent scope hides."""
-    seen = visibility.case_data(g.user, inst["case_ref"], data, instance_id=inst["instance_id"])
+def visible_data(inst: dict, data: dict, *, task_id: str | None = None) -> dict:
+    """The case data this viewer may see (see web/visibility.py), ready for the pages:
+    ``rows`` (fields inside containers such as a referral's ``shared_data`` listed one by one,
+    a field shown once even if the data hold it twice), ``masked``, ``hidden`` (how many
+    fields the consent scope leaves out) and ``not_shared`` (the categories outside the
+    viewer's scope, by name)."""
+    seen = visibility.case_data(g.user, inst["case_ref"], data, instance_id=inst["instance_id"],
+                                task_id=task_id)
     labels = cq.form_fields(services().db, inst["definition_id"])
-    rows = []
-    for key in sorted(seen.data):
-        node = labels.get(key)
-        value = seen.data[key] if seen.masked else _display(seen.data[key], node)
-        rows.append({"key": key, "value": value,
-                     "label": (localized(node, "title", lang()) if node else None) or key})
-    return rows, seen.masked, seen.hidden
+    pol = visibility.policy()
+    rows: list[dict] = []
+    shown: set[tuple[str, str]] = set()
+
+    def add(values: dict, prefix: str) -> None:
+        for key in sorted(values):
+            value = values[key]
+            if not seen.masked and pol.is_container(key, value):
+                add(value, f"{prefix}{key}.")
+                continue
+            ident = (key, json.dumps(value, sort_keys=True, default=str))
+            if ident in shown:
+                continue
+            shown.add(ident)
+            node = labels.get(key)
+            rows.append({"key": prefix + key,
+                         "value": value if seen.masked else _display(value, node),
+                         "label": (localized(node, "title", lang()) if node else None) or key})
+
+    add(seen.data, "")
+    not_shared = [{"category": c, "label": pol.label(c, lang())} for c in seen.not_shared]
+    return {"rows": rows, "masked": seen.masked, "hidden": seen.hidden,
+            "not_shared": not_shared}
 
 
 def _instance_view(inst: dict) -> dict:
     svc = services()
     shown = svc.engine.show(inst["instance_id"])
-    data_rows, masked, hidden = visible_data(inst, shown.get("data") or {})
+    seen = visible_data(inst, shown.get("data") or {})
     xml = cq.diagram_xml(svc.db, inst["definition_id"], inst["process_id"])
     names = cq.element_names(xml)
     states = cq.element_states(svc.db, inst["instance_id"])
     steps = [{"id": el, "name": names.get(el, el), "state": state}
              for state in ("active", "waiting", "completed") for el in states[state]
              if el in names]
-    return {**inst, "data_rows": data_rows, "masked": masked, "hidden": hidden,
+    return {**inst, "data_rows": seen["rows"], "masked": seen["masked"],
+            "hidden": seen["hidden"], "not_shared": seen["not_shared"],
             "states": states,
             "steps": steps, "names": names, "tasks": shown.get("tasks") or [],
             "has_diagram": xml is not None, "error": shown.get("error")}

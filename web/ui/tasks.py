@@ -58,13 +58,37 @@ def referenced_fields(text: str | None) -> set[str]:
         return set()
 
 
+def _instance_data(task: dict) -> dict:
+    """The current data of the task's instance (read once per page)."""
+    if "_instance_data" not in task:
+        task["_instance_data"] = services().engine.show(task["instance_id"]).get("data") or {}
+    return task["_instance_data"]
+
+
+def case_data_view(task: dict) -> dict | None:
+    """The case data of the task's instance the viewer may see (``web.ui.cases.visible_data``:
+    the fields of the consented categories, also those a referral carries in
+    ``shared_data``, and the other categories by name); the read is logged with the task.
+    None without a case or access to it."""
+    from engine.models import ProcessInstance
+    from web.ui.cases import visible_data
+
+    ref = task.get("case_ref")
+    if not ref or not visibility.access(g.user, ref).visible:
+        return None
+    with services().db.reader() as s:
+        definition_id = s.get(ProcessInstance, task["instance_id"]).definition_id
+    inst = {"case_ref": ref, "instance_id": task["instance_id"], "definition_id": definition_id}
+    return visible_data(inst, _instance_data(task), task_id=task["task_id"])
+
+
 def instruction_data(task: dict) -> dict:
     """The case data the task's instructions name, cut to the viewer's consent scope
     (a field outside it reads "nicht freigegeben"); the read is logged."""
     names = referenced_fields(task.get("instructions"))
     if task["state"] != "READY" or not names:
         return {}
-    data = services().engine.show(task["instance_id"]).get("data") or {}
+    data = _instance_data(task)
     wanted = {k: data[k] for k in names if k in data}
     seen = visibility.case_data(g.user, task.get("case_ref"), wanted,
                                 instance_id=task["instance_id"], task_id=task["task_id"])
@@ -122,6 +146,7 @@ def _page(task: dict, *, values=None, errors=None, notice=None, status=200):
                     else True)  # the case page is 404 without referral and consent
     return render_template("task.html", task=task, fields=fields, summary=summary,
                            case_visible=case_visible,
+                           case_data=case_data_view(task) if case_visible else None,
                            may_complete=_may_complete(task), notice=notice, members=members,
                            process_name=procs.get(task["process_id"], task["process_id"]),
                            nav="board"), status

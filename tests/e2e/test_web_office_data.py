@@ -1,0 +1,163 @@
+"""Issue 14.1: the receiving office sees the data the case manager shared - exactly the
+categories its active consent names - on the case page, the task page and the REST API,
+and every read is logged as ``data.read`` with its categories (never values).
+
+One case, three referrals through the shipped catalogue (kim_single_referral -> the office's
+office_referral_<office>), consents for JC, ABH and AA with different categories; SQLite
+and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import select
+
+from engine import clock as engine_clock
+from engine.models import AuditEvent
+from tests.integration import test_catalogue_support as S
+from web import accounts
+from web.testing import csrf, login, make_app, token_for
+
+pytest_plugins = ["web.testing_fixtures"]
+
+CASE = "K-14"
+PERSON = {"first_name": "Amal", "last_name": "Haddad", "birth_date": "1989-04-12",
+          "phone": "+49 521 550001", "residence_status": "Aufenthaltserlaubnis-befristet",
+          "german_level": "B1-Zertifikat", "employment_status": "arbeitsuchend-seit-2025",
+          "income": 1387, "housing_situation": "Gemeinschaftsunterkunft", "health_needs": "Diabetes Typ 2",
+          "interview_summary": "vertraulich-notiz"}
+# field -> its value as the pages show it (the values are unique strings on purpose)
+SHOWN = {"first_name": "Amal", "last_name": "Haddad", "phone": "+49 521 550001",
+         "residence_status": "Aufenthaltserlaubnis-befristet", "german_level": "B1-Zertifikat",
+         "employment_status": "arbeitsuchend-seit-2025", "income": "1387",
+         "housing_situation": "Gemeinschaftsunterkunft",
+         "health_needs": "Diabetes Typ 2", "interview_summary": "vertraulich-notiz"}
+CATEGORY = {"first_name": "IDENT", "last_name": "IDENT", "birth_date": "IDENT",
+            "phone": "CONTACT", "residence_status": "RESIDENCE", "german_level": "EDU",
+            "employment_status": "WORK", "income": "FINANCE", "housing_situation": "HOUSING",
+            "health_needs": "HEALTH", "interview_summary": "CM_NOTES"}
+# office -> (user, purpose, consented categories, includes_health)
+OFFICES = {
+    "JC": ("jc.demo", "JC:SGB2", ["IDENT", "CONTACT", "FINANCE", "HEALTH"], True),
+    "ABH": ("abh.demo", "ABH:AUFENTHALT", ["IDENT", "RESIDENCE"], False),
+    "AA": ("aa.demo", "AA:VERMITTLUNG", ["IDENT", "EDU", "WORK"], False),
+}
+LABELS = {"IDENT": "Identität", "CONTACT": "Kontakt", "RESIDENCE": "Aufenthaltsrecht",
+          "FAMILY": "Haushalt", "EDU": "Sprache und Bildung", "WORK": "Arbeit",
+          "FINANCE": "Finanzen", "HOUSING": "Wohnen", "HEALTH": "Gesundheit (Art. 9 DSGVO)",
+          "YOUTH": "Jugendhilfe (§ 65 SGB VIII)", "PLAN": "Hilfeplan",
+          "CM_NOTES": "Notizen des Fallmanagements"}
+
+
+def seed(engine) -> dict[str, str]:
+    """The case with three referrals; returns office -> its open Task_AckReferral id."""
+    with engine_clock.using(engine.clock):
+        S.deploy_catalogue(engine)
+        consents = [S.grant(engine, CASE, office, purpose, cats, includes_health=health)
+                    for office, (_, purpose, cats, health) in OFFICES.items()]
+        for office, (_, purpose, _, _) in OFFICES.items():
+            engine.start("kim_single_referral",
+                         {"case_id": CASE, "consents": consents, "person": dict(PERSON),
+                          "referral": {"office": office, "purpose": purpose,
+                                       "requested_service": f"Bitte prüfen ({office})"}},
+                         case_ref=CASE)
+        return {o: S.find(engine, o, "Task_AckReferral")["task_id"] for o in OFFICES}
+
+
+@pytest.fixture
+def office_case(engine, tmp_path):
+    app = make_app(engine, tmp_path)
+    accounts.create_user(engine.db, "aa.demo", roles=("caseworker",), offices=("AA",),
+                         password_hash=accounts.hash_password("lotse-demo"))
+    return app, engine, seed(engine)
+
+
+def _browser(app, name):
+    c = app.test_client()
+    assert login(c, name).status_code == 302
+    c.token = csrf(c)
+    return c
+
+
+def _reads(engine, actor: str) -> list[AuditEvent]:
+    with engine.db.reader() as s:
+        return [e for e in s.scalars(select(AuditEvent).where(
+            AuditEvent.event_type == "data.read", AuditEvent.actor == actor)
+            .order_by(AuditEvent.id)) if e.details.get("case_id") == CASE]
+
+
+def _expected(office: str) -> tuple[set[str], set[str]]:
+    """(fields the office must see, fields it must not see)."""
+    cats = set(OFFICES[office][2])
+    seen = {f for f, c in CATEGORY.items() if c in cats and f in SHOWN}
+    return seen, set(SHOWN) - seen
+
+
+def _leaf_values(data) -> dict:
+    """Every field name -> value at any depth of a JSON answer."""
+    out: dict = {}
+    if isinstance(data, dict):
+        for k, v in data.items():
+            if isinstance(v, dict):
+                out.update(_leaf_values(v))
+            else:
+                out[k] = v
+    return out
+
+
+def test_each_office_sees_exactly_its_categories_everywhere_and_each_read_is_logged(
+        office_case):
+    app, engine, tasks = office_case
+    for office, (user, purpose, cats, _) in OFFICES.items():
+        seen, unseen = _expected(office)
+        released = set(cats)
+        browser = _browser(app, user)
+        headers = token_for(app, user)
+        # the case page
+        page = browser.get(f"/cases/{CASE}").get_data(as_text=True)
+        for f in seen:
+            assert SHOWN[f] in page, (office, "case page", f)
+        for f in unseen:
+            assert SHOWN[f] not in page, (office, "case page", f)
+        for cat, label in LABELS.items():
+            named = f"{label}: nicht freigegeben"
+            assert (named in page) == (cat not in released), (office, "case page", cat)
+        # the task page
+        r = browser.get(f"/tasks/{tasks[office]}")
+        assert r.status_code == 200
+        page = r.get_data(as_text=True)
+        for f in seen:
+            assert SHOWN[f] in page, (office, "task page", f)
+        for f in unseen:
+            assert SHOWN[f] not in page, (office, "task page", f)
+        for cat, label in LABELS.items():
+            named = f"{label}: nicht freigegeben"
+            assert (named in page) == (cat not in released), (office, "task page", cat)
+        # the REST API: the task and the case
+        r = browser.get(f"/api/tasks/{tasks[office]}", headers=headers)
+        assert r.status_code == 200
+        body = r.get_json()
+        leaves = _leaf_values(body["data"])
+        assert {f for f in SHOWN if f in leaves} == seen, (office, "api task")
+        assert {c["category"] for c in body["not_shared"]} == (set(LABELS) - released)
+        r = browser.get(f"/api/cases/{CASE}", headers=headers)
+        assert r.status_code == 200
+        (inst,) = r.get_json()["instances"]
+        leaves = _leaf_values(inst["data"])
+        assert {f for f in SHOWN if f in leaves} == seen, (office, "api case")
+        assert leaves["first_name"] == "Amal"
+        # one data.read per read, naming the categories, never values
+        reads = _reads(engine, user)
+        assert [e.details["channel"] for e in reads] == ["page", "page", "api", "api"], office
+        person_cats = {CATEGORY[f] for f in seen}
+        for e in reads:
+            assert e.office == office
+            assert e.details["purposes"] == [purpose]
+            assert person_cats <= set(e.details["categories"]) <= released, (office, e.details)
+            assert {f"shared_data.{f}" for f in seen} <= set(e.details["fields"])
+            blob = json.dumps(e.details, ensure_ascii=False)
+            for v in SHOWN.values():
+                assert v not in blob
+        assert reads[1].details["task_id"] == tasks[office]
+        assert reads[2].details["task_id"] == tasks[office]
