@@ -194,6 +194,34 @@ def test_save_refuses_bad_bodies(client):
     assert r.status_code == 400 and r.json["field"] == "revision"
 
 
+def test_every_lint_rule_has_a_german_and_english_label():
+    """Each rule id of engine/lint.py has its own designer label in both languages (a rule
+    without one showed the English description in the German designer)."""
+    from engine.lint import RULES
+    from web.i18n import MESSAGES
+
+    missing = [r for r in RULES if f"designer.rule.{r}" not in MESSAGES]
+    assert not missing, missing
+    for rule in RULES:
+        de, en = MESSAGES[f"designer.rule.{rule}"]
+        assert de and en and de != en, rule
+
+
+def test_lint_labels_message_and_decision_findings_in_german(client):
+    token = designer(client)
+    draft_id = new_draft(client, token)
+    body = ('<bpmn:startEvent id="S"/><bpmn:intermediateThrowEvent id="T">'
+            '<bpmn:messageEventDefinition/></bpmn:intermediateThrowEvent>'
+            '<bpmn:businessRuleTask id="R"/><bpmn:endEvent id="E"/>'
+            + B.flow("f1", "S", "T") + B.flow("f2", "T", "R") + B.flow("f3", "R", "E"))
+    xml = B.process("des_labels", {"JC": ["S", "T", "R", "E"]}, body)
+    r = client.post(f"/designer/drafts/{draft_id}/lint", json={"xml": xml, "files": {}},
+                    headers=headers(token))
+    labels = {f["rule"]: f["rule_label"] for f in r.json["findings"]}
+    assert labels["message-without-name"] == "Nachricht ohne Namen"
+    assert labels["decision-missing"] == "Entscheidung fehlt"
+
+
 def test_lint_of_unsaved_content(client):
     token = designer(client)
     draft_id = new_draft(client, token)
