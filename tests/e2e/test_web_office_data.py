@@ -25,8 +25,8 @@ CASE = "K-14"
 PERSON = {"first_name": "Amal", "last_name": "Haddad", "birth_date": "1989-04-12",
           "phone": "+49 521 550001", "residence_status": "Aufenthaltserlaubnis-befristet",
           "german_level": "B1-Zertifikat", "employment_status": "arbeitsuchend-seit-2025",
-          "income": 1387, "housing_situation": "Gemeinschaftsunterkunft", "health_needs": "Diabetes Typ 2",
-          "interview_summary": "vertraulich-notiz"}
+          "income": 1387, "housing_situation": "Gemeinschaftsunterkunft",
+          "health_needs": "Diabetes Typ 2", "interview_summary": "vertraulich-notiz"}
 # field -> its value as the pages show it (the values are unique strings on purpose)
 SHOWN = {"first_name": "Amal", "last_name": "Haddad", "phone": "+49 521 550001",
          "residence_status": "Aufenthaltserlaubnis-befristet", "german_level": "B1-Zertifikat",
@@ -161,3 +161,61 @@ def test_each_office_sees_exactly_its_categories_everywhere_and_each_read_is_log
                 assert v not in blob
         assert reads[1].details["task_id"] == tasks[office]
         assert reads[2].details["task_id"] == tasks[office]
+
+
+def test_asking_for_categories_cuts_inside_the_shared_data_too(office_case):
+    app, engine, _ = office_case
+    headers = token_for(app, "jc.demo")
+    client = app.test_client()
+    r = client.get(f"/api/cases/{CASE}/data?category=FINANCE", headers=headers)
+    assert r.status_code == 200 and r.get_json()["categories"] == ["FINANCE"]
+    (inst,) = r.get_json()["instances"]
+    assert inst["data"]["shared_data"] == {"income": 1387}
+    assert {f for f in SHOWN if f in _leaf_values(inst["data"])} == {"income"}
+    (read,) = _reads(engine, "jc.demo")
+    assert read.details["categories"] == ["FINANCE"]
+    assert set(read.details["fields"]) == {"shared_data.income", "referral.data.income"}
+    r = client.get(f"/api/cases/{CASE}/data?category=RESIDENCE", headers=headers)
+    assert r.status_code == 403 and r.get_json()["error"] == "CONSENT_SCOPE"
+
+
+# ---------------------------------------------------------------- the task page in Chromium
+@pytest.fixture
+def office_server(sqlite_db, clock, tmp_path):
+    from processes.wiring import build_engine
+    from web.testing import LiveServer
+
+    eng, _ = build_engine(sqlite_db, clock=clock)
+    tasks = seed(eng)
+    with LiveServer(make_app(eng, tmp_path)) as server:
+        yield server, eng, tasks
+
+
+@pytest.mark.browser
+def test_task_page_of_a_receiving_office_in_chromium(office_server, page, blocked_requests,
+                                                     page_errors):
+    from playwright.sync_api import expect
+
+    from tests.e2e.browser_helpers import axe_check, log_in
+
+    server, engine, tasks = office_server
+    log_in(page, server, "abh.demo")
+    assert page.goto(f"{server.url}/tasks/{tasks['ABH']}").status == 200
+    section = page.locator("#case-data")
+    expect(section.get_by_role("heading", name="Freigegebene Falldaten")).to_be_visible()
+    for field in ("first_name", "last_name", "residence_status"):
+        expect(section.get_by_text(SHOWN[field], exact=True).first).to_be_visible()
+    text = section.inner_text()
+    for field in ("phone", "income", "health_needs", "german_level", "interview_summary"):
+        assert SHOWN[field] not in page.content(), field
+    named = [li.inner_text() for li in section.locator("[data-category]").all()]
+    assert named == [f"{LABELS[c]}: nicht freigegeben" for c in LABELS
+                     if c not in ("IDENT", "RESIDENCE")]
+    assert "Gesundheit (Art. 9 DSGVO): nicht freigegeben" in text
+    assert page.locator("html").get_attribute("lang") == "de"
+    axe_check(page, "task page of a receiving office")
+    (read,) = [e for e in _reads(engine, "abh.demo") if e.details["channel"] == "page"]
+    assert read.details["task_id"] == tasks["ABH"]
+    assert set(read.details["categories"]) == {"IDENT", "RESIDENCE"}
+    assert blocked_requests == []
+    assert page_errors == []
