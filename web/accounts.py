@@ -350,6 +350,7 @@ class _Cached:
     loaded: float  # AuthCache.clock() when read from the database
     row_id: str | int  # session id (hash) or token id
     touched: datetime  # last_seen_at / last_used_at as known to this process
+    created: datetime | None = None  # the session's / token's creation (absolute lifetime)
 
 
 class AuthCache:
@@ -462,33 +463,40 @@ def open_session(db: Database, user_id: int, *, now: datetime | None = None) -> 
 
 
 def resolve_session(db: Database, token: str | None, *, idle: timedelta,
-                    now: datetime | None = None,
-                    cache: AuthCache | None = None) -> Principal | None:
-    """The user of a live session, or None when unknown, idle or disabled (then the session
-    row is deleted). "Last seen" is written when older than a minute. With ``cache``, a
-    session read within its ttl answers without a query."""
+                    now: datetime | None = None, cache: AuthCache | None = None,
+                    max_age: timedelta | None = None) -> Principal | None:
+    """The user of a live session, or None when unknown, idle, older than ``max_age``
+    (absolute lifetime) or disabled (then the session row is deleted). "Last seen" is
+    written when older than a minute. With ``cache``, a session read within its ttl
+    answers without a query."""
     if not token or not isinstance(token, str) or len(token) > 200:
         return None
     now = now or utcnow()
     key = _sha(token)
     hit = cache.get(key) if cache is not None else None
+    if hit is not None and max_age is not None and hit.created is not None \
+            and now - hit.created > max_age:
+        close_session(db, token)
+        return None
     if hit is not None and now - hit.touched <= idle:
         if now - hit.touched > TOUCH_EVERY:
             _touch_session(db, key, now)
             hit.touched = now
         return hit.principal
-    found = _who(db, (UserSession.id, UserSession.last_seen_at), UserSession.id == key)
+    found = _who(db, (UserSession.id, UserSession.last_seen_at, UserSession.created_at),
+                 UserSession.id == key)
     if found is None:
         return None
-    (_, last_seen), who, active = found
-    if not active or now - last_seen > idle:
+    (_, last_seen, created), who, active = found
+    if not active or now - last_seen > idle or (max_age is not None
+                                               and now - created > max_age):
         close_session(db, token)
         return None
     if now - last_seen > TOUCH_EVERY:
         _touch_session(db, key, now)
         last_seen = now
     if cache is not None:
-        cache.put(key, _Cached(who, cache.clock(), key, last_seen))
+        cache.put(key, _Cached(who, cache.clock(), key, last_seen, created))
     return who
 
 
@@ -533,27 +541,31 @@ def issue_token(db: Database, name: str, *, label: str | None = None,
 
 
 def resolve_token(db: Database, token: str | None, *, now: datetime | None = None,
-                  cache: AuthCache | None = None) -> Principal | None:
-    """The active user a bearer token belongs to, or None. One statement (token, user, roles
-    and offices joined); none when ``cache`` holds the token from within its ttl. "Last
-    used" is written when older than a minute."""
+                  cache: AuthCache | None = None,
+                  max_age: timedelta | None = None) -> Principal | None:
+    """The active user a bearer token belongs to, or None (also when it was issued more
+    than ``max_age`` ago: expired). One statement (token, user, roles and offices joined);
+    none when ``cache`` holds the token from within its ttl. "Last used" is written when
+    older than a minute."""
     if not token or not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
     now = now or utcnow()
     key = _sha(token)
     hit = cache.get(key) if cache is not None else None
     if hit is None:
-        found = _who(db, (ApiToken.id, ApiToken.revoked_at, ApiToken.last_used_at),
-                     ApiToken.token_hash == key)
+        found = _who(db, (ApiToken.id, ApiToken.revoked_at, ApiToken.last_used_at,
+                          ApiToken.created_at), ApiToken.token_hash == key)
         if found is None:
             return None
-        (tok_id, revoked_at, last_used), who, active = found
+        (tok_id, revoked_at, last_used, created), who, active = found
         if revoked_at is not None or not active:
             return None
         hit = _Cached(who, cache.clock() if cache is not None else 0.0, tok_id,
-                      last_used or datetime.min.replace(tzinfo=UTC))
+                      last_used or datetime.min.replace(tzinfo=UTC), created)
         if cache is not None:
             cache.put(key, hit)
+    if max_age is not None and hit.created is not None and now - hit.created > max_age:
+        return None
     if now - hit.touched > TOUCH_EVERY:
         with db.unit_of_work() as s:
             s.execute(update(ApiToken).where(ApiToken.id == hit.row_id)
@@ -574,3 +586,37 @@ def revoke_tokens(db: Database, name: str) -> int:
         uid = user.id
     _forget(db, user_id=uid)
     return n
+
+
+def list_tokens(db: Database, name: str, *, max_age: timedelta | None = None) -> list[dict]:
+    """The tokens of ``name`` (never the secret), newest first."""
+    with db.reader() as s:
+        user = _user(s, name)
+        rows = s.scalars(select(ApiToken).where(ApiToken.user_id == user.id)
+                         .order_by(ApiToken.id.desc())).all()
+        return [{"id": t.id, "user": user.name, "label": t.label, "created_at": t.created_at,
+                 "expires_at": t.created_at + max_age if max_age is not None else None,
+                 "last_used_at": t.last_used_at, "revoked_at": t.revoked_at} for t in rows]
+
+
+class TokenNotFound(NotFound):
+    code = "TOKEN_NOT_FOUND"
+
+
+def revoke_token(db: Database, token_id: int, *, by: Principal | None = None) -> dict:
+    """Revoke one token by its id. ``by`` (None: the operator's CLI) must own it or be an
+    admin; anyone else gets ``TokenNotFound``, as for an id that does not exist."""
+    if not isinstance(token_id, int) or not 0 < token_id <= 2**63 - 1:
+        raise TokenNotFound(f"token {token_id} not found", token_id=token_id)
+    with db.unit_of_work() as s:
+        tok = s.get(ApiToken, token_id)
+        if tok is None or (by is not None and tok.user_id != by.id and not by.has("admin")):
+            raise TokenNotFound(f"token {token_id} not found", token_id=token_id)
+        if tok.revoked_at is None:
+            tok.revoked_at = utcnow()
+        uid, revoked = tok.user_id, tok.revoked_at
+        add_at_commit(s, AuditEvent(at=utcnow(), event_type="auth.token_revoked",
+                                    actor=by.name if by is not None else None,
+                                    details={"token_id": token_id}))
+    _forget(db, user_id=uid)
+    return {"id": token_id, "revoked_at": revoked}

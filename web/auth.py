@@ -33,6 +33,26 @@ def _idle() -> timedelta:
     return timedelta(minutes=services().settings.idle_timeout_minutes)
 
 
+def _token_age() -> timedelta:
+    return timedelta(days=services().settings.token_days)
+
+
+def _session_age() -> timedelta:
+    return timedelta(hours=services().settings.session_max_hours)
+
+
+# Not personal data: the API's description and its page.
+CACHEABLE_API = frozenset({DOCS_PATH, "/api/openapi.json"})
+
+
+def _no_store(resp):
+    """Answers of the API (personal data) are never kept by browsers or proxies; HTML
+    pages get the same in web/app.py."""
+    if request.path.startswith("/api/") and request.path not in CACHEABLE_API:
+        resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
 def _load_user() -> None:
     g.user = None
     g.session_expired = False
@@ -41,7 +61,8 @@ def _load_user() -> None:
         scheme, _, token = header.partition(" ")
         if scheme.lower() == "bearer" and token.strip():
             db = services().db
-            g.user = accounts.resolve_token(db, token.strip(), cache=accounts.auth_cache(db))
+            g.user = accounts.resolve_token(db, token.strip(), cache=accounts.auth_cache(db),
+                                            max_age=_token_age())
         return
     if request.path.startswith("/static/") or request.path == "/healthz":
         return
@@ -49,7 +70,8 @@ def _load_user() -> None:
     if token:
         db = services().db
         g.user = accounts.resolve_session(db, token, idle=_idle(),
-                                          cache=accounts.auth_cache(db))
+                                          cache=accounts.auth_cache(db),
+                                          max_age=_session_age())
         if g.user is None:
             session.pop(SESSION_KEY, None)
             g.session_expired = True
@@ -170,4 +192,5 @@ def init_app(app: Flask) -> None:
     st = app.config["LOTSE_SETTINGS"]
     accounts.auth_cache(app.extensions["lotse"].db, ttl=auth_cache_seconds(st))  # once
     app.before_request(_load_user)
+    app.after_request(_no_store)
     app.register_blueprint(bp)

@@ -11,9 +11,9 @@ from web.models import ROLES
 
 
 def _ctx():
-    from web.cli import Context
-
-    return click.get_current_context().find_object(Context)
+    # the root's object: under ``python -m web.cli`` the Context class lives in __main__,
+    # so a lookup by web.cli.Context would find nothing
+    return click.get_current_context().find_root().obj
 
 
 def _offices(ctx) -> list[str]:
@@ -102,4 +102,26 @@ def enable(name):
     """Enable an account again."""
     ctx = _ctx()
     _run(lambda: accounts.set_active(ctx.db, name, True))
+    click.echo("ok")
+
+
+@user.command("tokens")
+@click.argument("name")
+def tokens(name):
+    """List a user's API tokens (id, label, issued, expires, revoked; never the secret)."""
+    from datetime import timedelta
+
+    ctx = _ctx()
+    days = timedelta(days=ctx.settings.token_days)
+    for t in _run(lambda: accounts.list_tokens(ctx.db, name, max_age=days)):
+        state = "widerrufen / revoked" if t["revoked_at"] else f"bis / until {t['expires_at']}"
+        click.echo(f"{t['id']:>6} {t['label'] or '-':20} {t['created_at']} {state}")
+
+
+@user.command("token-revoke")
+@click.argument("token_id", type=int)
+def token_revoke(token_id):
+    """Revoke one API token by its id (see ``lotse user tokens NAME``)."""
+    ctx = _ctx()
+    _run(lambda: accounts.revoke_token(ctx.db, token_id))
     click.echo("ok")

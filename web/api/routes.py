@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import g, request
+from sqlalchemy import select
 
 from engine import forms as engine_forms
 from engine import forms as engine_forms_mod
@@ -13,7 +16,7 @@ from engine.errors import (
     TaskClaimedByOther,
     TaskNotFound,
 )
-from web import queries, starting, uploads, visibility
+from web import accounts, queries, starting, uploads, visibility
 from web.api import Blueprint
 from web.api.schemas import (
     CompleteBody,
@@ -27,6 +30,8 @@ from web.api.schemas import (
     TaskListArgs,
     TaskPageSchema,
     TaskSchema,
+    TokenListArgs,
+    TokenSchema,
 )
 from web.ctx import actor, services
 from web.errors import OfficeNotFound, Unauthorized
@@ -209,3 +214,37 @@ def get_instance(instance_id):
                                 instance_id=instance_id)
     out["data"], out["data_masked"] = seen.data, seen.masked
     return out
+
+
+@blp.route("/tokens", methods=["GET"])
+@blp.arguments(TokenListArgs, location="query")
+@blp.response(200, TokenSchema(many=True))
+@errors(400, 404)
+def list_tokens(args):
+    """The caller's API tokens (an admin may name another ``user``); never the secret."""
+    name = args["user"] or g.user.name
+    if name != g.user.name and not g.user.has("admin"):
+        raise accounts.UserNotFound(f"user '{name}' not found", user=name)
+    return accounts.list_tokens(services().db, name,
+                                max_age=timedelta(days=services().settings.token_days))
+
+
+@blp.route("/tokens/<int:token_id>", methods=["DELETE"])
+@blp.response(200, TokenSchema)
+@errors(404)
+def revoke_token(token_id):
+    """Revoke one API token: your own, or any as an admin (404 TOKEN_NOT_FOUND otherwise).
+    Revoking the token of this very request is allowed; it stops working at once."""
+    db = services().db
+    out = accounts.revoke_token(db, token_id, by=g.user)
+    return next(t for t in accounts.list_tokens(
+        db, _token_owner(db, token_id), max_age=timedelta(days=services().settings.token_days))
+        if t["id"] == out["id"])
+
+
+def _token_owner(db, token_id: int) -> str:
+    from web.models import ApiToken, User
+
+    with db.reader() as s:
+        return s.scalar(select(User.name).join(ApiToken, ApiToken.user_id == User.id)
+                        .where(ApiToken.id == token_id))

@@ -127,3 +127,19 @@ class FileRefSchema(Schema):
     size = fields.Integer(required=True)
     media_type = fields.String(required=True)
     filename = fields.String(required=True)
+
+
+class TokenSchema(Schema):
+    """An API token as its owner sees it (never the secret)."""
+
+    id = fields.Integer(required=True)
+    user = fields.String(required=True)
+    label = fields.String(allow_none=True)
+    created_at = fields.DateTime(required=True)
+    expires_at = fields.DateTime(allow_none=True)
+    last_used_at = fields.DateTime(allow_none=True)
+    revoked_at = fields.DateTime(allow_none=True)
+
+
+class TokenListArgs(Schema):
+    user = fields.String(load_default=None, validate=validate.Length(max=100))
