@@ -14,6 +14,7 @@ from pathlib import Path, PurePosixPath
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.specs.defaults import StartEvent
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
@@ -264,7 +265,10 @@ def prepare(
         raise DeployError(_with_lint(problems, linted))
 
     out: list[PreparedProcess] = []
+    dangling = {f.file for f in linted if f.rule == "reference-missing"}
     for pid, name, fname in executable:
+        if fname in dangling:
+            continue  # SpiffWorkflow would trip over the reference with an unrelated message
         try:
             spec = parser.get_spec(pid)
             subs = parser.get_subprocess_specs(pid)
@@ -465,10 +469,11 @@ def _check_spec(
             expr(props["due"], "due date expression")
         if isinstance(ed, MessageEventDefinition) and not ed.name:
             problems.add(fname, elem, _NO_MESSAGE_NAME)
-        if getattr(ts, "manual", False):
-            if ts.lane is None:
-                kind = _TASK_KINDS.get(type(ts).__name__, "task")
-                problems.add(fname, elem, f"{kind} is in no lane, so no office would see it")
+        if getattr(ts, "manual", False) and ts.lane is None:
+            kind = _TASK_KINDS.get(type(ts).__name__, "task")
+            problems.add(fname, elem, f"{kind} is in no lane, so no office would see it")
+        if getattr(ts, "manual", False) or isinstance(ts, StartEvent):
+            # user tasks and start events (the start form validates start data) keep their form
             form = props.get(FORM_PROPERTY)
             if form:
                 text = forms.get(PurePosixPath(form).name)

@@ -43,8 +43,8 @@ def form_process() -> str:
              '<spiffworkflow:properties><spiffworkflow:property '
              'name="formJsonSchemaFilename" value="start-schema.json"/>'
              '</spiffworkflow:properties></bpmn:extensionElements></bpmn:startEvent>')
-    # deploy stores only forms that a user task uses: Task_A shows the same form
-    body = (start + B.user_task("Task_A", "Erfassen", form="start-schema.json")
+    # the start form is used by the start event alone: deploy must keep it for the start
+    body = (start + B.user_task("Task_A", "Erfassen", form="a-schema.json")
             + '<bpmn:endEvent id="Ev_End"/>'
             + B.flow("F1", "Ev_Start", "Task_A") + B.flow("F2", "Task_A", "Ev_End"))
     return B.process("test_form_start", {"KIM_CM": ["Task_A", "Ev_End"]}, body)
@@ -56,7 +56,8 @@ def eng(web_app):
     engine.deploy_files(B.files(jc__bpmn=jc_process(),
                                 **{"check-schema__json": B.simple_form("ok")}))
     engine.deploy_files(B.files(form__bpmn=form_process(),
-                                **{"start-schema__json": START_FORM}))
+                                **{"start-schema__json": START_FORM,
+                                   "a-schema__json": B.simple_form()}))
     return engine
 
 
