@@ -8,8 +8,8 @@ MESSAGES_DP: dict[str, tuple[str, str]] = {
     "nav.verify": ("Integrität", "Integrity"),
     "nav.access_report": ("Auskunft", "Access report"),
     "dp.not_shared": ("nicht freigegeben", "not shared"),
-    "dp.not_shared_intro": (("Nicht sichtbar sind diese Datenkategorien, denn die Einwilligung "
-                             "deckt sie für Ihre Stelle nicht ab:"),
+    "dp.not_shared_intro": (("Diese Datenkategorien sind nicht sichtbar, denn die "
+                             "Einwilligung deckt sie für Ihre Stelle nicht ab:"),
                             "Not shown are these data categories, since the consent does not "
                             "cover them for your office:"),
     "dp.task_data": ("Freigegebene Falldaten", "Shared case data"),

@@ -306,7 +306,12 @@ def test_instructions_show_only_shared_case_data(web_app, eng):
     assert "für: nicht freigegeben." in page and "Brien" not in page
     refer(eng, "I-1", "ABH", "ABH:AUFENTHALT", ["IDENT", "RESIDENCE"])
     page = abh.get(f"/tasks/{tid}").text
-    assert "für: nicht freigegeben." in page and "Brien" not in page
+    # the instructions still quote no case-manager note; the name itself is IDENT, which
+    # ABH's consent now covers, so the task's case-data section shows it (issue 14.1)
+    instructions = page.split('id="instructions-heading"', 1)[1].split("</section>", 1)[0]
+    assert "für: nicht freigegeben." in instructions and "Brien" not in instructions
+    shared = page.split('id="case-data"', 1)[1].split("</section>", 1)[0]
+    assert "O&#39;Brien" in shared and "case_summary" not in page
     assert "{{" not in page
 
 
