@@ -12,6 +12,7 @@ again when a matching catch event starts waiting.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -37,7 +38,23 @@ CORRELATION_KEYS = ("referral_id", "case_id")
 
 # Called for every message as it is written, in the same transaction; may return a new
 # payload (e.g. cut down to what the recipient may receive) or raise to refuse the step.
+# A listener may also have ``audit_facts(session, msg, payload) -> dict | None``: the facts
+# the audit entries of the message name (sender and recipient office, the referral, the
+# case, a reason code), which only the domain knows. Called when the message is written
+# (``message.sent``) and when it is caught (``message.received``); ids and codes only.
 MessageListener = Callable[[Session, Message, dict, datetime], "dict | None"]
+
+# every message audit entry names these (None where a fact does not apply)
+AUDIT_FACTS = ("from_office", "to_office", "referral_id", "case_id")
+_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/@-]{0,199}$")
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A message just written to the outbox, with the details of its ``message.sent``."""
+
+    message_id: str
+    details: dict
 
 
 @dataclass(frozen=True)
@@ -128,16 +145,17 @@ def write_outbox(
     sender_id: int | None,
     now: datetime,
     listeners: Iterable[MessageListener],
-) -> list[str]:
+) -> list[Stored]:
     """Move the workflow's uncaught thrown events into the message table."""
-    ids = []
+    listeners = list(listeners)
+    stored = []
     for event in wf.get_events():
         if not isinstance(event.event_definition, MessageEventDefinition):
             continue  # signals/escalations leaving the instance are not routed
-        ids.append(_store(session, event, sender_id, now, listeners))
-    if ids:
+        stored.append(_store(session, event, sender_id, now, listeners))
+    if stored:
         session.flush()
-    return ids
+    return stored
 
 
 def write_message(
@@ -147,12 +165,13 @@ def write_message(
     sender_id: int | None,
     now: datetime,
     listeners: Iterable[MessageListener],
-) -> list[str]:
+) -> list[Stored]:
     """Store a message that no process threw (sent by the application)."""
+    listeners = list(listeners)
     event = BpmnEvent(SpiffMessageEventDefinition(name), payload=payload)
-    ids = [_store(session, event, sender_id, now, listeners)]
+    stored = [_store(session, event, sender_id, now, listeners)]
     session.flush()
-    return ids
+    return stored
 
 
 def _store(
@@ -160,8 +179,8 @@ def _store(
     event,
     sender_id: int | None,
     now: datetime,
-    listeners: Iterable[MessageListener],
-) -> str:
+    listeners: list[MessageListener],
+) -> Stored:
     ed = event.event_definition
     payload = event.payload if isinstance(event.payload, dict) else {"value": event.payload}
     msg = Message(
@@ -181,7 +200,33 @@ def _store(
     msg.corr_key, msg.corr_value = correlation(payload)
     msg.event = ser.dumps(ser.REGISTRY.convert(event))
     session.add(msg)
-    return msg.id
+    return Stored(msg.id, audit_facts(session, msg, payload, listeners))
+
+
+def audit_facts(session: Session, msg: Message, payload: Any,
+                listeners: Iterable[MessageListener]) -> dict:
+    """What the audit entries of ``msg`` name: the message (name and id), the sending
+    instance, and the facts the listeners know (``AUDIT_FACTS``, a reason code). Only ids
+    and codes: a value that is not one (free text, a personal value) is left out, so no
+    listener can bring a payload value into the audit by mistake."""
+    payload = payload if isinstance(payload, dict) else {}
+    facts: dict[str, Any] = {k: None for k in AUDIT_FACTS}
+    for key in CORRELATION_KEYS:
+        facts[key] = payload.get(key)
+    for listener in listeners:
+        describe = getattr(listener, "audit_facts", None)
+        if describe is not None:
+            facts.update(describe(session, msg, payload) or {})
+    out: dict[str, Any] = {"name": msg.name, "message_id": msg.id,
+                           "from_instance": msg.sender_instance_id}
+    for key, value in facts.items():
+        if value is None or isinstance(value, bool | int):
+            out[key] = value
+        elif isinstance(value, str) and _CODE.match(value):
+            out[key] = value
+        elif key in AUDIT_FACTS:
+            out[key] = None
+    return out
 
 
 def restore_event(msg: Message):

@@ -8,6 +8,7 @@ events, and commit - or change nothing.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path, PurePosixPath
@@ -20,7 +21,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import event, insert, select, tuple_
 from sqlalchemy.orm import Session
 
-from engine import audit, files, forms, messaging, multiinstance, sandbox, store
+from engine import audit, cancellation, files, forms, messaging, multiinstance, sandbox, store
 from engine import clock as engine_clock
 from engine import deploy as deploy_mod
 from engine.actor import SYSTEM, Actor
@@ -413,25 +414,32 @@ class Engine(SchedulingMixin):
         actor: Actor,
         completed_task: HumanTask | None,
         before: Callable[[], object] | None = None,
+        *,
+        cause: dict | None = None,
     ) -> list[str]:
         """Run to the next wait and write everything; returns ids of messages thrown.
 
-        ``before`` runs first under the step's error handling (``steps.advance``)."""
+        ``before`` runs first under the step's error handling (``steps.advance``);
+        ``cause`` (ids and codes, e.g. the message being delivered) is added to the
+        ``task.cancelled`` entries of this step."""
         audit.hold_stream(s, inst)
         with s.no_autoflush:  # the instance row is written once, at commit, with the audit
             return self._run_and_save_inner(s, inst, d, wf, snap, actor, completed_task,
-                                            before)
+                                            before, cause)
 
     def _run_and_save_inner(self, s, inst, d, wf, snap, actor, completed_task,
-                            before=None) -> list[str]:
+                            before=None, cause=None) -> list[str]:
+        started = time.time()  # SpiffWorkflow stamps state changes with time.time()
         error = advance(wf, before)
         now = self.now()
         # take thrown events out of the workflow before it is saved, so none is sent twice
-        sent = messaging.write_outbox(s, wf, inst.id, now, self.message_listeners)
-        if sent:
-            self._audit(s, "message.sent", actor, inst, details={"message_ids": sent})
+        stored = messaging.write_outbox(s, wf, inst.id, now, self.message_listeners)
+        for m in stored:
+            self._audit_sent(s, actor, inst, m)
+        sent = [m.message_id for m in stored]
         result = store.save(s, inst, wf, snap)
-        self._project(s, inst, d, wf, result, actor, completed_task, now)
+        self._project(s, inst, d, wf, result, actor, completed_task, now, cause=cause,
+                      since=started)
         subs = messaging.subscriptions(wf, inst.case_ref)
         messaging.sync_subscriptions(s, inst.id, snap.subscriptions, subs)
         snap.subscriptions = subs
@@ -472,7 +480,8 @@ class Engine(SchedulingMixin):
     def _save_cancelled_inner(self, s, inst, d, wf, snap, actor, reason: str) -> None:
         now = self.now()
         result = store.save(s, inst, wf, snap)
-        self._project(s, inst, d, wf, result, actor, None, now)
+        self._project(s, inst, d, wf, result, actor, None, now,
+                      cause={"reason": "instance_cancelled", "cause": reason})
         messaging.sync_subscriptions(s, inst.id, snap.subscriptions, frozenset())
         snap.subscriptions = frozenset()
         inst.status, inst.updated_at, inst.next_timer_at = "cancelled", now, None
@@ -480,7 +489,8 @@ class Engine(SchedulingMixin):
         self._audit(s, "instance.cancelled", actor, inst, details={"reason": reason})
         s.info.setdefault(("lotse_cache", id(self)), {})[inst.id] = (inst.revision, wf, snap)
 
-    def _project(self, s, inst, d, wf, res: store.SaveResult, actor, completed_task, now) -> None:
+    def _project(self, s, inst, d, wf, res: store.SaveResult, actor, completed_task, now,
+                 *, cause: dict | None = None, since: float | None = None) -> None:
         new_rows, changes = [], []
         for task in [*res.inserted, *res.updated]:
             ts = task.task_spec
@@ -542,17 +552,31 @@ class Engine(SchedulingMixin):
             s.execute(insert(HumanTask.__table__), new_rows)
         elif changes:
             store.update_by_key(s, HumanTask, "id", changes)
-        self._audit_steps(s, inst, res, new_rows, changes, actor)
+        self._audit_steps(s, inst, wf, res, new_rows, changes, actor, cause, since)
 
-    def _audit_steps(self, s, inst, res: store.SaveResult, new_rows, changes, actor) -> None:
-        """Audit what the engine did in this step: tasks created/cancelled, gateway decisions."""
+    def _audit_steps(self, s, inst, wf, res: store.SaveResult, new_rows, changes, actor,
+                     cause: dict | None = None, since: float | None = None) -> None:
+        """Audit what the engine did in this step: tasks created/cancelled (with element,
+        office and reason), gateway decisions."""
         for row in new_rows:
             self._audit(s, "task.created", actor, inst, element=row["element_id"],
                         details={"task_id": row["id"], "office": row["office"]})
         for row in changes:
-            if row["state"] in ("CANCELLED", "ERROR"):
-                self._audit(s, f"task.{row['state'].lower()}", actor, inst,
-                            details={"task_id": row["id"]})
+            if row["state"] not in ("CANCELLED", "ERROR"):
+                continue
+            element, office, task = self._task_element(s, wf, row["id"])
+            details = {"task_id": row["id"], "element": element, "office": office}
+            if row["state"] == "CANCELLED":
+                if cause is not None and cause.get("reason") == "instance_cancelled":
+                    details.update(reason="instance_cancelled",
+                                   cause=cancellation.code(cause.get("cause")))
+                else:
+                    details.update(cancellation.cause(task, since) if task is not None
+                                   else {"reason": "path_closed"})
+                    details.update({k: v for k, v in (cause or {}).items()
+                                    if k not in details})
+            self._audit(s, f"task.{row['state'].lower()}", actor, inst, element=element,
+                        office=office, details=details)
         for task in [*res.inserted, *res.updated]:
             ts = task.task_spec
             if (task.state == TaskState.COMPLETED and getattr(ts, "cond_task_specs", None)
@@ -563,6 +587,25 @@ class Engine(SchedulingMixin):
                             details={"taken": taken, "default_taken": bool(
                                 default and any(c.task_spec.name == default
                                                 for c in task.children))})
+
+    @staticmethod
+    def _task_element(s, wf, task_id: str):
+        """(element id, office, task or None) of a human task that left READY."""
+        task = cancellation.find_task(wf, task_id)
+        if task is not None:
+            return task.task_spec.bpmn_id, task.task_spec.lane, task
+        ht = s.get(HumanTask, task_id)  # dropped from the tree: the projection still has it
+        return (ht.element_id, ht.office, None) if ht is not None else (None, None, None)
+
+    def _audit_sent(self, s, actor: Actor, inst: ProcessInstance | None,
+                    m: messaging.Stored) -> None:
+        """``message.sent``: which message (name, id) went from which office to which, for
+        which referral and case (the sender's case when the payload names none)."""
+        details = dict(m.details)
+        if details.get("case_id") is None and inst is not None:
+            details["case_id"] = inst.case_ref
+        self._audit(s, "message.sent", actor, inst, office=details.get("from_office"),
+                    details=details)
 
     def _due(self, wf, task, expression: str | None) -> datetime | None:
         if not expression:
@@ -582,6 +625,7 @@ class Engine(SchedulingMixin):
         *,
         task: HumanTask | None = None,
         element: str | None = None,
+        office: str | None = None,
         details: dict | None = None,
     ) -> None:
         audit.add_at_commit(
@@ -590,7 +634,7 @@ class Engine(SchedulingMixin):
                 at=self.now(),
                 event_type=event_type,
                 actor=actor.user,
-                office=task.office if task is not None else None,
+                office=task.office if task is not None else office,
                 instance_id=inst.id if inst is not None else (task.instance_id if task else None),
                 definition_id=inst.definition_id if inst is not None else None,
                 task_id=task.id if task is not None else None,

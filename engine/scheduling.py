@@ -14,7 +14,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import audit, incidents, messaging, store
+from engine import audit, cancellation, incidents, messaging, store
 from engine import clock as engine_clock
 from engine.actor import SYSTEM, Actor
 from engine.errors import InstanceNotFound, InstanceNotRunning, InvalidInput, LotseError
@@ -171,6 +171,8 @@ class SchedulingMixin:
             event = messaging.restore_event(msg)
             now = self.now()
             subs = messaging.find_subscribers(s, msg)
+            facts = messaging.audit_facts(s, msg, event.payload, self.message_listeners)
+            cause = {"by_message": msg.name, "message_id": msg.id}
             if subs:
                 # referral_id: one receiver; case_id: every instance of the case that waits
                 sent: list[str] = []
@@ -184,12 +186,11 @@ class SchedulingMixin:
                     if not messaging.catch_on_task(wf, sub.task_id, event, update=False):
                         continue
                     targets.append(inst.id)
-                    self._audit(s, "message.delivered", SYSTEM, inst,
-                                details={"message_id": msg.id, "name": msg.name,
-                                         "from_instance": msg.sender_instance_id})
+                    self._audit_received(s, inst, wf, sub.task_id, facts)
                     sent += self._run_and_save(
                         s, inst, d, wf, snap, SYSTEM, None,
-                        before=lambda wf=wf, tid=sub.task_id: messaging.update_task(wf, tid))
+                        before=lambda wf=wf, tid=sub.task_id: messaging.update_task(wf, tid),
+                        cause=cause)
                 if not targets:
                     msg.status, msg.reason = "unmatched", "the waiting task no longer waits"
                     return []
@@ -213,12 +214,26 @@ class SchedulingMixin:
                                                          update=False):
                 raise InvalidInput(f"process {d.process_id} does not start on {msg.name}")
             msg.status, msg.delivered_at, msg.target_instance_id = "delivered", now, inst.id
-            self._audit(s, "message.delivered", SYSTEM, inst,
-                        details={"message_id": msg.id, "name": msg.name,
-                                 "from_instance": msg.sender_instance_id})
             tid = starts[0].task_id
+            self._audit_received(s, inst, wf, tid, facts)
             return self._run_and_save(s, inst, d, wf, snap, SYSTEM, None,
-                                      before=lambda: messaging.update_task(wf, tid))
+                                      before=lambda: messaging.update_task(wf, tid),
+                                      cause=cause)
+
+    def _audit_received(self, s: Session, inst: ProcessInstance, wf, task_id: str,
+                        facts: dict) -> None:
+        """``message.received`` in the receiving instance's stream: the message (name, id),
+        sender and recipient office, referral and case, and the element that caught it.
+        The recipient office is the catching element's lane when the listeners name none."""
+        task = cancellation.find_task(wf, task_id)
+        element = task.task_spec.bpmn_id if task is not None else None
+        details = {**facts, "to_instance": inst.id, "element": element}
+        if details.get("to_office") is None and task is not None:
+            details["to_office"] = task.task_spec.lane
+        if details.get("case_id") is None:
+            details["case_id"] = inst.case_ref
+        self._audit(s, "message.received", SYSTEM, inst, element=element,
+                    office=details.get("to_office"), details=details)
 
     def cancel(self, instance_id: int, *, reason: str, actor: Actor = SYSTEM) -> bool:
         """Cancel a running instance: its open tasks leave every worklist. False if not running."""
@@ -275,10 +290,11 @@ class SchedulingMixin:
         """Send a message from outside any process (e.g. a consent revocation); delivered now."""
         with engine_clock.using(self._tick()):
             with self.db.unit_of_work() as s:
-                ids = messaging.write_message(s, name, payload, None, self.now(),
-                                              self.message_listeners)
-                self._audit(s, "message.sent", actor, None,
-                            details={"name": name, "message_id": ids[0]})
+                stored = messaging.write_message(s, name, payload, None, self.now(),
+                                                 self.message_listeners)
+                for m in stored:
+                    self._audit_sent(s, actor, None, m)
+                ids = [m.message_id for m in stored]
             self.deliver(ids)
             return ids
 

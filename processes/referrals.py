@@ -34,6 +34,12 @@ class ReferralListener:
     def __init__(self, offices: OfficeRegistry) -> None:
         self.offices = offices
 
+    def audit_facts(self, session: Session, msg: Message, payload: dict) -> dict | None:
+        """Offices, referral, case and reason code for the message's audit entries."""
+        from processes import message_audit
+
+        return message_audit.facts(session, msg, payload)
+
     def __call__(self, session: Session, msg: Message, payload: dict, now: datetime) -> None:
         rid = payload.get("referral_id")
         if not rid:
@@ -53,7 +59,8 @@ class ReferralListener:
             target = "suspended_consent_revoked"
         if ref.state not in allowed:
             return  # late or duplicate message: the referral keeps its state
-        _audit_change(session, now, rid, ref.state, target, msg.name)
+        _audit_change(session, now, rid, ref.state, target, msg.name, case_id=ref.case_id,
+                      reason=payload.get("reason"))
         ref.state = target
         if target == "acknowledged":
             ref.acknowledged_at = now
@@ -66,7 +73,8 @@ class ReferralListener:
         if session.get(Referral, rid) is not None:
             return
         office = self.offices.get(str(payload.get("office")))
-        _audit_change(session, now, rid, None, "sent", msg.name)
+        _audit_change(session, now, rid, None, "sent", msg.name,
+                      case_id=str(payload.get("case_id") or "") or None)
         session.add(Referral(
             referral_id=rid, case_id=str(payload.get("case_id") or "") or None,
             office=office.code, purpose=payload.get("purpose"), state="sent",
@@ -78,10 +86,17 @@ class ReferralListener:
 
 
 def _audit_change(session: Session, now: datetime, rid: str, old: str | None, new: str,
-                  message: str) -> None:
+                  message: str, *, case_id: str | None = None, reason=None) -> None:
+    """``referral.status_changed`` with the referral, its case and the reason code of a
+    withdrawal (``message_audit.REASONS`` only: never a free-text reason)."""
+    from processes.message_audit import REASONS
+
+    details = {"referral_id": rid, "case_id": case_id, "from": old, "to": new,
+               "message": message}
+    if reason in REASONS:
+        details["reason"] = reason
     add_at_commit(session, AuditEvent(at=now, event_type="referral.status_changed",
-                                      details={"referral_id": rid, "from": old, "to": new,
-                                               "message": message}))
+                                      details=details))
 
 
 def list_referrals(db: Database, *, now: datetime, case_id: str | None = None,

@@ -36,9 +36,12 @@ _TEXT_KEYS = frozenset({"error", "message", "note", "text", "comment"})
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 COMPLETED = 64
 # audit events that start a processing step of an instance (who and when of that step)
-STEP_EVENTS = ("instance.started", "task.completed", "timer.fired", "message.delivered",
-               "instance.retried", "instance.migrated", "instance.cancelled",
+STEP_EVENTS = ("instance.started", "task.completed", "timer.fired", "message.received",
+               "message.delivered", "instance.retried", "instance.migrated", "instance.cancelled",
                "instance.data_rewritten", "case.pseudonymised")
+
+# a message caught by an instance (``message.delivered`` in entries written before 14.3)
+MESSAGE_STEPS = ("message.received", "message.delivered")
 
 
 # ---------------------------------------------------------------- filters
@@ -316,7 +319,7 @@ def replay(db: Database, instance_id: int, xml: str | None, case_ref: str | None
                         and e.id > after), None)
         elif el["message"]:
             own = next((e for e in steps if e.id not in used
-                        and e.event_type == "message.delivered" and e.id > after), None)
+                        and e.event_type in MESSAGE_STEPS and e.id > after), None)
         if own is not None:
             used.add(own.id)
             pointer = own
