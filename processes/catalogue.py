@@ -1479,7 +1479,16 @@ def p0_forms(o: Office) -> dict[str, Form]:
                                  "offen (Teamleitung).",
                                  "The referral has been open for twice the processing time "
                                  "(team lead)."))
-    return {"ack": ack, "work": work, "close": close, "remind": remind, "escalate": escalate}
+    no_ack = acknowledge_form("p0-eskalation-eingang", ("Eskalation: Eingang nicht bestätigt",
+                                                        "Escalation: receipt not acknowledged"),
+                              ("Der Eingang der Vermittlung ist seit fünf Tagen nach Frist "
+                               "nicht bestätigt; die KIM-Koordination ist informiert "
+                               "(Teamleitung).",
+                               "Receipt of the referral has not been acknowledged five days "
+                               "after its due time; KIM coordination is informed (team "
+                               "lead)."))
+    return {"ack": ack, "work": work, "close": close, "remind": remind, "escalate": escalate,
+            "no_ack": no_ack}
 
 
 def _result_script(code: str, office_fields: list[Fld], proxy: bool) -> str:
@@ -1533,21 +1542,23 @@ def build_referral_protocol(o: Office) -> Process:
         'requested_service = referral.get("requested_service") or ""',
         'urgency = referral.get("urgency") or "normal"',
         "received_at = today()",
-        'sent_at = referral.get("sent_at") or received_at',
-        f'due_ack = referral.get("due_ack") or referral_due("{code}", "ack", sent_at)',
-        f'due_result = referral.get("due_result") or referral_due("{code}", "result", sent_at, '
-        'urgency != "normal")',
-        "escalate_at = add_days(sent_at, 2 * days_between(sent_at, due_result))",
+        'sent_at = referral.get("sent_at") or now()',
+        f'due_ack = due_time(referral.get("due_ack") or referral_due("{code}", "ack", '
+        "sent_at))",
+        f'due_result = due_time(referral.get("due_result") or referral_due("{code}", '
+        '"result", sent_at, urgency != "normal"))',
+        "escalate_at = due_in(sent_at, 2 * days_between(sent_at, due_result))",
         'original_receipt_date = referral.get("original_receipt_date") or received_at',
         'shared_data = referral.get("data") or {}',
         'referral_status = "sent"',
         "closed_no_cooperation = False",
         'outcome = "new"',
-    ), doc="Take the referral's dates; the acknowledgement is due at due_ack, the result at "
+    ), doc="Take the referral's due times (ISO 8601 with the Berlin offset, the ones the "
+           "referral record holds); the acknowledgement is due at due_ack, the result at "
            "due_result; the office escalates internally at sent + 2 x SLA.",
         basis=basis, rag=RAG_IN)
     p.user("Task_AckReferral", prefix + "Eingang bestätigen und Zuständigkeit prüfen",
-           forms["ack"], due="due_ack", props=proxy_props,
+           forms["ack"], due="due_time(due_ack)", props=proxy_props,
            doc="Acknowledge receipt and state whether the office is responsible; if not, name "
                "the responsible office (the original receipt date still counts, § 16 SGB I).",
            instructions="Vermittlung {{ referral_id }} ({{ purpose }}): {{ requested_service }}. "
@@ -1557,6 +1568,20 @@ def build_referral_protocol(o: Office) -> Process:
                        "referral_withdrawn", "withdrawal",
                        doc="KIM case management withdraws the referral: the task leaves the "
                            "queue.")
+    p.boundary_message("Bnd_EscalatedNoAck", "Eskalation: Eingang unbestätigt",
+                       "Task_AckReferral", "referral_escalated", "escalation",
+                       interrupting=False,
+                       doc="Five days after due_ack KIM case management escalates the "
+                           "unacknowledged referral (referral_escalated): the office's team "
+                           "lead is notified (non-interrupting).")
+    p.user("Task_TeamLeadNoAck", prefix + "Eskalation: Eingang nicht bestätigt",
+           forms["no_ack"], props={"role": "TEAM_LEAD", **proxy_props},
+           doc="The office's team lead takes up the referral whose receipt is unconfirmed "
+               "five days after its due time (KIM coordination has the escalation too).",
+           instructions="Vermittlung {{ referral_id }} ({{ purpose }}): Eingang war fällig am "
+                        "{{ due_ack }}.",
+           basis=f"{basis}; {TINTG}", rag=RAG_CHECK)
+    p.end("End_TeamLeadNoAck", "Eskalation zur Kenntnis genommen")
     p.xgw("Gw_Responsible", "Zuständig?", default="Flow_Gw_Responsible_End_Forwarded")
     p.end("End_Forwarded", "Vermittlung weitergeleitet", message="referral_forwarded",
           payload='{"referral_id": referral_id, "case_id": case_id, "office": office, '
@@ -1581,10 +1606,10 @@ def build_referral_protocol(o: Office) -> Process:
                      "management may withdraw the referral meanwhile.",
                  basis=basis, rag=RAG_DECIDE)
     p.boundary_timer("Bnd_DueResult", "Ergebnis fällig", sub_work, "timeDate",
-                     'iso_at(due_result, "08:00")',
+                     "due_time(due_result)",
                      doc="At due_result: reminder to the office (non-interrupting).")
     p.boundary_timer("Bnd_Escalate", "Doppelte Frist überschritten", sub_work, "timeDate",
-                     'iso_at(escalate_at, "08:00")',
+                     "due_time(escalate_at)",
                      doc="At sent + 2 x SLA: escalation to the office's team lead.")
     p.boundary_message("Bnd_WithdrawnWork", "Vermittlung zurückgenommen", sub_work,
                        "referral_withdrawn", "withdrawal",
@@ -1634,6 +1659,7 @@ def build_referral_protocol(o: Office) -> Process:
     p.flow("Bnd_Escalate", "Task_EscalateOverdue")
     p.flow("Task_EscalateOverdue", "End_Escalated")
     p.flow("Bnd_WithdrawnAck", "Task_RecordWithdrawal")
+    p.chain("Bnd_EscalatedNoAck", "Task_TeamLeadNoAck", "End_TeamLeadNoAck")
     p.flow("Bnd_WithdrawnWork", "Task_RecordWithdrawal")
     p.chain("Task_RecordWithdrawal", "Msg_WithdrawnResult", "End_Withdrawn")
 
@@ -1647,7 +1673,7 @@ def build_referral_protocol(o: Office) -> Process:
         first = "Call_SchoolEnrolment"
     else:
         r.user("Task_ProcessReferral", prefix + "Anliegen bearbeiten", forms["work"],
-               due="due_result", props=proxy_props,
+               due="due_time(due_result)", props=proxy_props,
                doc="Decide or act on the request under the office's own law and record the "
                    "result; ask for missing documents if needed.",
                instructions="Vermittlung {{ referral_id }} ({{ purpose }}): "
@@ -1901,15 +1927,17 @@ def build_single_referral() -> Process:
     r.script("Task_SendPrep", "Vermittlungsdaten zusammenstellen", _lines(
         "consent = find_consent(consents, office, purpose)",
         'consent_id = consent["consent_id"]',
-        "sent_at = today()",
+        "sent_at = now()",
         'due_ack = referral_due(office, "ack", sent_at)',
         'due_result = referral_due(office, "result", sent_at, urgency != "normal")',
-        "escalate_at = add_days(sent_at, 2 * days_between(sent_at, due_result))",
+        "escalate_at = due_in(sent_at, 2 * days_between(sent_at, due_result))",
         'shared_data = share_by_consent(consent["data_categories"], office, person, assessment, '
         '{"goals": goals})',
         'referral_status = "sent"',
-    ), doc="Compute due dates from the office's SLA and filter the case data to the "
-           "consent's categories (DP-05; case-manager notes are never included).",
+    ), doc="Compute the due times from the office's SLA (calendar days at the same Berlin "
+           "wall time, ISO 8601 with offset: the referral record and the timers use these "
+           "values) and filter the case data to the consent's categories (DP-05; "
+           "case-manager notes are never included).",
         basis=f"{TINTG}; § 67b SGB X", rag=RAG_FORMAL)
     r.throw("Msg_SendReferral", "Vermittlung senden", "referral_sent",
             '{"referral_id": referral_id, "case_id": case_id, "office": office, '
@@ -2007,13 +2035,17 @@ def build_single_referral() -> Process:
              doc="The referral ended before an acknowledgement (e.g. it was withdrawn).",
              basis=TINTG)
     a.end("End_EarlyResult", "Beendet", terminate=True)
-    a.wait("Tmr_DueAck", "Eingang fällig", "timeDate", 'iso_at(due_ack, "08:00")')
+    a.wait("Tmr_DueAck", "Eingang fällig", "timeDate", "due_time(due_ack)")
     a.user("Task_ChaseAck", "Eingang nicht bestätigt – nachfassen", chase, lane="KIM_CM",
            doc="The acknowledgement is overdue (overdue_ack): contact the office.",
            basis=TINTG, rag=RAG_COOP)
     a.end("End_Chased", "Nachgefasst")
-    a.wait("Tmr_EscalateAck", "Fünf Tage nach Frist", "timeDate",
-           'iso_at(add_days(due_ack, 5), "08:00")')
+    a.wait("Tmr_EscalateAck", "Fünf Tage nach Frist", "timeDate", "due_in(due_ack, 5)")
+    a.throw("Msg_EscalateNoAck", "Teamleitung der Stelle informieren", "referral_escalated",
+            '{"referral_id": referral_id, "case_id": case_id, "office": office, '
+            '"reason": "no_ack", "due_ack": due_ack, "escalated_at": now()}', lane="KIM_KO",
+            doc="Notify the receiving office's team lead (brief 4.2: escalation to KIM_KO "
+                "+ notification to the office TEAM_LEAD).")
     a.user("Task_EscalateNoAck", "Eskalation: Vermittlung unbeantwortet", escalate_ack,
            lane="KIM_KO", doc="Still no acknowledgement five days after due_ack: KIM "
                               "coordination takes it up with the office's team lead.",
@@ -2027,7 +2059,7 @@ def build_single_referral() -> Process:
     a.chain("Msg_Forwarded", "Task_ForwardReceived", "End_ForwardReceived")
     a.chain("Msg_EarlyResult", "Task_EarlyResult", "End_EarlyResult")
     a.chain("Tmr_DueAck", "Task_ChaseAck", "End_Chased")
-    a.chain("Tmr_EscalateAck", "Task_EscalateNoAck", "End_EscalatedAck")
+    a.chain("Tmr_EscalateAck", "Msg_EscalateNoAck", "Task_EscalateNoAck", "End_EscalatedAck")
 
     w = res
     w.start("Start_AwaitResult")
@@ -2052,12 +2084,12 @@ def build_single_referral() -> Process:
              doc="The documents went to the office; the next round waits again.",
              basis="§ 60 SGB I")
     w.end("End_InfoSent", "Unterlagen gesendet", terminate=True)
-    w.wait("Tmr_DueResult", "Ergebnis fällig", "timeDate", 'iso_at(due_result, "08:00")')
+    w.wait("Tmr_DueResult", "Ergebnis fällig", "timeDate", "due_time(due_result)")
     w.user("Task_ChaseResult", "Ergebnis überfällig – nachfassen", chase_result, lane="KIM_CM",
            doc="The result is overdue (overdue_result): contact the office.", basis=TINTG,
            rag=RAG_COOP)
     w.end("End_ChasedResult", "Nachgefasst")
-    w.wait("Tmr_EscalateResult", "Doppelte Frist", "timeDate", 'iso_at(escalate_at, "08:00")')
+    w.wait("Tmr_EscalateResult", "Doppelte Frist", "timeDate", "due_time(escalate_at)")
     w.user("Task_EscalateNoResult", "Eskalation: Ergebnis überfällig", escalate_result,
            lane="KIM_KO", doc="The referral is open for twice its SLA: KIM coordination "
                               "takes it up.", basis=TINTG, rag=RAG_COOP)
@@ -4112,6 +4144,7 @@ def build_permit_watch() -> Process:
     c.script("Task_Fortgeltung", "Fortgeltung vermerken", _lines(
         'fiktion_status = "fortgeltung_81_4_s1"',
         "fiktion_warning = None",
+        "deadline_critical = False",
         _referral_script("ABH", "ABH:AUFENTHALT", '"Verlängerung / Fiktionsbescheinigung '
                          'ausstellen (§ 81 Abs. 4 S. 1, Abs. 5 AufenthG)"'),
     ), doc="Applied before expiry: the old title continues (Fortgeltungsfiktion).",
@@ -4173,6 +4206,10 @@ def build_permit_watch() -> Process:
     r.end("End_Applied", "Antrag erfasst", terminate=True)
     r.wait("Tmr_Missing", "4 Wochen vor Ablauf", "timeDate",
            'iso_at(add_days(permit_valid_until, -28), "08:00")')
+    r.script("Task_MarkCritical", "Fall fristkritisch vermerken", "deadline_critical = True",
+             doc="Four weeks before expiry without an application the case is deadline "
+                 "critical (case flag deadline_critical).",
+             basis="§ 81 Abs. 4 S. 1 AufenthG", rag=RAG_IN)
     r.pgw("Gw_MissingFork", "Beide informieren")
     r.user("Task_RenewalMissing", "Verlängerungsantrag fehlt – 4 Wochen bis Ablauf",
            missing_cm, props={"deadline_critical": "true"},
@@ -4186,6 +4223,13 @@ def build_permit_watch() -> Process:
     r.end("End_MissingKo", lane="KIM_KO")
     r.wait("Tmr_Expired", "Tag nach Ablauf", "timeDate",
            'iso_at(add_days(permit_valid_until, 1), "00:05")')
+    r.script("Task_MarkNoFiktion", "Keine Fortgeltungsfiktion vermerken", _lines(
+        'fiktion_status = "keine_fiktion_verspaetet"',
+        'fiktion_warning = "FIKTION_NOT_TRIGGERED"',
+        "deadline_critical = True",
+    ), doc="The permit expired without an application: no fiction by law (warning "
+           "FIKTION_NOT_TRIGGERED); only an order of the ABH can help.",
+        basis="§ 81 Abs. 4 S. 3 AufenthG", rag=RAG_IN)
     r.user("Task_LateApplication", "Verspäteter Antrag – Fortgeltungsanordnung beantragen "
            "(§ 81 Abs. 4 S. 3 AufenthG)", late, props={"priority": "critical"},
            doc="The permit has expired without an application: file it now and ask for an "
@@ -4199,12 +4243,12 @@ def build_permit_watch() -> Process:
     r.flow("Gw_PrepApplied", "End_AppliedEarly", "renewal_applied == True", name="ja")
     r.flow("Gw_PrepApplied", "Task_RecordRenewalApplication", name="nein")
     r.flow("Task_RecordRenewalApplication", "End_Applied")
-    r.chain("Tmr_Missing", "Gw_MissingFork")
+    r.chain("Tmr_Missing", "Task_MarkCritical", "Gw_MissingFork")
     r.flow("Gw_MissingFork", "Task_RenewalMissing")
     r.flow("Gw_MissingFork", "Task_RenewalMissingKo")
     r.flow("Task_RenewalMissing", "End_MissingCm")
     r.flow("Task_RenewalMissingKo", "End_MissingKo")
-    r.chain("Tmr_Expired", "Task_LateApplication", "End_AppliedLate")
+    r.chain("Tmr_Expired", "Task_MarkNoFiktion", "Task_LateApplication", "End_AppliedLate")
     return p
 
 

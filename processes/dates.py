@@ -14,6 +14,14 @@ Conventions:
 * Age (``age_on``): BGB § 187 Abs. 2 S. 2 counts the birthday itself, so a year of life is
   complete at the end of the day before the birthday and the person is older from its start.
   Born 29 Feb: in a common year the year ends with 28 Feb (§ 188 Abs. 3), older from 1 Mar.
+* Due times (one rule, written and read the same everywhere: the referral record, timers,
+  task due dates and the case page): a due time is a moment, written as ISO 8601 with the
+  Berlin offset ("2026-03-31T15:37:00+02:00"). ``due_in(start, n)`` is ``n`` calendar days
+  after the moment ``start`` at the same Berlin wall time (so a referral sent at 15:37 in winter
+  time is due at 15:37 in summer time, not an hour off); ``due_time(value)`` reads one back:
+  with an offset as is, a naive datetime as Berlin wall time, a bare date (written by older
+  process versions) as 08:00 Berlin time, which is when their timers (``iso_at(d, "08:00")``)
+  fire.
 * Business days: Monday-Friday that are not public holidays of the given German state
   (``holidays.Germany``; two-letter code such as "NW", "BE", or the state's German name).
   24 and 31 December are no public holidays, so they count as business days.
@@ -234,6 +242,53 @@ def iso_at(d: DateLike, at: str = "00:00") -> str:
     return local.astimezone(UTC).astimezone(BERLIN).isoformat()
 
 
+# --- due times (see the module docstring) -------------------------------------------------------
+
+BARE_DATE_DUE_AT = time(8, 0)
+
+
+def to_moment(value: DateLike) -> datetime:
+    """A due time as an aware datetime in Europe/Berlin (the reading rule of due times)."""
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo is not None else value.replace(tzinfo=BERLIN)
+    elif isinstance(value, date):
+        moment = datetime.combine(value, BARE_DATE_DUE_AT, tzinfo=BERLIN)
+    elif isinstance(value, str):
+        text = value.strip()
+        try:
+            day = date.fromisoformat(text)
+        except ValueError:
+            try:
+                parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            except ValueError:
+                raise ValueError(
+                    f"not an ISO date or datetime: {value!r} (expected e.g. "
+                    "'2026-03-31T15:37:00+02:00')") from None
+            return to_moment(parsed)
+        return to_moment(day)
+    else:
+        raise ValueError(  # noqa: TRY004
+            f"expected a date, datetime or ISO string, got {type(value).__name__}: {value!r}")
+    # normalise through UTC: a wall time in the spring-forward gap moves past it
+    return moment.astimezone(UTC).astimezone(BERLIN)
+
+
+def due_time(value: DateLike) -> str:
+    """A due time written the one way: ISO 8601 with the Berlin offset, to the second."""
+    return to_moment(value).isoformat(timespec="seconds")
+
+
+def due_in(start: DateLike, n: int) -> str:
+    """The due time ``n`` calendar days after the moment ``start``, at the same Berlin wall
+    time (across a change of summer/winter time too), as ISO 8601 with the Berlin offset."""
+    begin = to_moment(start)
+    try:
+        day = begin.date() + timedelta(days=_int(n, "n"))
+    except OverflowError:
+        raise ValueError(f"date out of range: {start!r} + {n} days") from None
+    return due_time(datetime.combine(day, begin.time(), tzinfo=BERLIN))
+
+
 HELPERS: dict[str, Callable[..., Any]] = {
     "today": today,
     "now": now,
@@ -246,4 +301,6 @@ HELPERS: dict[str, Callable[..., Any]] = {
     "days_until": days_until,
     "age_on": age_on,
     "iso_at": iso_at,
+    "due_in": due_in,
+    "due_time": due_time,
 }

@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ from typing import Any
 from engine import clock
 from processes.dataprotection import NEVER_SHARED as DP_NEVER_SHARED
 from processes.dataprotection import Policy
-from processes.dates import age_on, to_date
+from processes.dates import age_on, due_in, to_date
 from processes.offices import OfficeRegistry, UnknownOffice
 
 # --- data categories (brief 5.2/5.3) --------------------------------------------------------------
@@ -262,12 +262,17 @@ def make_helpers(registry: OfficeRegistry | None = None, *,
 
     def referral_due(office: str, kind: str = "result", start: Any = None,
                      urgent: bool = False) -> str:
-        """Due date of a referral sent on ``start`` (default today) under the office's SLA.
+        """Due of a referral sent at ``start`` under the office's SLA: for a moment (an ISO
+        datetime such as ``now()``) the due time, the same Berlin wall time that many calendar
+        days later (``processes.dates.due_in``, the one rule the referral record and the
+        timers share); for a day (default today) the due day.
         WOHN results are due after 2 days when the referral is urgent (brief 4.1) [D]."""
-        begin = _day(start) or _today()
         days = sla_days(office, kind)
         if urgent and office == "WOHN" and kind == "result":
             days = min(days, 2)
+        if isinstance(start, datetime) or (isinstance(start, str) and "T" in start):
+            return due_in(start, days)
+        begin = _day(start) or _today()
         return (begin + timedelta(days=days)).isoformat()
 
     def default_purpose(office: str) -> str:

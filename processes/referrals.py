@@ -3,7 +3,7 @@ processes exchange (brief 4.1), with due dates from the receiving office's SLA."
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timezone
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -80,9 +80,25 @@ class ReferralListener:
             office=office.code, purpose=payload.get("purpose"), state="sent",
             sender_instance_id=msg.sender_instance_id, sent_at=now,
             consent_id=payload.get("consent_id"),
-            due_ack=now + timedelta(days=office.sla_ack_days),
-            due_result=now + timedelta(days=office.sla_result_days),
+            due_ack=due_at(payload.get("due_ack"), now, office.sla_ack_days),
+            due_result=due_at(payload.get("due_result"), now, office.sla_result_days),
         ))
+
+
+def due_at(value, sent: datetime, days: int) -> datetime:
+    """The record's due time: the one the sending process computed and armed its timers on
+    (``due_ack``/``due_result`` of the payload, read by ``processes.dates.to_moment``), else
+    ``days`` calendar days after ``sent`` at the same Berlin wall time (``dates.due_in``).
+    Never ``sent + timedelta(days=...)`` in UTC: across a change of time that is an hour off
+    the Berlin wall time the timers use."""
+    from processes import dates
+
+    if value not in (None, ""):
+        try:
+            return dates.to_moment(value).astimezone(timezone.utc)
+        except (ValueError, TypeError):
+            pass  # a malformed value in a payload: fall back to the office's SLA
+    return dates.to_moment(dates.due_in(sent, days)).astimezone(timezone.utc)
 
 
 def _audit_change(session: Session, now: datetime, rid: str, old: str | None, new: str,

@@ -196,9 +196,16 @@ def test_referral_state_machine(engine):
     # ABH's SLA from offices.toml: acknowledgement 5 days, result 28 days
     from datetime import datetime
 
-    sent = datetime.fromisoformat(ref["sent_at"])
-    assert datetime.fromisoformat(ref["due_ack"]) - sent == timedelta(days=5)
-    assert datetime.fromisoformat(ref["due_result"]) - sent == timedelta(days=28)
+    from engine.clock import BERLIN
+
+    # calendar days at the same Berlin wall time (sent in winter time, 2 March; the result is
+    # due on 30 March in summer time: 28 days on the calendar, 27 days 23 hours in UTC)
+    sent = datetime.fromisoformat(ref["sent_at"]).astimezone(BERLIN)
+    due_ack = datetime.fromisoformat(ref["due_ack"]).astimezone(BERLIN)
+    due_result = datetime.fromisoformat(ref["due_result"]).astimezone(BERLIN)
+    assert due_ack.replace(tzinfo=None) - sent.replace(tzinfo=None) == timedelta(days=5)
+    assert due_result.replace(tzinfo=None) - sent.replace(tzinfo=None) == timedelta(days=28)
+    assert due_result.utcoffset() - sent.utcoffset() == timedelta(hours=1)
     _send(engine, "referral_result", outcome="granted")  # not allowed before acknowledgement
     assert _state(engine) == "sent"
     _send(engine, "referral_acknowledged")

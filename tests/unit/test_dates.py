@@ -369,6 +369,8 @@ def test_helpers_registry() -> None:
         "days_until",
         "age_on",
         "iso_at",
+        "due_in",
+        "due_time",
     }
     assert all(HELPERS[name] is getattr(dates, name) for name in HELPERS)
 
@@ -389,3 +391,34 @@ def test_results_are_json_values() -> None:
             iso_at(today(), "08:00"),
         ]
     assert json.loads(json.dumps(values)) == values
+
+
+# --- due times (one rule for writing and reading them) -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("start", "n", "expected"),
+    [
+        ("2026-01-12T15:37:00+01:00", 5, "2026-01-17T15:37:00+01:00"),  # winter time
+        ("2026-07-13T15:37:00+02:00", 5, "2026-07-18T15:37:00+02:00"),  # summer time
+        ("2026-03-26T15:37:00+01:00", 5, "2026-03-31T15:37:00+02:00"),  # into summer time
+        ("2026-10-22T15:37:00+02:00", 5, "2026-10-27T15:37:00+01:00"),  # into winter time
+        ("2026-03-26T14:37:00Z", 5, "2026-03-31T15:37:00+02:00"),  # UTC in, Berlin out
+        ("2026-03-28T02:30:00+01:00", 1, "2026-03-29T03:30:00+02:00"),  # lands in the gap
+        ("2026-03-02", 5, "2026-03-07T08:00:00+01:00"),  # a bare day: 08:00 Berlin
+    ],
+)
+def test_due_in_keeps_the_berlin_wall_time(start: str, n: int, expected: str) -> None:
+    assert dates.due_in(start, n) == expected
+
+
+def test_due_time_reads_every_spelling_to_the_same_instant() -> None:
+    instant = datetime(2026, 3, 31, 13, 37, tzinfo=UTC)
+    for spelling in ("2026-03-31T15:37:00+02:00", "2026-03-31T13:37:00Z",
+                     "2026-03-31T15:37:00", datetime(2026, 3, 31, 15, 37), instant):
+        assert datetime.fromisoformat(dates.due_time(spelling)) == instant
+    assert dates.due_time("2026-12-01") == "2026-12-01T08:00:00+01:00"
+    with pytest.raises(ValueError, match="ISO"):
+        dates.due_time("31.03.2026")
+    with pytest.raises(ValueError):
+        dates.due_time(None)  # type: ignore[arg-type]

@@ -102,9 +102,12 @@ def _render(instances: list[dict], *, case_ref: str | None, consent_values: dict
     manage = bool(case_ref) and visibility.may_manage_consents(g.user)
     consent_view = consent_form_context(case_ref, values=consent_values,
                                         error=consent_error) if manage else None
+    from web import deadlines  # the "Fristen / Deadlines" section (web/deadlines.py)
+
     return render_template("case.html", case_ref=case_ref, instances=views, events=events,
                            element_names=names, nav="cases", consent_view=consent_view,
-                           may_report=bool(case_ref) and may_access_report(g.user))
+                           may_report=bool(case_ref) and may_access_report(g.user),
+                           deadlines=deadlines.for_case(case_ref, views))
 
 
 def may_access_report(user) -> bool:
