@@ -46,10 +46,11 @@ def init_app(app: Flask) -> Api:
         },
     )
     api = Api(app)
-    from web.api import docs, dp_routes, routes
+    from web.api import case_routes, docs, dp_routes, routes
 
     api.register_blueprint(routes.blp)
     api.register_blueprint(dp_routes.blp)
+    api.register_blueprint(case_routes.blp)
     if not app.config["LOTSE_SETTINGS"].is_production:  # 404 in production: no such route
         api.register_blueprint(dp_routes.test_blp)
     app.register_blueprint(docs.bp)

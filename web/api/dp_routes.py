@@ -179,13 +179,22 @@ def revoke_consent(body, consent_id):
 @errors(blp, 403, 404)
 def access_report(case_ref):
     """The Art. 15 GDPR access report of the case's person (case manager of KIM_CM or the
-    data-protection officer); generating it writes ``data.export``."""
+    data-protection officer, as on the page; everyone else 403, auditors too); generating
+    it writes ``data.export``. An unknown case is 404 CASE_NOT_FOUND."""
     from web.ui.cases import may_access_report
 
     if not may_access_report(g.user):
-        raise Forbidden("only the case manager (KIM_CM) or the data-protection officer")
-    return build_access_report(services().engine, _ref(case_ref), actor=actor(),
-                               policy=visibility.policy())
+        raise Forbidden("nur das Fallmanagement (KIM_CM) oder die/der Datenschutzbeauftragte"
+                        " / only the case manager (KIM_CM) or the data-protection officer")
+    ref = _ref(case_ref)
+    try:
+        return build_access_report(services().engine, ref, actor=actor(),
+                                   policy=visibility.policy())
+    except CaseNotFound:
+        raise
+    except NotFound:
+        raise CaseNotFound(f"Fall {ref} nicht gefunden / case {ref} not found",
+                           case_ref=ref) from None
 
 
 # ---------------------------------------------------------------- audit log
