@@ -186,6 +186,41 @@ def safe_details(details: dict | None) -> dict:
     return safe_value(dict(details or {}))
 
 
+# the detail fields an auditor reads in every entry that names them, in this order, with
+# their label (web/i18n_dp.py); values of a fixed vocabulary get a label of their own
+FACT_FIELDS = (
+    ("name", "audit.f.name"), ("message_id", "audit.f.message_id"),
+    ("from_office", "audit.f.from_office"), ("to_office", "audit.f.to_office"),
+    ("referral_id", "audit.f.referral_id"), ("from_instance", "audit.f.from_instance"),
+    ("to_instance", "audit.f.to_instance"), ("element", "audit.f.element"),
+    ("task_id", "audit.f.task_id"), ("from", "audit.f.state_from"),
+    ("to", "audit.f.state_to"), ("reason", "audit.f.reason"), ("cause", "audit.f.cause"),
+    ("trigger", "audit.f.trigger"), ("trigger_kind", "audit.f.trigger_kind"),
+    ("by_message", "audit.f.by_message"), ("outcome", "audit.f.outcome"),
+)
+_VOCABULARY = {"reason": "audit.reason.", "cause": "audit.reason.",
+               "trigger_kind": "audit.kind.", "outcome": "audit.outcome.",
+               "from": "referral.state.", "to": "referral.state."}
+_ELEMENT_FIELDS = frozenset({"element", "trigger"})
+
+
+def facts(details: dict | None) -> list[dict]:
+    """The named fields of an entry's (already safe) details for the pages: label key,
+    value, the label key of a vocabulary value, and whether the value is a diagram
+    element (shown by its name)."""
+    details = details or {}
+    out = []
+    for key, label in FACT_FIELDS:
+        value = details.get(key)
+        if value in (None, "", [], {}) or isinstance(value, dict | list):
+            continue
+        prefix = _VOCABULARY.get(key)
+        out.append({"key": key, "label": label, "value": value,
+                    "value_key": f"{prefix}{value}" if prefix else None,
+                    "element": key in _ELEMENT_FIELDS})
+    return out
+
+
 def row_dict(e: AuditEvent, cases: dict[int, str | None] | None = None) -> dict:
     details = safe_details(e.details)
     case = details.get("case_id") if isinstance(details.get("case_id"), str) else None

@@ -164,3 +164,76 @@ def test_access_report_page(live_server, page, eng):
     expect(page.get_by_role("heading", level=1)).to_have_text(
         "Access report (Art. 15 GDPR) – case REP-1")
     axe_check(page, "access report en")
+
+
+def _fact(row, key: str) -> str:
+    return row.locator(f'[data-fact="{key}"] dd').inner_text()
+
+
+def test_case_audit_page_names_messages_offices_and_reasons_in_german(live_server, page,
+                                                                     eng):
+    """Issue 14.3: the case timeline shows, labelled in German, which office sent which
+    message to which office for which referral, who received it, and why a task went."""
+    from datetime import timedelta
+
+    from processes.consent import record_consent, revoke_consent
+
+    eng.deploy_files(B.files(cm__bpmn=referral_process(), office__bpmn=office_process("JC")))
+    eng.deploy([BPMN_DIR / "kim_consent_followup"])
+    today = eng.now().date()
+    consent = record_consent(eng, case_id="R-1", office="JC", purpose="JC:SGB2",
+                             categories=["IDENT", "FINANCE"], valid_from=today,
+                             valid_until=today + timedelta(days=365))
+    cm = Actor(user="cm.demo", offices=frozenset({"KIM_CM"}))
+    eng.start("test_dp_referral", dict(REF_DATA), "R-1", actor=cm)
+    (prep,) = eng.tasks(office="KIM_CM")
+    eng.complete(prep["task_id"], {}, actor=cm)  # the referral goes out to JC
+    (ack,) = eng.tasks(office="JC")
+    eng.complete(ack["task_id"], {}, actor=Actor(user="jc.demo", offices=frozenset({"JC"})))
+    (work,) = eng.tasks(office="JC")
+    revoke_consent(eng, consent["consent_id"], actor=cm)
+    assert eng.tasks(office="JC") == []
+
+    log_in(page, live_server, "auditor.demo")
+    page.goto(live_server.url + "/audit/cases/R-1")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Prüfverlauf Fall R-1")
+    table = page.locator("#audit-entries")
+    sent = table.locator('tr[data-event="message.sent"]').filter(has_text="referral_sent")
+    expect(sent).to_have_count(1)
+    assert "Von Stelle" in sent.inner_text() and "An Stelle" in sent.inner_text()
+    assert (_fact(sent, "from_office"), _fact(sent, "to_office")) == ("KIM_CM", "JC")
+    assert _fact(sent, "referral_id") == "R-1-R1"
+    message_id = _fact(sent, "message_id")
+    received = table.locator('tr[data-event="message.received"]').filter(has_text=message_id)
+    expect(received).to_have_count(1)
+    assert "Nachricht empfangen" in received.inner_text()
+    assert _fact(received, "to_office") == "JC" and _fact(received, "name") == "referral_sent"
+    answer = table.locator('tr[data-event="message.sent"]').filter(
+        has_text="referral_acknowledged")
+    assert (_fact(answer, "from_office"), _fact(answer, "to_office")) == ("JC", "KIM_CM")
+    withdrawn = table.locator('tr[data-event="message.sent"]').filter(
+        has_text="referral_withdrawn")
+    assert _fact(withdrawn, "reason") == "Einwilligung widerrufen"
+    status = table.locator('tr[data-event="referral.status_changed"]').filter(
+        has_text="ausgesetzt")
+    assert _fact(status, "to") == "ausgesetzt: Einwilligung widerrufen"
+    assert _fact(status, "reason") == "Einwilligung widerrufen"
+    gone = table.locator('tr[data-event="task.cancelled"]').filter(has_text=work["task_id"])
+    expect(gone).to_have_count(1)
+    assert "Aufgabe abgebrochen" in gone.inner_text()
+    assert _fact(gone, "element") == "Anliegen bearbeiten"  # by its name in the diagram
+    assert _fact(gone, "reason") == "Vorgang abgebrochen"
+    assert _fact(gone, "cause") == "Einwilligung widerrufen"
+    axe_check(page, "case timeline with messages")
+    _no_names(page, "case timeline with messages")
+    for secret in ("private note", "diabetes"):
+        assert secret not in page.content()
+
+    # the auditor's search still filters, now also by the receiving office
+    page.goto(live_server.url + "/audit?event_type=message.received&office=JC")
+    rows = page.locator("#audit-entries tbody tr")
+    expect(rows).to_have_count(1)
+    assert _fact(rows.first, "referral_id") == "R-1-R1"
+    axe_check(page, "audit search message.received")
+    page.goto(live_server.url + "/audit/cases/R-1?lang=en")
+    assert "From office" in page.locator("#audit-entries").inner_text()

@@ -39,7 +39,8 @@ def audit_search():
                             page_after=after)
     return render_template("audit_search.html", nav="audit", rows=rows, next_after=nxt,
                            f=f, args=_filter_args(), event_types=aq.event_types(db),
-                           offices=[o.code for o in services().offices])
+                           offices=[o.code for o in services().offices],
+                           audit_facts=aq.facts)
 
 
 def _export(rows: list[dict], fmt: str, name: str) -> Response:
@@ -83,7 +84,8 @@ def audit_case(case_ref: str):
         names.update(cq.element_names(cq.diagram_xml(db, inst["definition_id"],
                                                      inst["process_id"])))
     return render_template("audit_case.html", nav="audit", case_ref=case_ref,
-                           instances=instances, rows=rows, reads=reads, element_names=names)
+                           instances=instances, rows=rows, reads=reads, element_names=names,
+                           audit_facts=aq.facts)
 
 
 @bp.get("/audit/cases/<path:case_ref>/export.<any(csv, json):fmt>")
@@ -113,7 +115,8 @@ def audit_replay(instance_id: int):
                             entries=len(rep["entries"]))
     return render_template("audit_replay.html", nav="audit", inst=inst, rep=rep,
                            states=states, has_diagram=xml is not None,
-                           diagram_url=url_for("ui.diagram", instance_id=instance_id))
+                           diagram_url=url_for("ui.diagram", instance_id=instance_id),
+                           audit_facts=aq.facts)
 
 
 @bp.get("/audit/verify")
