@@ -70,6 +70,8 @@ RULES: dict[str, str] = {
     "dead-end": "a flow node other than an end event has no outgoing sequence flow",
     "back-edge-loop": "sequence flows form a cycle (SpiffWorkflow's depth trap)",
     "message-without-correlation": "a thrown or caught message carries no referral_id/case_id",
+    "reference-missing": "a sequence flow's source or target, or the activity a boundary event "
+    "is attached to, is not given or names no element of the same process or subprocess",
     "message-without-name": "a message event or task names no message (messageRef) or the "
     "message has no name",
     "decision-missing": "a business rule task names no decision",
@@ -177,6 +179,7 @@ class _Linter:
         self.catches: list[tuple[str, str, str]] = []  # (file, element, message name)
         self.uncorrelated: list[tuple[str, str, str, str]] = []  # (file, element, name, why)
         self.design_only: list[Finding] = []  # errors the modeler refuses but deploy accepts
+        self._ids: set[str] = set()  # every element id of the document being checked
 
     def add(
         self,
@@ -248,6 +251,7 @@ class _Linter:
                         "element id is reserved by the engine; rename it (e.g. StartEvent_1)",
                     )
             messages = {m.get("id"): m.get("name") for m in root.iter(f"{{{BPMN_NS}}}message")}
+            self._ids = {el.get("id") for el in root.iter() if isinstance(el.tag, str)} - {None}
             for proc in _children(root, "process"):
                 executable = proc.get("isExecutable") == "true"
                 any_executable |= executable
@@ -335,6 +339,8 @@ class _Linter:
                 if any((f.file, f.element) == where and f.severity == ERROR
                        for f in self.findings):
                     continue  # already explained in Lotse's words (e.g. decision-missing)
+                if any(f.file == fname and f.rule == "reference-missing" for f in self.findings):
+                    continue  # SpiffWorkflow trips over the dangling reference, reported above
                 self.add("bpmn-invalid", ERROR, *where, _message(exc, [t for _n, t in self.docs]))
 
     # ------------------------------------------------------------------ structure
@@ -343,6 +349,7 @@ class _Linter:
         flows = [f for f in _children(level, "sequenceFlow")]
         out: dict[str, list] = {nid: [] for nid in nodes}
         incoming: dict[str, int] = {nid: 0 for nid in nodes}
+        self._references(fname, level, nodes, flows)
         for f in flows:
             src, dst = f.get("sourceRef"), f.get("targetRef")
             if src in out:
@@ -357,6 +364,46 @@ class _Linter:
                 self._gateway(fname, el, out[nid])
         if _local(level) != "adHocSubProcess":
             self._reachability(fname, level, nodes, out, incoming)
+
+    def _references(self, fname: str, level, nodes: dict, flows: list) -> None:
+        """Each sequence flow connects two flow nodes of ``level`` and each boundary event is
+        attached to an activity of ``level``; SpiffWorkflow otherwise drops the flow or the
+        event silently or fails with a message about something else."""
+        where = (f"process '{level.get('id')}'" if _local(level) == "process"
+                 else f"subprocess {_label(level)}")
+        for f in flows:
+            for attr, role in (("sourceRef", "source"), ("targetRef", "target")):
+                ref = (f.get(attr) or "").strip()
+                if not ref:
+                    problem = (f"has no {role} ({attr}): connect it to the element it "
+                               f"{'comes from' if role == 'source' else 'leads to'}")
+                elif ref in nodes:
+                    continue
+                else:
+                    problem = f"has {role} ({attr}) '{ref}', " + self._missing(ref, where)
+                self.add("reference-missing", ERROR, fname, f.get("id"),
+                         f"sequence flow {_label(f)} {problem}")
+        for nid, el in nodes.items():
+            if _local(el) != "boundaryEvent":
+                continue
+            ref = (el.get("attachedToRef") or "").strip()
+            if not ref:
+                problem = "is attached to no activity (attachedToRef)"
+            elif ref in nodes and _local(nodes[ref]) in ACTIVITIES:
+                continue
+            elif ref in nodes:
+                problem = (f"is attached to '{ref}', a {_local(nodes[ref])}: a boundary event "
+                           "belongs on a task, subprocess or call activity")
+            else:
+                problem = f"is attached to '{ref}', " + self._missing(ref, where)
+            self.add("reference-missing", ERROR, fname, nid,
+                     f"boundary event {_label(el)} {problem}")
+
+    def _missing(self, ref: str, where: str) -> str:
+        if ref in self._ids:
+            return (f"which is not a flow node of {where} (it lies elsewhere or is no task, "
+                    "event or gateway)")
+        return f"which does not exist in {where}"
 
     def _gateway(self, fname: str, gw, outgoing: list) -> None:
         default = gw.get("default")

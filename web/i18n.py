@@ -510,6 +510,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "designer.rule.back-edge-loop": ("Rücksprung-Schleife", "Back-edge loop"),
     "designer.rule.message-without-correlation": ("Nachricht ohne Zuordnung",
                                                   "Message without correlation"),
+    "designer.rule.reference-missing": ("Verweis ins Leere", "Dangling reference"),
     "designer.rule.message-without-name": ("Nachricht ohne Namen", "Message without name"),
     "designer.rule.decision-missing": ("Entscheidung fehlt", "Decision missing"),
     "designer.rule.unknown-function": ("Unbekannte Funktion", "Unknown function"),

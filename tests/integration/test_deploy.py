@@ -135,6 +135,31 @@ def test_user_task_form_must_exist_and_be_a_schema(engine):
     engine.deploy_files(B.files(x__bpmn=proc, **{"work-schema__json": B.simple_form("note")}))
 
 
+_BOUNDARY = ('<bpmn:boundaryEvent id="Bnd_Late" attachedToRef="{at}" cancelActivity="false">'
+             '<bpmn:timerEventDefinition><bpmn:timeDuration>"P1D"</bpmn:timeDuration>'
+             '</bpmn:timerEventDefinition></bpmn:boundaryEvent><bpmn:endEvent id="Ev_Late"/>'
+             + B.flow("F_late", "Bnd_Late", "Ev_Late") + "</bpmn:process>")
+
+
+@pytest.mark.parametrize(
+    "bad,element,words",
+    [
+        (('targetRef="Ev_End"', 'targetRef="Ev_Gone"'), "F_done", ["'Ev_Gone'", "target"]),
+        (('sourceRef="Ev_Start"', 'sourceRef="Ev_Gone"'), "F1", ["'Ev_Gone'", "source"]),
+        ((' targetRef="Ev_End"', ""), "F_done", ["no target"]),
+        (("</bpmn:process>", _BOUNDARY.format(at="Task_Gone")), "Bnd_Late", ["'Task_Gone'"]),
+        (("</bpmn:process>", _BOUNDARY.format(at="Gw")), "Bnd_Late",
+         ["'Gw'", "exclusiveGateway"]),
+    ],
+)
+def test_dangling_flow_or_boundary_event_refused(engine, bad, element, words):
+    """Deploy refuses a flow or boundary event that points at nothing, naming it and the
+    missing target, and not with SpiffWorkflow's unrelated message about another element."""
+    p = _refused(engine, x__bpmn=B.loop_process().replace(*bad))
+    assert [x["element"] for x in p] == [element], p
+    assert all(w in p[0]["problem"] for w in words), p
+
+
 def test_reserved_ids_refused(engine):
     p = _refused(engine, x__bpmn=B.loop_process().replace("Ev_Start", "Start"))
     assert p[0]["element"] == "Start"

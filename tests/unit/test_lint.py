@@ -313,6 +313,49 @@ def test_boundary_event_without_outgoing_flow_is_a_dead_end():
     assert [f.element for f in hits(lint(doc), "dead-end")] == ["Bnd"]
 
 
+def _boundary(attached: str | None) -> str:
+    at = f' attachedToRef="{attached}"' if attached is not None else ""
+    return (f'<bpmn:boundaryEvent id="Bnd"{at} cancelActivity="false">'
+            '<bpmn:timerEventDefinition><bpmn:timeDuration>"P1D"</bpmn:timeDuration>'
+            '</bpmn:timerEventDefinition></bpmn:boundaryEvent><bpmn:endEvent id="Ev_Late"/>'
+            + B.flow("F_late", "Bnd", "Ev_Late"))
+
+
+DANGLING = [
+    # (document, element the error names, words it must contain)
+    (chain(task()).replace('targetRef="Ev_End"', 'targetRef="Ev_Nope"'), "F1",
+     ["'F1'", "target", "'Ev_Nope'", "does not exist"]),
+    (chain(task()).replace('sourceRef="Ev_Start"', 'sourceRef="Ev_Nope"'), "F0",
+     ["'F0'", "source", "'Ev_Nope'", "does not exist"]),
+    (chain(task()).replace(' targetRef="Ev_End"', ""), "F1", ["'F1'", "no target"]),
+    (chain(task()).replace(' sourceRef="Ev_Start"', ""), "F0", ["'F0'", "no source"]),
+    (chain(task(), extra=_boundary("Task_Nope")), "Bnd",
+     ["'Bnd'", "'Task_Nope'", "does not exist"]),
+    (chain(task(), extra=_boundary(None)), "Bnd", ["'Bnd'", "attached to no activity"]),
+    (chain(task(), extra=_boundary("F1")), "Bnd", ["'Bnd'", "'F1'", "not a flow node"]),
+    (chain(task(), extra=_boundary("Ev_End")), "Bnd", ["'Bnd'", "'Ev_End'", "endEvent"]),
+]
+
+
+@pytest.mark.parametrize("doc,element,words", DANGLING)
+def test_reference_missing(doc, element, words):
+    """A flow or boundary event pointing at nothing is an error naming the flow/event and
+    the missing target, instead of SpiffWorkflow's unrelated message (or nothing at all)."""
+    findings = lint(doc)
+    (f,) = hits(findings, "reference-missing")
+    assert (f.severity, f.element) == (ERROR, element)
+    assert all(w in f.message for w in words), f.message
+    assert not hits(findings, "bpmn-invalid"), hits(findings, "bpmn-invalid")
+
+
+def test_reference_missing_in_a_subprocess_names_the_subprocess():
+    sub = ('<bpmn:subProcess id="Sub_A" name="Teil"><bpmn:startEvent id="S1"/>'
+           '<bpmn:endEvent id="S2"/>' + B.flow("SF1", "S1", "Ev_End") + "</bpmn:subProcess>")
+    (f,) = hits(lint(chain(sub)), "reference-missing")
+    assert f.element == "SF1" and "'Ev_End'" in f.message and "subprocess 'Teil'" in f.message
+    assert not hits(lint(chain(task())), "reference-missing")
+
+
 def test_back_edge_loop():
     (f,) = hits(
         lint(
@@ -455,3 +498,15 @@ def test_lint_cli_json_and_exit_codes(tmp_path):
     assert human.exit_code == 1 and "[lane-without-office]" in human.output
     missing = runner.invoke(_cli(), ["lint", str(tmp_path / "nope"), "--json"])
     assert missing.exit_code == 2
+
+
+def test_lint_cli_names_a_dangling_flow(tmp_path):
+    doc = tmp_path / "p.bpmn"
+    doc.write_text(chain(task()).replace('targetRef="Ev_End"', 'targetRef="Ev_Nope"'),
+                   encoding="utf-8")
+    (tmp_path / "f.json").write_text(FORM, encoding="utf-8")
+    result = CliRunner().invoke(_cli(), ["lint", str(tmp_path), "--json"])
+    assert result.exit_code == 1, result.output
+    errors = [f for f in json.loads(result.output) if f["severity"] == ERROR]
+    assert [(f["rule"], f["element"]) for f in errors] == [("reference-missing", "F1")]
+    assert "'Ev_Nope'" in errors[0]["message"]
