@@ -177,3 +177,21 @@ def test_cancelled_instance_and_terminate_end_event_are_reasons_too(cat, clock, 
     assert gone["office"] == "JC"
     _no_personal_values(cat)
     _verify_with_cli(db)
+
+
+def test_message_audit_facts_keep_ids_and_codes_only():
+    """Whatever a listener returns, free text never reaches a message's audit entry."""
+    from engine import messaging
+    from engine.models import Message
+
+    class Careless:
+        def audit_facts(self, session, msg, payload):
+            return {"from_office": "Amal Haddad", "to_office": "JC", "reason": "sehr privat",
+                    "outcome": "granted"}
+
+    msg = Message(id="m-1", name="referral_result", sender_instance_id=7)
+    out = messaging.audit_facts(None, msg, {"referral_id": "R-1", "case_id": "K 1"},
+                                [Careless()])
+    assert out == {"name": "referral_result", "message_id": "m-1", "from_instance": 7,
+                   "from_office": None, "to_office": "JC", "referral_id": "R-1",
+                   "case_id": None, "outcome": "granted"}
