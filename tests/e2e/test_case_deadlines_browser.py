@@ -16,7 +16,7 @@ from engine.clock import BERLIN
 from processes.referrals import list_referrals
 from tests.e2e.test_web_browser import axe_check, log_in
 from tests.integration import test_catalogue_support as S
-from web.testing import base_consent
+from web.testing import base_consent, token_for
 
 pytest_plugins = ["web.testing_fixtures"]
 pytestmark = pytest.mark.browser
@@ -70,11 +70,21 @@ def _check_referral_rows(page, ref: dict, expected: str) -> None:
     expect(result.locator("time")).to_have_text(_minute(ref["due_result"]))
 
 
-def test_deadlines_on_the_case_page_in_winter_and_summer_time(live_server, page, eng, clock):
+def _api_due_ack(app, case_ref: str) -> datetime:
+    r = app.test_client().get(f"/api/cases/{case_ref}/referrals",
+                              headers=token_for(app, "cm.demo"))
+    assert r.status_code == 200, r.json
+    (ref,) = r.json["referrals"]
+    return datetime.fromisoformat(ref["due_ack"])
+
+
+def test_deadlines_on_the_case_page_in_winter_and_summer_time(live_server, page, eng, clock,
+                                                              sqlite_app):
     clock.set(datetime(2026, 1, 12, 15, 37, tzinfo=BERLIN))  # winter time
     winter = _refer(eng, "FR-W")
     assert datetime.fromisoformat(winter["due_ack"]) == datetime(2026, 1, 17, 15, 37,
                                                                  tzinfo=BERLIN)
+    assert _api_due_ack(sqlite_app, "FR-W") == datetime.fromisoformat(winter["due_ack"])
     clock.set(datetime(2026, 1, 13, 9, 0, tzinfo=BERLIN))
     log_in(page, live_server, "cm.demo")
     page.goto(live_server.url + "/cases/FR-W")
@@ -91,6 +101,7 @@ def test_deadlines_on_the_case_page_in_winter_and_summer_time(live_server, page,
     summer = _refer(eng, "FR-S")
     assert datetime.fromisoformat(summer["due_ack"]) == datetime(2026, 7, 18, 15, 37,
                                                                  tzinfo=BERLIN)
+    assert _api_due_ack(sqlite_app, "FR-S") == datetime.fromisoformat(summer["due_ack"])
     # a residence title that expired yesterday without a renewal application
     consents = [S.grant(eng, "FR-S", "ABH", "ABH:AUFENTHALT", ["IDENT", "RESIDENCE"])]
     eng.publish("permit_watch_requested", {
