@@ -35,7 +35,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 from jsonschema.validators import extend
 
-from engine import clock
+from engine import clock, form_compare
 
 KEYWORD = "x-lotse-date"
 OPS = ("min", "max", "exclusiveMin", "exclusiveMax")
@@ -225,4 +225,5 @@ def _properties(validator: Any, properties: dict, instance: Any, schema: dict):
             )
 
 
-FormValidator = extend(Draft202012Validator, {"properties": _properties})
+FormValidator = extend(Draft202012Validator, {"properties": _properties,
+                                               form_compare.KEYWORD: form_compare.compare})

@@ -13,7 +13,7 @@ from jsonschema.exceptions import SchemaError, ValidationError
 from referencing import Registry
 from referencing.exceptions import NoSuchResource, Unresolvable
 
-from engine import form_dates
+from engine import form_compare, form_dates
 
 FORM_KEY = "_form"
 FILE_KEYWORD = "x-lotse-file"
@@ -266,7 +266,12 @@ def check_schema(
 
 
 def _rule_problem(where: str, node: dict, names: set[str]) -> str | None:
-    """Why a node's ``x-lotse-date`` or ``x-lotse-file`` is unusable (None if it is fine)."""
+    """Why a node's ``x-lotse-date``, ``x-lotse-compare`` or ``x-lotse-file`` is unusable
+    (None if it is fine)."""
+    if form_compare.KEYWORD in node:
+        problem = form_compare.rule_problem(node[form_compare.KEYWORD], node.get("properties"))
+        if problem:
+            return problem
     if form_dates.KEYWORD in node:
         if not re.search(r"/properties/[^/]+$", where):
             return f"{form_dates.KEYWORD} belongs directly on a property"
@@ -325,7 +330,9 @@ def _explain(
     if custom:
         yield _key(path), custom
         return
-    if kind == form_dates.KEYWORD and isinstance(error.validator_value, dict):
+    if kind == form_compare.KEYWORD and isinstance(error.validator_value, dict):
+        yield _key(path), form_compare.message(error.validator_value, lang)
+    elif kind == form_dates.KEYWORD and isinstance(error.validator_value, dict):
         info = error.validator_value
         yield _key(path), form_dates.message(info, lang, info.get("titles", {}).get(lang, {}))
     elif kind in ("anyOf", "oneOf"):

@@ -284,6 +284,10 @@ def text_list(name: str, de: str, en: str, *, max_items: int = 20, max_len: int 
     return Fld(name, s, {}, req)
 
 
+# F1.1/F5.1: "minors_in_household <= household_size" (an unaccompanied minor: size 1, minors 1)
+MINORS_AT_MOST_HOUSEHOLD = {"field": "minors_in_household", "op": "<=", "other": "household_size"}
+
+
 def when(name: str, value: Any, *, require: Iterable[str] = (), props: dict | None = None,
          otherwise_require: Iterable[str] = (), otherwise_props: dict | None = None) -> dict:
     """``if name == value (or in value, for a list/tuple) then require ...`` (if/then/else)."""
@@ -316,6 +320,8 @@ class Form:
     rules: list[dict] = field(default_factory=list)
     any_of: list[list[str]] = field(default_factory=list)
     dependent_required: dict[str, list[str]] = field(default_factory=dict)
+    # number comparisons between fields (x-lotse-compare, engine/form_compare.py)
+    compare: list[dict] = field(default_factory=list)
 
     @property
     def schema_file(self) -> str:
@@ -340,6 +346,8 @@ class Form:
         }
         if self.dependent_required:
             out["dependentRequired"] = self.dependent_required
+        if self.compare:
+            out["x-lotse-compare"] = [dict(c) for c in self.compare]
         rules = list(self.rules)
         if self.any_of:
             rules.append({"anyOf": [{"required": r} for r in self.any_of]})
@@ -2438,6 +2446,7 @@ def inquiry_form() -> Form:
         any_of=[["phone"], ["email"], ["street", "postcode", "city"]],
         dependent_required={"street": ["postcode", "city"], "postcode": ["street", "city"],
                             "city": ["street", "postcode"]},
+        compare=[MINORS_AT_MOST_HOUSEHOLD],
     )
 
 
@@ -4293,7 +4302,8 @@ def housing_form() -> Form:
             integer("household_size", "Personen im Haushalt", "Household size", 1, 20,
                     req=True),
             integer("minors_in_household", "Davon minderjährig", "Of whom minors", 0, 20,
-                    req=True),
+                    req=True, help_de="Höchstens so viele wie Personen im Haushalt.",
+                    help_en="At most the household size."),
             person_name("landlord_name", "Vermieter:in", "Landlord"),
             text("court_reference", "Gerichtliches Aktenzeichen", "Court reference",
                  max_len=50),
@@ -4304,7 +4314,8 @@ def housing_form() -> Form:
             when("notice_type", "raeumungstermin", require=["eviction_date"]),
             when("notice_type", ["fristlose_kuendigung_zahlungsverzug", "raeumungsklage"],
                  require=["arrears_amount"]),
-        ])
+        ],
+        compare=[MINORS_AT_MOST_HOUSEHOLD])
 
 
 FAR_FUTURE = '"2999-12-31T00:00:00+01:00"'

@@ -190,6 +190,28 @@ def test_inquiry_form_rules(cat):
     assert data["person"]["first_name"] == "ሰላም"
 
 
+def test_inquiry_refuses_more_minors_than_household_members(cat):
+    """F1.1: minors_in_household <= household_size is enforced by the engine (not only a help
+    text), reported with every other field error at once and naming both fields; the task
+    stays open and its data unchanged."""
+    iid = _start(cat)
+    task = S.find(cat, "KIM_KO", "Task_RecordInquiry")
+    before = S.task_data(cat, task["task_id"])
+    bad = D.inquiry_data(0, household_size=2, minors_in_household=3, languages=["arabic"])
+    with pytest.raises(FormInvalid) as exc:
+        cat.complete(task["task_id"], bad)
+    assert set(exc.value.errors) == {"minors_in_household", "languages.0"}
+    (msg,) = exc.value.errors["minors_in_household"]
+    assert "Davon minderjährig" in msg and "Personen im Haushalt" in msg and "(2)" in msg
+    assert S.find(cat, "KIM_KO", "Task_RecordInquiry")["task_id"] == task["task_id"]
+    assert S.task_data(cat, task["task_id"]) == before
+    assert S.names(cat, "KIM_KO") == ["Task_RecordInquiry"]
+    # an unaccompanied minor: household of one, one minor
+    S.complete(cat, "KIM_KO", "Task_RecordInquiry",
+               D.inquiry_data(0, household_size=1, minors_in_household=1), iid)
+    assert S.names(cat, "KIM_KO") == ["Task_AllocateCase"]
+
+
 def test_interview_needs_the_art13_information(cat):
     iid = _start(cat)
     S.complete(cat, "KIM_KO", "Task_RecordInquiry", D.inquiry_data(0), iid)

@@ -1,0 +1,138 @@
+"""Number comparisons between fields (``x-lotse-compare``): every operator at its boundary,
+both languages naming both fields, together with other errors, inside list items, the
+schema check (deploy and lint refuse malformed rules) and the catalogue's forms."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from engine import forms
+from engine.deploy import SourceFile
+from engine.lint import ERROR, lint_files
+from processes import catalogue
+from processes.offices import OfficeRegistry
+from processes.validators import make_format_checker
+from tests import bpmn_builder as B
+from tests.conftest import BPMN_DIR
+
+CHECKER = make_format_checker()
+REGISTRY = OfficeRegistry.load()
+PROPS = {
+    "household_size": {"type": "integer", "minimum": 1, "title": "Personen im Haushalt",
+                       "x-title-en": "Household size"},
+    "minors": {"type": "integer", "minimum": 0, "title": "Davon minderjährig",
+               "x-title-en": "Of whom minors"},
+    "note": {"type": "string", "maxLength": 3, "title": "Notiz"},
+}
+
+
+def _schema(*rules: dict) -> dict:
+    return {"type": "object", "additionalProperties": False, "properties": PROPS,
+            "x-lotse-compare": list(rules)}
+
+
+def _rule(op: str = "<=", **more) -> dict:
+    return {"field": "minors", "op": op, "other": "household_size", **more}
+
+
+@pytest.mark.parametrize("op,ok", [
+    ("<=", {2: True, 3: True, 4: False}), ("<", {2: True, 3: False, 4: False}),
+    (">=", {2: False, 3: True, 4: True}), (">", {2: False, 3: False, 4: True}),
+    ("==", {2: False, 3: True, 4: False}), ("!=", {2: True, 3: False, 4: True}),
+])
+def test_every_operator_at_its_boundary(op, ok):
+    s = _schema(_rule(op))
+    assert forms.check_schema(s, format_checker=CHECKER) is None
+    for minors, valid in ok.items():
+        errors = forms.validate_form(s, {"household_size": 3, "minors": minors})
+        assert (errors == {}) is valid, (op, minors, errors)
+        if not valid:
+            assert list(errors) == ["minors"]
+
+
+def test_messages_name_both_fields_in_german_and_english():
+    s = _schema(_rule())
+    data = {"household_size": 2, "minors": 3}
+    assert forms.validate_form(s, data) == {
+        "minors": ["„Davon minderjährig“ darf nicht größer sein als „Personen im Haushalt“ (2)"]}
+    assert forms.validate_form(s, data, lang="en") == {
+        "minors": ["'Of whom minors' must not be greater than 'Household size' (2)"]}
+
+
+def test_plus_shifts_the_other_field():
+    s = _schema(_rule(plus=-1))
+    assert forms.validate_form(s, {"household_size": 3, "minors": 2}) == {}
+    (msg,) = forms.validate_form(s, {"household_size": 3, "minors": 3})["minors"]
+    assert "„Personen im Haushalt“ − 1 (2)" in msg
+
+
+def test_reported_with_every_other_error_at_once():
+    errors = forms.validate_form(_schema(_rule()),
+                                 {"household_size": 1, "minors": 2, "note": "toolong"})
+    assert set(errors) == {"minors", "note"}
+
+
+def test_missing_or_non_number_operand_leaves_the_rule_out():
+    s = _schema(_rule())
+    assert forms.validate_form(s, {"minors": 5}) == {}
+    errors = forms.validate_form(s, {"household_size": "zwei", "minors": 5})
+    assert set(errors) == {"household_size"}  # only the type error of the field itself
+
+
+def test_rule_inside_list_items_compares_the_same_item():
+    s = {"type": "object", "properties": {"homes": {"type": "array", "items": _schema(_rule())}}}
+    errors = forms.validate_form(s, {"homes": [{"household_size": 4, "minors": 2},
+                                               {"household_size": 1, "minors": 2}]})
+    assert list(errors) == ["homes.1.minors"]
+
+
+@pytest.mark.parametrize("rules,words", [
+    ({"field": "minors"}, "non-empty list"),
+    ([], "non-empty list"),
+    (["minors <= household_size"], "must be an object"),
+    ([{"field": "minors", "op": "<="}], "must be an object"),
+    ([_rule("=<")], "'=<' is not one of"),
+    ([{**_rule(), "other": "nobody"}], "'nobody' is not a property"),
+    ([{**_rule(), "field": "note"}], "'note' is not a number property"),
+    ([{**_rule(), "other": "minors"}], "the same property"),
+    ([_rule(plus="5")], "plus must be a number"),
+    ([_rule(extra=1)], "unknown key 'extra'"),
+])
+def test_malformed_rules_are_refused(rules, words):
+    s = {**_schema(), "x-lotse-compare": rules}
+    problem = forms.check_schema(s, format_checker=CHECKER)
+    assert problem and "x-lotse-compare" in problem and words in problem, problem
+
+
+def test_rule_needs_an_object_with_properties():
+    problem = forms.check_schema({"type": "object", "properties": {
+        "n": {"type": "integer", "x-lotse-compare": [_rule()]}}})
+    assert problem and "object schema with properties" in problem
+
+
+def test_lint_refuses_a_form_with_a_malformed_rule():
+    form = {**_schema(_rule("=<")), "required": []}
+    doc = B.process("cmp", {"KIM_CM": ["S", "T", "E"]},
+                    '<bpmn:startEvent id="S"/>' + B.user_task("T", "Prüfen", "f.json")
+                    + '<bpmn:endEvent id="E"/>' + B.flow("f1", "S", "T") + B.flow("f2", "T", "E"))
+    files = [SourceFile("p.bpmn", doc.encode()), SourceFile("f.json", json.dumps(form).encode())]
+    errors = [f for f in lint_files(files, resolve_lane=REGISTRY.resolve_lane)
+              if f.severity == ERROR]
+    assert [(f.rule, f.element) for f in errors] == [("user-task-without-form", "T")]
+    assert "x-lotse-compare[0].op" in errors[0].message
+
+
+@pytest.mark.parametrize("path", ["p1_intake_clearing/p1-anfrage-schema.json",
+                                  "p5_housing_emergency/p5-notfall-schema.json"])
+def test_catalogue_forms_keep_minors_at_most_the_household(path):
+    """F1.1 and F5.1 (brief: "minors_in_household ≤ household_size")."""
+    schema = forms.load_form((BPMN_DIR / path).read_text(encoding="utf-8"))
+    assert forms.check_schema(schema, format_checker=CHECKER) is None
+    assert catalogue.MINORS_AT_MOST_HOUSEHOLD in schema["x-lotse-compare"]
+    def minors_errors(minors: int) -> list[str] | None:
+        data = {"household_size": 1, "minors_in_household": minors}
+        return forms.validate_form({**schema, "required": []}, data).get("minors_in_household")
+
+    assert minors_errors(2) and minors_errors(1) is None
