@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from SpiffWorkflow.util.task import TaskState
 
-from engine.sandbox import SandboxViolation
+from engine.sandbox import BudgetExceeded, SandboxViolation
 
 PRE_SCRIPT_NOTE = "Error occurred in the Pre-Script"
 POST_SCRIPT_NOTE = "Error occurred in the Post-Script"
@@ -76,7 +76,7 @@ def describe(exc: BaseException, wf=None, *, element: str | None = None) -> dict
     if not error_type or error_type == "unknown" or cause is not exc:
         error_type = type(cause).__name__
     message = f"{error_type} in {_where(exc, spec)} of {element}"
-    if isinstance(cause, SandboxViolation):  # Lotse's own refusal text names rules, not data
+    if isinstance(cause, (SandboxViolation, BudgetExceeded)):  # Lotse's own text, no data
         message = f"{message}: {str(cause)[:300]}"
     detail = str(exc).strip() or type(exc).__name__
     if cause is not exc:

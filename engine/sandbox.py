@@ -666,7 +666,7 @@ class SandboxScriptEngine(PythonScriptEngine):
             err.add_note(f"Error evaluating expression '{expression}'")
             raise
         except BudgetExceeded as err:
-            raise WorkflowTaskException(str(err), task=task, exception=err) from None
+            raise WorkflowTaskException(str(err), task=task, exception=err) from err
         except Exception as err:
             msg = f"Error evaluating expression '{expression}': {err}"
             raise WorkflowTaskException(msg, task=task, exception=err) from err
@@ -677,7 +677,7 @@ class SandboxScriptEngine(PythonScriptEngine):
             with budget_scope(self.budget):
                 return super().execute(task, script, external_context)
         except BudgetExceeded as err:
-            raise WorkflowTaskException(str(err), task=task, exception=err) from None
+            raise WorkflowTaskException(str(err), task=task, exception=err) from err
 
     def call_service(self, task: Any, **kwargs: Any) -> Any:
         """Call a service; unlike upstream (NameError on 'script') the real error is reported."""

@@ -11,6 +11,7 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
 from engine.errors import DeployError, WorkflowDepthExceeded
 from engine.models import ProcessInstance
+from engine.sandbox import Budget
 from processes.wiring import build_engine
 from tests import bpmn_builder as B
 from tests.integration.test_engine import PERSON
@@ -134,7 +135,9 @@ def _script_loop(rounds: int) -> str:
                                               "Task_Done", "Ev_End"]}, body)
 
 
-def test_depth_trap_fails_loudly(engine, db):
+def test_depth_trap_fails_loudly(db, clock):
+    # SpiffWorkflow slows down on deep trees: a long budget, so the depth trap answers first
+    engine, _ = build_engine(db, clock=clock, script_budget=Budget(seconds=120, memory_mb=0))
     engine.deploy_files(B.files(loop__bpmn=_script_loop(600)))
     with pytest.raises(WorkflowDepthExceeded) as exc:
         engine.start("deep_loop", {})
