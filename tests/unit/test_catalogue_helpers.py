@@ -169,7 +169,8 @@ def test_helpers_are_registrable_and_callable_from_the_sandbox():
 def test_consent_recorder_writes_the_register_and_consumes_the_message(sqlite_db):
     from processes.consent import Consent
 
-    msg = SimpleNamespace(name="consent_recorded", status="pending", reason=None)
+    msg = SimpleNamespace(name="consent_recorded", status="pending", reason=None,
+                          sender_instance_id=None)  # the fields of engine.models.Message it reads
     record = consent(consent_id="E-abc", valid_until=None, recorded_by="anna")
     with sqlite_db.unit_of_work() as s:
         H.consent_recorder(s, msg, {"case_id": "K-1", "consents": [record]}, NOW)
