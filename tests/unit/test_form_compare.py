@@ -136,3 +136,11 @@ def test_catalogue_forms_keep_minors_at_most_the_household(path):
         return forms.validate_form({**schema, "required": []}, data).get("minors_in_household")
 
     assert minors_errors(2) and minors_errors(1) is None
+
+
+def test_x_messages_on_the_object_replace_the_text():
+    s = {**_schema(_rule()), "x-messages": {"x-lotse-compare": {
+        "de": "Mehr Minderjährige als Personen", "en": "More minors than persons"}}}
+    data = {"household_size": 1, "minors": 2}
+    assert forms.validate_form(s, data) == {"minors": ["Mehr Minderjährige als Personen"]}
+    assert forms.validate_form(s, data, lang="en") == {"minors": ["More minors than persons"]}
