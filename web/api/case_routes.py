@@ -18,7 +18,6 @@ from engine.deploy import SourceFile
 from engine.errors import DeployError, InstanceNotFound, InvalidInput
 from engine.lint import ERROR, lint_files
 from engine.models import AuditEvent
-from processes.dataprotection import ENVELOPE
 from processes.referrals import list_referrals
 from web import audit_queries as aq
 from web import case_queries as cq
@@ -158,8 +157,9 @@ def case_category(case_ref, category):
     for inst in instances:
         data = pol.cut(eng.show(inst["instance_id"]).get("data") or {}, {category})
         seen = visibility.case_data(g.user, case_ref, data, instance_id=inst["instance_id"])
+        # leaves: the case-data fields by path (envelope keys such as ids are none)
         values = {path: value for path, cat, value in pol.leaves(seen.data)
-                  if cat == category and path.rsplit(".", 1)[-1] not in ENVELOPE}
+                  if cat == category}
         out.append({"instance_id": inst["instance_id"], "process_id": inst["process_id"],
                     "status": inst["status"], "fields_": values})
     return {"case_ref": case_ref, "category": category, "label": pol.label(category, "de"),

@@ -46,7 +46,8 @@ test_blp = Blueprint("test_api", __name__, url_prefix="/api/test",
 
 def _require_token():
     if g.get("user") is None:
-        raise Unauthorized("a valid bearer token is required")
+        raise Unauthorized("ein gültiges Bearer-Token ist nötig / a valid bearer token is "
+                           "required")
 
 
 blp.before_request(_require_token)
@@ -72,14 +73,15 @@ class CaseNotFound(NotFound):
 
 def _ref(case_ref: str) -> str:
     if not CASE_REF.match(case_ref):
-        raise CaseNotFound(f"case {case_ref} not found")
+        raise CaseNotFound(f"Fall {case_ref} nicht gefunden / case {case_ref} not found")
     return case_ref
 
 
 def _instances(case_ref: str) -> list[dict]:
     found = visibility.instances_for(g.user, case_ref=_ref(case_ref))
     if not found:
-        raise CaseNotFound(f"case {case_ref} not found", case_ref=case_ref)
+        raise CaseNotFound(f"Fall {case_ref} nicht gefunden / case {case_ref} not found",
+                           case_ref=case_ref)
     return found
 
 
@@ -112,7 +114,8 @@ def get_case_data(args, case_ref):
     ``category``); a category outside the consent scope answers 403 CONSENT_SCOPE."""
     instances = _instances(case_ref)
     if g.user.has("auditor") and not g.user.is_worker:
-        raise Forbidden("auditors see no personal values")
+        raise Forbidden("Prüfer:innen sehen keine personenbezogenen Werte / auditors see no "
+                        "personal values")
     requested = sorted(set(args["category"]))
     view = (visibility.check_categories(g.user, case_ref, requested) if requested
             else visibility.access(g.user, case_ref))
@@ -135,7 +138,8 @@ def get_case_data(args, case_ref):
 def _consent_case(case_ref: str) -> str:
     ref = _ref(case_ref)
     if not (visibility.case_exists(ref) or consents.for_case(ref)):
-        raise CaseNotFound(f"case {case_ref} not found", case_ref=case_ref)
+        raise CaseNotFound(f"Fall {case_ref} nicht gefunden / case {case_ref} not found",
+                           case_ref=case_ref)
     return ref
 
 
@@ -146,7 +150,8 @@ def list_consents(case_ref):
     """Every consent of the case (active, revoked, expired); no personal values.
     Case manager (KIM_CM), data-protection officer, auditor."""
     if not (visibility.may_manage_consents(g.user) or g.user.has("dpo", "auditor")):
-        raise Forbidden("only the case manager, the data-protection officer or an auditor")
+        raise Forbidden("nur Fallmanagement, Datenschutzbeauftragte oder Prüfer:innen / only "
+                        "the case manager, the data-protection officer or an auditor")
     return consents.for_case(_consent_case(case_ref))
 
 
@@ -205,7 +210,8 @@ def audit_verify():
     """Recompute the audit hash chain; name the first changed, removed or inserted entry
     (auditor, admin)."""
     if not g.user.has("auditor", "admin"):
-        raise Forbidden("only auditors and admins verify the audit log")
+        raise Forbidden("nur Prüfer:innen und Admins prüfen das Audit-Log / only auditors and "
+                        "admins verify the audit log")
     result = engine_audit.verify(services().db)
     readlog.note_audit_read("verify", ok=result["ok"])
     return result
@@ -219,7 +225,8 @@ def audit_events(args):
     """Audit entries newest first, filtered by office, user, date range (``from``, ``to``),
     event type, case or instance; page with ``next`` as ``after`` (auditor)."""
     if not g.user.has("auditor"):
-        raise Forbidden("only auditors read the audit log")
+        raise Forbidden("nur Prüfer:innen lesen das Audit-Log / only auditors read the audit "
+                        "log")
     f = aq.parse_filter(request.args)
     after = aq.parse_after(args["after"])
     rows, nxt = aq.search(services().db, f, after=after, limit=args["limit"])
@@ -243,12 +250,14 @@ def test_clock(body):
     eng = services().engine
     clock = eng.clock
     if not hasattr(clock, "set") or not hasattr(clock, "advance"):
-        raise Conflict("the engine clock cannot be moved")
+        raise Conflict("die Uhr der Engine lässt sich nicht stellen / the engine clock cannot "
+                       "be moved")
     if body["set"]:
         try:
             when = datetime.fromisoformat(body["set"])
         except ValueError:
-            raise InvalidInput("set must be an ISO 8601 date-time", field="set") from None
+            raise InvalidInput("set muss ein Zeitpunkt nach ISO 8601 sein / set must be an ISO "
+                               "8601 date-time", field="set") from None
         clock.set(when)
     if body["advance"]:
         try:

@@ -42,7 +42,8 @@ blp = Blueprint("api", __name__, url_prefix="/api", description="Lotse REST API"
 @blp.before_request
 def _require_token():
     if g.get("user") is None:
-        raise Unauthorized("a valid bearer token is required")
+        raise Unauthorized("ein gültiges Bearer-Token ist nötig / a valid bearer token is "
+                           "required")
 
 
 def errors(*codes: int):
@@ -78,7 +79,8 @@ def offices():
 def office_tasks(args, code):
     """Open tasks of an office, oldest first; page with ``next`` as ``after``."""
     if code not in g.user.work_offices:
-        raise OfficeNotFound(f"office '{code}' not found", office=code)
+        raise OfficeNotFound(f"Stelle '{code}' nicht gefunden / office '{code}' not found",
+                             office=code)
     svc = services()
     rows, nxt = queries.worklist(svc.db, queries.TaskFilter(offices=(code,)),
                                  now=svc.engine.now(), limit=args["limit"],
@@ -161,9 +163,11 @@ def upload_file(task_id):
     task = services().engine.get_task(task_id, actor=actor())
     name = request.form.get("field") or ""
     if name not in engine_forms_mod.file_fields(task.get("form_schema")):
-        raise InvalidInput("field is not a file field of this task's form", field=name)
+        raise InvalidInput("kein Dateifeld des Formulars dieser Aufgabe / field is not a "
+                           "file field of this task's form", field=name)
     if task["assignee"] not in (None, g.user.name):
-        raise TaskClaimedByOther(f"task is claimed by {task['assignee']}",
+        raise TaskClaimedByOther(f"Aufgabe ist übernommen von / task is claimed by "
+                                 f"{task['assignee']}",
                                  assignee=task["assignee"])
     sent = request.files.get("file")
     if sent is None or not sent.filename:
@@ -208,7 +212,8 @@ def get_instance(instance_id):
     svc = services()
     found = visibility.instances_for(g.user, instance_id=instance_id)
     if not found:
-        raise InstanceNotFound(f"instance {instance_id} not found", instance_id=instance_id)
+        raise InstanceNotFound(f"Vorgang {instance_id} nicht gefunden / instance {instance_id} "
+                               "not found", instance_id=instance_id)
     out = svc.engine.show(instance_id)
     seen = visibility.case_data(g.user, out.get("case_ref"), out.get("data") or {},
                                 instance_id=instance_id)
@@ -224,7 +229,8 @@ def list_tokens(args):
     """The caller's API tokens (an admin may name another ``user``); never the secret."""
     name = args["user"] or g.user.name
     if name != g.user.name and not g.user.has("admin"):
-        raise accounts.UserNotFound(f"user '{name}' not found", user=name)
+        raise accounts.UserNotFound(f"Benutzer:in '{name}' nicht gefunden / user '{name}' not "
+                                    "found", user=name)
     return accounts.list_tokens(services().db, name,
                                 max_age=timedelta(days=services().settings.token_days))
 
