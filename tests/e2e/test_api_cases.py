@@ -185,10 +185,28 @@ def test_referrals_of_a_case_with_history_sla_and_overdue_flags(api, eng, clock)
     assert gone["state"] == "suspended_consent_revoked" and gone["closed_at"]
     assert [h["event"] for h in gone["history"]] == ["sent", "acknowledged", "withdrawn"]
     assert gone["history"][-1]["to"] == "suspended_consent_revoked"
+    assert gone["history"][-1]["reason"] == "consent_revoked"
+    assert gone["history"][0]["reason"] is None
     assert gone["overdue_result"] is False
     # JC no longer sees the case
     assert_error(api.get("/api/cases/R-1/referrals", headers=api.h["jc.demo"]), 404,
                  "CASE_NOT_FOUND")
+
+
+def test_referral_result_closes_it_in_the_history(api, eng):
+    _referral_case(api, eng)
+    (work,) = eng.tasks(office="JC")
+    r = api.post(f"/api/tasks/{work['task_id']}/complete", headers=api.h["jc.demo"],
+                 json={"data": {"outcome": "granted"}})
+    assert r.status_code == 200, r.json
+    (ref,) = api.get("/api/cases/R-1/referrals", headers=api.h["cm.demo"]).json["referrals"]
+    assert ref["state"] == "completed" and ref["outcome"] == "granted" and ref["closed_at"]
+    assert [h["event"] for h in ref["history"]] == ["sent", "acknowledged", "result"]
+    assert ref["history"][-1]["to"] == "completed"
+    assert ref["overdue_ack"] is False and ref["overdue_result"] is False
+    (aud,) = api.get("/api/cases/R-1/referrals",
+                     headers=api.h["auditor.demo"]).json["referrals"]
+    assert aud["outcome"] == "granted"  # a code: auditors see it (free text is masked)
 
 
 def test_referrals_refused_roles_and_errors(api, eng):
@@ -219,6 +237,19 @@ def test_an_office_sees_only_its_own_referrals(api, eng):
     cm = api.get("/api/cases/T-1/referrals", headers=api.h["cm.demo"]).json["referrals"]
     assert sorted(r["office"] for r in cm) == ["ABH", "JC"]
     assert all(r["history"] == [] for r in cm)  # records made without messages
+    # an outcome in free text: the case manager reads it, the auditor gets it masked
+    from sqlalchemy import update
+
+    from processes.models import Referral
+
+    with eng.db.unit_of_work() as s:
+        s.execute(update(Referral).where(Referral.office == "ABH")
+                  .values(outcome="Frau Haddad ist umgezogen"))
+    cm = api.get("/api/cases/T-1/referrals", headers=api.h["cm.demo"]).json["referrals"]
+    assert {r["office"]: r["outcome"] for r in cm}["ABH"] == "Frau Haddad ist umgezogen"
+    aud = api.get("/api/cases/T-1/referrals", headers=api.h["auditor.demo"]).json
+    assert {r["office"]: r["outcome"] for r in aud["referrals"]} == {"ABH": "•••", "JC": None}
+    assert "Haddad" not in json.dumps(aud)
 
 
 # ---------------------------------------------------------------- one data category

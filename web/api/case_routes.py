@@ -133,7 +133,8 @@ def _history(referral_ids: list[str]) -> dict[str, list[dict]]:
             d = e.details or {}
             out.setdefault(d.get("referral_id"), []).append({
                 "at": e.at.isoformat(), "event": EVENTS.get(d.get("message"), d.get("message")),
-                "from_state": d.get("from"), "to_state": d.get("to")})
+                "from_state": d.get("from"), "to_state": d.get("to"),
+                "reason": d.get("reason")})
     return out
 
 

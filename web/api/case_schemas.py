@@ -50,6 +50,8 @@ class ReferralEventSchema(Schema):
         "withdrawn"]})
     from_state = fields.String(allow_none=True, required=True, data_key="from")
     to_state = fields.String(required=True, data_key="to")
+    reason = fields.String(allow_none=True, required=True, metadata={
+        "description": "reason code of a withdrawal (e.g. consent_revoked), else null"})
 
 
 class ReferralSchema(Schema):
