@@ -287,6 +287,11 @@ def text_list(name: str, de: str, en: str, *, max_items: int = 20, max_len: int 
 # F1.1/F5.1: "minors_in_household <= household_size" (an unaccompanied minor: size 1, minors 1)
 MINORS_AT_MOST_HOUSEHOLD = {"field": "minors_in_household", "op": "<=", "other": "household_size"}
 
+# F3.1: "schooling_years_abroad: 0..12 and <= max(0, age - 5)" (age on today)
+SCHOOLING_AT_MOST_AGE_MINUS_5 = {"field": "schooling_years_abroad", "op": "<=",
+                                 "other": "child_birth_date", "other_as": "age", "plus": -5,
+                                 "at_least": 0}
+
 
 def when(name: str, value: Any, *, require: Iterable[str] = (), props: dict | None = None,
          otherwise_require: Iterable[str] = (), otherwise_props: dict | None = None) -> dict:
@@ -2144,7 +2149,9 @@ def build_school_enrolment() -> Process:
                   req=True),
             languages("languages", "Sprachen des Kindes", "Child's languages", req=True),
             integer("schooling_years_abroad", "Schulbesuchsjahre im Ausland",
-                    "Years of schooling abroad", 0, 12, req=True),
+                    "Years of schooling abroad", 0, 12, req=True,
+                    help_de="Höchstens Alter minus 5 Jahre.",
+                    help_en="At most the age minus 5 years."),
             integer("last_grade_abroad", "Zuletzt besuchte Klasse", "Last grade attended", 0, 13),
             boolean("literacy_latin_script", "Alphabetisiert in lateinischer Schrift",
                     "Literate in Latin script", req=True),
@@ -2157,7 +2164,8 @@ def build_school_enrolment() -> Process:
             enum("placement_proposal", "Vorschlag Schulform", "Proposed school form",
                  SCHOOL_FORMS, req=True),
             text("remarks", "Bemerkungen", "Remarks", max_len=1000),
-        ])
+        ],
+        compare=[SCHOOLING_AT_MOST_AGE_MINUS_5])
     exam = Form(
         "p3-untersuchung", ("Schuleingangs-/Seiteneinsteigeruntersuchung durchführen",
                             "Carry out the school entry examination"),

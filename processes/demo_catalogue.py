@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 
 from engine import clock as engine_clock
 from engine.models import ProcessInstance
+from processes.dates import age_on
 
 # (first name, family name, Latin spelling or None, birth date, gender, nationality, language)
 PEOPLE: list[tuple[str, str, str | None, str, str, str, str]] = [
@@ -213,9 +214,12 @@ def acknowledge_data(**over: Any) -> dict:
 
 
 def counselling_data(birth_date: str = "2016-05-01", **over: Any) -> dict:
+    # F3.1: at most max(0, age - 5) years of schooling abroad
+    schooling = min(2, max(0, age_on(birth_date) - 5))
     return {"child_first_name": "Omar", "child_last_name": "Haddad", "child_birth_date": birth_date,
             "assignment_or_registration_date": days_ago(20), "guardian_name": "Amal Haddad",
-            "guardian_phone": "+49 521 550001", "languages": ["ar"], "schooling_years_abroad": 2,
+            "guardian_phone": "+49 521 550001", "languages": ["ar"],
+            "schooling_years_abroad": schooling,
             "literacy_latin_script": False, "german_level": "none",
             "special_support_indication": False, "placement_proposal": "grundschule", **over}
 

@@ -94,3 +94,25 @@ def test_reminders_escalations_and_the_three_month_limit(cat, clock):
     S.complete(cat, "SCHUL", "Task_AssignSchool", D.school_data(), iid)
     assert S.names(cat, "KIM_KO") == [] and S.names(cat, "SCHUL") == []
     assert S.names(cat, "SCHULE") == ["Task_ConfirmAdmission"]
+
+
+def test_counselling_refuses_more_schooling_years_than_age_minus_five(cat):
+    """F3.1: schooling_years_abroad <= max(0, age - 5) on the engine clock, with every other
+    field error at once and naming both fields; the task stays open."""
+    from engine.errors import FormInvalid
+    from processes.dates import add_months, today
+
+    iid = cat.start("kim_school_enrolment", {"case_id": "K-3"}, case_ref="K-3")["instance_id"]
+    task = S.find(cat, "KI_SEB", "Task_NewcomerCounselling", iid)
+    eight = add_months(today(), -8 * 12)  # eighth birthday today: at most 3 years abroad
+    bad = D.counselling_data(eight, schooling_years_abroad=4, languages=["arabic"])
+    with pytest.raises(FormInvalid) as exc:
+        cat.complete(task["task_id"], bad)
+    assert set(exc.value.errors) == {"schooling_years_abroad", "languages.0"}
+    (msg,) = exc.value.errors["schooling_years_abroad"]
+    assert "Schulbesuchsjahre im Ausland" in msg and "Geburtsdatum des Kindes" in msg
+    assert msg.endswith("(3)"), msg
+    assert S.find(cat, "KI_SEB", "Task_NewcomerCounselling", iid)["task_id"] == task["task_id"]
+    S.complete(cat, "KI_SEB", "Task_NewcomerCounselling",
+               D.counselling_data(eight, schooling_years_abroad=3), iid)
+    assert S.names(cat, "KI_SEB") != ["Task_NewcomerCounselling"]

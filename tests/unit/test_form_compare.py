@@ -144,3 +144,57 @@ def test_x_messages_on_the_object_replace_the_text():
     data = {"household_size": 1, "minors": 2}
     assert forms.validate_form(s, data) == {"minors": ["Mehr Minderjährige als Personen"]}
     assert forms.validate_form(s, data, lang="en") == {"minors": ["More minors than persons"]}
+
+
+AGE_RULE = {"field": "years", "op": "<=", "other": "born", "other_as": "age", "plus": -5,
+            "at_least": 0}
+AGE_PROPS = {"born": {"type": "string", "format": "date", "title": "Geburtsdatum",
+                      "x-title-en": "Date of birth"},
+             "years": {"type": "integer", "minimum": 0, "title": "Schuljahre",
+                       "x-title-en": "Years of school"}}
+
+
+@pytest.mark.parametrize("born,years,ok", [
+    ("2016-03-15", 5, True), ("2016-03-15", 6, False),   # age 10 today: at most 5
+    ("2016-03-16", 4, True), ("2016-03-16", 5, False),   # turns 10 tomorrow: at most 4
+    ("2022-01-01", 0, True), ("2022-01-01", 1, False),   # age 4: max(0, -1) = 0
+])
+def test_age_of_a_date_field_on_the_engine_clock(born, years, ok):
+    from datetime import datetime, timezone
+
+    from engine import clock
+
+    s = {"type": "object", "properties": AGE_PROPS, "x-lotse-compare": [AGE_RULE]}
+    assert forms.check_schema(s) is None
+    with clock.using(clock.SettableClock(datetime(2026, 3, 15, 10, tzinfo=timezone.utc))):
+        errors = forms.validate_form(s, {"born": born, "years": years})
+        en = forms.validate_form(s, {"born": born, "years": years}, lang="en")
+    assert (errors == {}) is ok, errors
+    if not ok:
+        (msg,) = errors["years"]
+        assert msg.startswith("„Schuljahre“ darf nicht größer sein als Alter laut "
+                              "„Geburtsdatum“ − 5, aber nicht unter 0 ("), msg
+        assert en["years"][0].startswith("'Years of school' must not be greater than age "
+                                         "from 'Date of birth' − 5"), en
+
+
+def test_age_rule_needs_a_date_property_and_knows_only_age():
+    def problem(**over):
+        s = {"type": "object", "properties": AGE_PROPS,
+             "x-lotse-compare": [{**AGE_RULE, **over}]}
+        return forms.check_schema(s) or ""
+
+    assert "'born' is not a number property" in problem(field="born", other="years")
+    s = {"type": "object", "properties": {**AGE_PROPS, "n": {"type": "integer"}},
+         "x-lotse-compare": [{**AGE_RULE, "other": "n"}]}
+    assert "other: 'n' is not a date property" in forms.check_schema(s)
+    assert "'months' is not 'age'" in problem(other_as="months")
+    assert "at_least must be a number" in problem(at_least="0")
+
+
+def test_catalogue_school_counselling_limits_schooling_by_age():
+    """F3.1 (brief: "schooling_years_abroad ≤ max(0, age − 5)")."""
+    path = BPMN_DIR / "p3_school_enrolment/p3-erstberatung-schema.json"
+    schema = forms.load_form(path.read_text(encoding="utf-8"))
+    assert forms.check_schema(schema, format_checker=CHECKER) is None
+    assert catalogue.SCHOOLING_AT_MOST_AGE_MINUS_5 in schema["x-lotse-compare"]
