@@ -12,6 +12,7 @@ The full original text is returned as ``detail`` for the administrators' column
 from __future__ import annotations
 
 from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import exc as sa_exc
 
 from engine.sandbox import BudgetExceeded, SandboxViolation
 
@@ -64,6 +65,59 @@ def _element(wf, spec) -> str:
     return "process"
 
 
+def _chain(exc: BaseException) -> list[BaseException]:
+    seen, out, cur = set(), [], exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        out.append(cur)
+        cur = cur.__cause__ or (None if cur.__suppress_context__ else cur.__context__)
+    return out
+
+
+def _is_db_error(exc: BaseException) -> bool:
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - SQLite-only installations
+        return isinstance(exc, sa_exc.SQLAlchemyError)
+    return isinstance(exc, (sa_exc.SQLAlchemyError, psycopg.Error))
+
+
+def is_transient_db_error(exc: BaseException) -> bool:
+    """A database failure that heals by itself: lost or refused connection, server shutdown,
+    serialization failure, deadlock, pool timeout. The step rolls back and is tried again
+    later; it is no incident. Errors of the statement itself (IntegrityError, DataError,
+    ProgrammingError) are not transient and still become incidents (without SQL text)."""
+    import sqlite3
+
+    for e in _chain(exc):
+        if isinstance(e, (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError,
+                          sa_exc.DisconnectionError, sa_exc.PendingRollbackError,
+                          sqlite3.OperationalError)):
+            return True
+        if isinstance(e, sa_exc.DBAPIError) and e.connection_invalidated:
+            return True
+        try:
+            import psycopg
+        except ImportError:  # pragma: no cover
+            continue
+        if isinstance(e, (psycopg.OperationalError, psycopg.InterfaceError)):
+            return True
+        if isinstance(e, psycopg.errors.InFailedSqlTransaction):  # after one of the above
+            return True
+    return False
+
+
+def db_error_name(exc: BaseException) -> str:
+    """Class names (and SQLSTATE) of a database error: never its SQL, parameters or the
+    server's DETAIL line, which quote values (the serialized workflow state)."""
+    names = []
+    for e in _chain(exc):
+        name = type(e).__name__
+        code = getattr(getattr(e, "diag", None), "sqlstate", None) or getattr(e, "sqlstate", None)
+        names.append(f"{name} ({code})" if isinstance(code, str) else name)
+    return " <- ".join(dict.fromkeys(names))
+
+
 def describe(exc: BaseException, wf=None, *, element: str | None = None) -> dict:
     """``{"type", "element", "message", "detail"}`` of a failed step (see module doc)."""
     task = getattr(exc, "task", None)
@@ -78,8 +132,11 @@ def describe(exc: BaseException, wf=None, *, element: str | None = None) -> dict
     message = f"{error_type} in {_where(exc, spec)} of {element}"
     if isinstance(cause, (SandboxViolation, BudgetExceeded)):  # Lotse's own text, no data
         message = f"{message}: {str(cause)[:300]}"
-    detail = str(exc).strip() or type(exc).__name__
-    if cause is not exc:
+    if any(_is_db_error(e) for e in _chain(exc)):  # the text quotes SQL parameters
+        detail = f"database error: {db_error_name(exc)}"
+    else:
+        detail = str(exc).strip() or type(exc).__name__
+    if cause is not exc and not detail.startswith("database error: "):
         detail = f"{detail}\n{type(cause).__name__}: {cause}"
     return {"type": error_type[:100], "element": element[:200], "message": message[:1000],
             "detail": detail[:MAX_DETAIL]}

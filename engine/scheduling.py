@@ -7,6 +7,7 @@ number of workers fire every timer and consume every message exactly once.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from datetime import timedelta
 
@@ -22,6 +23,10 @@ from engine.models import Message, ProcessDefinition, ProcessInstance
 from engine.views import instance_summary
 
 TIMER_RETRY = timedelta(minutes=1)
+# seconds an instance waits after a transient database error while firing its timer
+# (doubling per failure up to the second value); the timer stays due meanwhile
+TIMER_DB_BACKOFF = (1.0, 30.0)
+_DEFERRED = -1  # _fire_one: a transient database error rolled the step back
 
 
 def ser_dumps_event(event) -> str:
@@ -41,7 +46,8 @@ class SchedulingMixin:
                 iid = self._fire_one()
                 if iid is None:
                     break
-                fired += 1
+                if iid != _DEFERRED:
+                    fired += 1
         return fired
 
     def _fire_one(self) -> int | None:
@@ -53,6 +59,9 @@ class SchedulingMixin:
                      .where(ProcessInstance.status == "running",
                             ProcessInstance.next_timer_at < now)
                      .order_by(ProcessInstance.next_timer_at, ProcessInstance.id).limit(1))
+                waiting = self._timer_db_waiting()
+                if waiting:
+                    q = q.where(ProcessInstance.id.not_in(waiting))
                 inst = s.scalar(q.with_for_update(skip_locked=True))
                 if inst is None:
                     return None
@@ -66,12 +75,31 @@ class SchedulingMixin:
                 self._audit(s, "timer.fired", SYSTEM, inst,
                             details={"due": due.isoformat(), "fired": now.isoformat()})
         except Exception as exc:  # an unexpected failure becomes a visible incident
+            if iid is not None and incidents.is_transient_db_error(exc):
+                # rolled back, no incident: the timer stays due; this instance backs off
+                self._timer_db_failed(iid)
+                return _DEFERRED
             if iid is None or isinstance(exc, LotseError):
-                raise
+                raise  # also a transient database error before any instance was claimed
             self._incident(iid, exc, element=self._due_element(iid))
             return iid
+        self._timer_db_backoff().pop(iid, None)
         self.deliver(sent)
         return iid
+
+    def _timer_db_backoff(self) -> dict[int, tuple[float, float]]:
+        """instance id -> (monotonic time until which it waits, its last wait in seconds)."""
+        return self.__dict__.setdefault("_timer_db_backoff_state", {})
+
+    def _timer_db_waiting(self) -> list[int]:
+        now = time.monotonic()
+        return [iid for iid, (until, _w) in self._timer_db_backoff().items() if until > now]
+
+    def _timer_db_failed(self, instance_id: int) -> None:
+        first, longest = TIMER_DB_BACKOFF
+        _until, last = self._timer_db_backoff().get(instance_id, (0.0, 0.0))
+        wait = min(longest, last * 2) if last else first
+        self._timer_db_backoff()[instance_id] = (time.monotonic() + wait, wait)
 
     def _incident(self, instance_id: int, exc: Exception, *, element: str | None) -> None:
         """An unexpected failure of a step (rolled back): the instance shows an incident."""

@@ -43,6 +43,8 @@ def advance(wf: BpmnWorkflow, before: Callable[[], object] | None = None) -> dic
             wf.refresh_timers()
             wf.do_engine_steps()
     except SpiffWorkflowException as exc:
+        if incidents.is_transient_db_error(exc):  # a helper's query lost the database
+            raise  # the caller's transaction rolls back and the step is tried again later
         task = getattr(exc, "task", None)
         if task is not None and not task.has_state(TaskState.FINISHED_MASK):
             task._set_state(TaskState.ERROR)
