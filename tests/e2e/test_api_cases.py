@@ -403,7 +403,8 @@ def _process(pid="api_deploy_ok", lane="KIM_CM", name="Erfassen") -> str:
 
 
 def _upload(api, who, *files, field="files"):
-    data = {field: [(io.BytesIO(content.encode()), name) for name, content in files]}
+    data = {field: [(io.BytesIO(content if isinstance(content, bytes) else content.encode()),
+                     name) for name, content in files]}
     return api.post("/api/process-definitions", headers=api.h[who] if who else {},
                     data=data, content_type="multipart/form-data")
 
@@ -496,10 +497,20 @@ def test_deploy_refused_roles_and_bad_uploads(api, eng):
     assert _no_definition(eng, "api_deploy_ok")
 
 
-def test_malformed_xml_is_a_lint_error_not_a_500(api):
-    r = _upload(api, "designer.demo", ("broken.bpmn", "<bpmn:definitions"))
-    assert r.status_code == 422 and r.json["error"] in ("LINT_ERRORS", "DEPLOY_REFUSED")
-    assert json.dumps(r.json)
+@pytest.mark.parametrize("files", [
+    [("broken.bpmn", "<bpmn:definitions")],
+    [("binary.bpmn", b"\xff\xfe\x00\x81garbage")],
+    [("ok.bpmn", _process()), ("a-schema.json", b"\xff\xfe not utf-8")],
+    [("ok.bpmn", _process()), ("a-schema.json", "[1, 2]")],
+    [("entity.bpmn", '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM '
+                     '"file:///etc/passwd">]><x>&e;</x>')],
+])
+def test_broken_files_are_422_not_a_500(api, files):
+    r = _upload(api, "designer.demo", *files)
+    body = assert_error(r, 422, r.json.get("error") if r.is_json else "?")
+    assert body["error"] in ("LINT_ERRORS", "DEPLOY_REFUSED")
+    assert body["findings"] or body["problems"]
+    assert "root:" not in json.dumps(body)  # no external entity was read
 
 
 # ---------------------------------------------------------------- OpenAPI document
