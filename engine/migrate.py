@@ -26,6 +26,7 @@ def upgrade(db: Database, revision: str = "head") -> None:
     """Bring the schema up to ``revision``."""
     cfg = alembic_config(db)
     with db.engine.begin() as conn:
+        _no_statement_timeout(conn)
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
 
@@ -34,5 +35,13 @@ def downgrade(db: Database, revision: str) -> None:
     """Take the schema back to ``revision``."""
     cfg = alembic_config(db)
     with db.engine.begin() as conn:
+        _no_statement_timeout(conn)
         cfg.attributes["connection"] = conn
         command.downgrade(cfg, revision)
+
+
+def _no_statement_timeout(conn) -> None:
+    """A migration may rewrite a large table: no LOTSE_DB_STATEMENT_TIMEOUT_MS for it (the
+    lock timeout stays, so it never queues behind a long transaction and blocks everyone)."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("SET LOCAL statement_timeout = 0")

@@ -41,7 +41,8 @@ def create_app(settings: settings_mod.Settings | None = None, *,
                                 x_proto=settings.proxy_count)
     if engine is None:
         # outside production the clock is movable (lotse clock, POST /api/test/clock)
-        engine, offices = build_engine(Database(settings.database_url),
+        db = Database(settings.database_url, timeouts=settings.db_timeouts)
+        engine, offices = build_engine(db,
                                        offices_file=settings.offices_file,
                                        movable_clock=not settings.is_production,
                                        script_budget=settings.script_budget)

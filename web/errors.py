@@ -14,6 +14,7 @@ import uuid
 from flask import Flask, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
+from engine.db import classify as classify_db_error
 from engine.errors import (
     Conflict,
     DeployError,
@@ -83,13 +84,58 @@ def error_body(exc: LotseError) -> dict:
     return exc.to_dict()
 
 
-def _html(status: int, *, message_key: str | None = None, detail: str | None = None):
+def _html(status: int, *, message_key: str | None = None, detail: str | None = None,
+          bilingual: bool = False):
     from web.ctx import t
+    from web.i18n import translate
 
     message = t(message_key) if message_key else t(f"error.{status}")
     if message == f"error.{status}":
         message = t("error.400")
-    return render_template("error.html", status=status, message=message, detail=detail), status
+    message_en = None
+    if bilingual:  # German first, English second, whatever language the visitor chose
+        key = message_key or f"error.{status}"
+        message, message_en = translate(key, "de"), translate(key, "en")
+    return render_template("error.html", status=status, message=message,
+                           message_en=message_en, detail=detail), status
+
+
+# A held instance lock is released within a step; an unreachable database takes longer.
+RETRY_AFTER_BUSY_SECONDS = 2
+RETRY_AFTER_UNAVAILABLE_SECONDS = 15
+_DB_ERRORS = {
+    "busy": ("INSTANCE_BUSY", "error.instance_busy", RETRY_AFTER_BUSY_SECONDS),
+    "unavailable": ("DATABASE_UNAVAILABLE", "error.db_unavailable",
+                    RETRY_AFTER_UNAVAILABLE_SECONDS),
+}
+
+
+def handle_database_error(exc: Exception, kind: str):
+    """503 with Retry-After: the instance is locked by another step (``INSTANCE_BUSY``) or
+    the database cannot be reached or did not answer in time (``DATABASE_UNAVAILABLE``).
+    The transaction was rolled back, so nothing of the request was applied."""
+    from web.i18n import translate
+
+    code, key, retry = _DB_ERRORS[kind]
+    orig = getattr(exc, "orig", None)
+    state = getattr(orig, "sqlstate", None) or "-"
+    # type and SQLSTATE only: the driver's message may quote the statement's values
+    log.warning("%s (%s %s) on %s %s", code, type(orig or exc).__name__, state,
+                request.method, request.url_rule.rule if request.url_rule else "-")
+    headers = {"Retry-After": str(retry)}
+    if wants_json():
+        resp = jsonify({"error": code,
+                        "message": f"{translate(key, 'de')} / {translate(key, 'en')}",
+                        "retry_after": retry})
+        resp.status_code = 503
+        resp.headers.update(headers)
+        return resp
+    try:
+        body, status = _html(503, message_key=key, bilingual=True)
+    except Exception:  # noqa: BLE001 - the page itself failed: plain text
+        body, status = f"{translate(key, 'de')}\n{translate(key, 'en')}\n", 503
+        headers["Content-Type"] = "text/plain; charset=utf-8"
+    return body, status, headers
 
 
 def handle_lotse_error(exc: LotseError):
@@ -151,6 +197,9 @@ def handle_http_exception(exc: HTTPException):
 def handle_unexpected(exc: Exception):
     if isinstance(exc, HTTPException):
         return handle_http_exception(exc)
+    kind = classify_db_error(exc)
+    if kind:
+        return handle_database_error(exc, kind)
     ref = uuid.uuid4().hex[:12]
     frames = "; ".join(f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno}:{f.name}"
                        for f in traceback.extract_tb(exc.__traceback__)[-8:])

@@ -63,6 +63,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "error.csrf": (("Das Formular ist abgelaufen. Bitte laden Sie die Seite neu und senden Sie "
                    "es erneut."), ("The form has expired. Please reload the page and submit it "
                    "again.")),
+    "error.503": ("Der Dienst ist vorübergehend nicht verfügbar. Bitte versuchen Sie es in "
+                  "Kürze erneut.", "The service is temporarily unavailable. Please try again "
+                  "shortly."),
+    "error.instance_busy": ("Der Fall wird gerade bearbeitet, bitte gleich noch einmal "
+                            "versuchen.", "The case is being worked on right now, please try "
+                            "again in a moment."),
+    "error.db_unavailable": ("Die Datenbank ist vorübergehend nicht verfügbar. Bitte versuchen "
+                             "Sie es in Kürze erneut.", "The database is temporarily "
+                             "unavailable. Please try again shortly."),
     "error.back": ("Zur Übersicht", "Back to the overview"),
     "error.claimed": ("Die Aufgabe wird bereits von {assignee} bearbeitet.",
                       "The task is already claimed by {assignee}."),

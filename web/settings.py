@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.db import default_url
+from engine.db import Timeouts, default_url
 from engine.sandbox import Budget
 
 DEV_ENVS = ("development", "test")
@@ -53,6 +53,21 @@ class Settings:
     # wall clock and MB of resident-memory growth (0: memory unchecked).
     script_timeout_seconds: int = 5
     script_memory_mb: int = 256
+    # Database waits, at most (engine/db.py Timeouts; 0 switches one off). PostgreSQL: a row
+    # lock (then 503 INSTANCE_BUSY), one statement, a transaction left idle, connecting.
+    # SQLite: another writer.
+    db_lock_timeout_ms: int = 5000
+    db_statement_timeout_ms: int = 30000
+    db_idle_tx_timeout_ms: int = 60000
+    db_connect_timeout_seconds: int = 5
+    db_busy_timeout_ms: int = 30000
+
+    @property
+    def db_timeouts(self) -> Timeouts:
+        return Timeouts(lock_ms=self.db_lock_timeout_ms, statement_ms=self.db_statement_timeout_ms,
+                        idle_tx_ms=self.db_idle_tx_timeout_ms,
+                        connect_seconds=self.db_connect_timeout_seconds,
+                        busy_ms=self.db_busy_timeout_ms)
 
     @property
     def script_budget(self) -> Budget:
@@ -119,6 +134,12 @@ def from_env(environ: dict | None = None) -> Settings:
         auth_cache_seconds=_int(env, "LOTSE_AUTH_CACHE_SECONDS", 5, 0, 60),
         script_timeout_seconds=_int(env, "LOTSE_SCRIPT_TIMEOUT_SECONDS", 5, 1, 300),
         script_memory_mb=_int(env, "LOTSE_SCRIPT_MEMORY_MB", 256, 0, 16 * 1024),
+        db_lock_timeout_ms=_int(env, "LOTSE_DB_LOCK_TIMEOUT_MS", 5000, 0, 600_000),
+        db_statement_timeout_ms=_int(env, "LOTSE_DB_STATEMENT_TIMEOUT_MS", 30000, 0,
+                                     3_600_000),
+        db_idle_tx_timeout_ms=_int(env, "LOTSE_DB_IDLE_TX_TIMEOUT_MS", 60000, 0, 3_600_000),
+        db_connect_timeout_seconds=_int(env, "LOTSE_DB_CONNECT_TIMEOUT_SECONDS", 5, 0, 300),
+        db_busy_timeout_ms=_int(env, "LOTSE_DB_BUSY_TIMEOUT_MS", 30000, 0, 600_000),
     )
 
 
