@@ -74,7 +74,8 @@ def _chain(exc: BaseException) -> list[BaseException]:
     return out
 
 
-def _is_db_error(exc: BaseException) -> bool:
+def is_db_error(exc: BaseException) -> bool:
+    """Raised by SQLAlchemy or the PostgreSQL driver."""
     try:
         import psycopg
     except ImportError:  # pragma: no cover - SQLite-only installations
@@ -132,7 +133,7 @@ def describe(exc: BaseException, wf=None, *, element: str | None = None) -> dict
     message = f"{error_type} in {_where(exc, spec)} of {element}"
     if isinstance(cause, (SandboxViolation, BudgetExceeded)):  # Lotse's own text, no data
         message = f"{message}: {str(cause)[:300]}"
-    if any(_is_db_error(e) for e in _chain(exc)):  # the text quotes SQL parameters
+    if any(is_db_error(e) for e in _chain(exc)):  # the text quotes SQL parameters
         detail = f"database error: {db_error_name(exc)}"
     else:
         detail = str(exc).strip() or type(exc).__name__

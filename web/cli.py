@@ -3,6 +3,7 @@ stdout; errors go to stderr with a non-zero exit code."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import sys
@@ -471,6 +472,17 @@ def clock_show(ctx: Context):
     return {"now": ctx.engine.now().isoformat()}, ctx.engine.now().isoformat()
 
 
+DB_BACKOFF_FIRST, DB_BACKOFF_MAX = 0.5, 30.0  # worker: seconds after a database error
+
+
+def _exc_chain(exc: BaseException) -> list[BaseException]:
+    out: list[BaseException] = []
+    while exc is not None and exc not in out:
+        out.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    return out
+
+
 @main.command()
 @click.option("--once", is_flag=True, help="Fire what is due, deliver, and exit.")
 @click.option("--interval", default=1.0, type=float, help="Seconds between polls.")
@@ -491,24 +503,49 @@ def worker(ctx: Context, once: bool, interval: float, batch: int) -> None:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+    from engine.incidents import db_error_name, is_db_error
     from processes.consent import expire_consents
 
-    eng = ctx.engine
+    def _pause(seconds: float) -> None:  # sleeps, but a SIGTERM ends it at once
+        end = time.monotonic() + seconds
+        while not stop["now"] and time.monotonic() < end:
+            time.sleep(min(0.1, max(0.0, end - time.monotonic())))
+
     total = {"timers_fired": 0, "messages_delivered": 0}
+    backoff = 0.0  # seconds; doubles per failed round up to DB_BACKOFF_MAX
     while not stop["now"]:
         try:
+            eng = ctx.engine  # built (and rebuilt after a failed start) inside the guard
             expire_consents(eng)
             fired = eng.fire_due_timers(limit=batch)
             delivered = eng.deliver_pending()
         except sandbox.StepInterrupted:  # SIGTERM during a step: it rolled back, stays due
             break
+        except Exception as exc:
+            if not any(is_db_error(e) for e in _exc_chain(exc)):
+                raise
+            # the round rolled back (timers stay due, messages pending); the class names
+            # only: the error's text quotes SQL parameters (serialized case data)
+            backoff = min(DB_BACKOFF_MAX, backoff * 2) if backoff else DB_BACKOFF_FIRST
+            if once:
+                click.echo(f"lotse worker: database error {db_error_name(exc)}", err=True)
+                sys.exit(1)
+            click.echo(f"lotse worker: database error {db_error_name(exc)}; "
+                       f"retrying in {backoff:.1f} s", err=True)
+            with contextlib.suppress(Exception):
+                ctx.db.dispose()  # reconnect: drop the pool's broken connections
+            _pause(backoff)
+            continue
+        if backoff:
+            click.echo("lotse worker: database reachable again", err=True)
+            backoff = 0.0
         total["timers_fired"] += fired
         total["messages_delivered"] += delivered
         if once and fired < batch and not delivered:
             click.echo(json.dumps(total))
             return
         if not once and fired < batch and not delivered:
-            time.sleep(interval)
+            _pause(interval)
 
 
 main.add_command(_user_group)
