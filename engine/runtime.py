@@ -21,7 +21,17 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import event, insert, select, tuple_
 from sqlalchemy.orm import Session
 
-from engine import audit, cancellation, files, forms, messaging, multiinstance, sandbox, store
+from engine import (
+    audit,
+    cancellation,
+    files,
+    forms,
+    messaging,
+    multiinstance,
+    sandbox,
+    step_context,
+    store,
+)
 from engine import clock as engine_clock
 from engine import deploy as deploy_mod
 from engine.actor import SYSTEM, Actor
@@ -134,6 +144,7 @@ class Engine(SchedulingMixin):
         """Start an instance of the latest (or given) version with initial data."""
         if data is not None and not isinstance(data, dict):
             raise InvalidInput("initial data must be a JSON object")
+        data = _with_case_id(data, case_ref)
         with engine_clock.using(self._tick()):
             with self.db.unit_of_work() as s:
                 q = select(ProcessDefinition).where(ProcessDefinition.process_id == process_id)
@@ -430,7 +441,10 @@ class Engine(SchedulingMixin):
     def _run_and_save_inner(self, s, inst, d, wf, snap, actor, completed_task,
                             before=None, cause=None) -> list[str]:
         started = time.time()  # SpiffWorkflow stamps state changes with time.time()
-        error = advance(wf, before)
+        # helpers that read or write the database (the consent register) do so in this
+        # step's transaction, for this instance's case (engine.step_context)
+        with step_context.running(step_context.Step(s, inst, self.now())):
+            error = advance(wf, before)
         now = self.now()
         # take thrown events out of the workflow before it is saved, so none is sent twice
         stored = messaging.write_outbox(s, wf, inst.id, now, self.message_listeners)
@@ -697,6 +711,21 @@ def _order_siblings(wf: BpmnWorkflow, rows: list[dict], now: datetime) -> None:
     rows.sort(key=lambda r: position.get(r["id"], len(position)))
     for i, row in enumerate(rows):
         row["created_at"] = now + timedelta(microseconds=i)
+
+
+def _with_case_id(data: dict | None, case_ref: str | None) -> dict | None:
+    """A case has one id from its first step: the case reference given at the start is the
+    data's ``case_id`` (the name messages correlate by, ``engine.messaging``). Start data
+    naming another ``case_id`` is refused, nothing is started."""
+    if not case_ref:
+        return data
+    given = (data or {}).get("case_id")
+    if given not in (None, "") and given != case_ref:
+        raise InvalidInput(
+            f"case_id in den Startdaten ({given}) weicht von der Fallnummer {case_ref} ab / "
+            f"case_id in the start data ({given}) differs from the case reference {case_ref}",
+            field="case_id")
+    return {**(data or {}), "case_id": case_ref}
 
 
 def _spec_body(s: Session, spec_hash: str) -> str:

@@ -1875,8 +1875,9 @@ def build_single_referral() -> Process:
     p.outputs = ["referral_record"]
     p.start("Start_Referral", "Vermittlung angestoßen")
     p.script("Task_InitReferral", "Vermittlung vorbereiten", _lines(
-        defaults({"consents": "[]", "person": "{}", "assessment": "{}", "goals": "[]",
-                  "case_id": "None"}),
+        defaults({"person": "{}", "assessment": "{}", "goals": "[]", "case_id": "None"}),
+        "if case_id is None:",
+        "    case_id = case_ref()",
         "referral_chain = []",
         "new_consents = []",
         "follow_up = None",
@@ -1924,9 +1925,10 @@ def build_single_referral() -> Process:
     r.script("Task_RecordConsent", "Einwilligung übernehmen", _lines(
         "if consent_given:",
         "    " + CONSENT_RECORD.replace("\n", "\n    "),
-        "    consents = consents + [new_consent]",
+        "    new_consent = record_consent(new_consent)",
         "    new_consents = new_consents + [new_consent]",
-    ), doc="Store the consent record (immutable; corrections create a new one).",
+    ), doc="Record the consent in the consent register at once (one per office and purpose: "
+           "an overlapping one is extended, never doubled).",
         basis=CONSENT_BASIS, rag=RAG_IN)
     r.xgw("Gw_ConsentNow", "Einwilligung jetzt gültig?",
           default="Flow_Gw_ConsentNow_Task_NotSent")
@@ -1938,7 +1940,7 @@ def build_single_referral() -> Process:
              doc="Without consent nothing is sent; the referral ends as not_sent.",
              basis=CONSENT_BASIS, rag=RAG_IN)
     r.script("Task_SendPrep", "Vermittlungsdaten zusammenstellen", _lines(
-        "consent = find_consent(consents, office, purpose)",
+        "consent = find_consent(office, purpose)",
         'consent_id = consent["consent_id"]',
         "sent_at = now()",
         'due_ack = referral_due(office, "ack", sent_at)',
@@ -2008,11 +2010,11 @@ def build_single_referral() -> Process:
              rag=RAG_IN)
     r.end("End_ReferralRound", "Runde beendet")
     r.chain("Start_ReferralRound", "Task_PrepareReferral", "Gw_ConsentValid")
-    r.flow("Gw_ConsentValid", "Task_SendPrep", "has_consent(consents, office, purpose)",
+    r.flow("Gw_ConsentValid", "Task_SendPrep", "has_consent(office, purpose)",
            name="ja")
     r.flow("Gw_ConsentValid", "Task_ObtainConsent", name="nein")
     r.chain("Task_ObtainConsent", "Task_RecordConsent", "Gw_ConsentNow")
-    r.flow("Gw_ConsentNow", "Msg_ConsentRecorded", "has_consent(consents, office, purpose)",
+    r.flow("Gw_ConsentNow", "Msg_ConsentRecorded", "has_consent(office, purpose)",
            name="ja")
     r.flow("Msg_ConsentRecorded", "Task_SendPrep")
     r.flow("Gw_ConsentNow", "Task_NotSent", name="nein")
@@ -2592,7 +2594,7 @@ def build_intake_clearing() -> Process:
         defaults({"walk_in": "False", "intake_id": "None", "consents": "[]",
                   "case_id": "None"}),
         'if case_id is None:',
-        '    case_id = new_id("K")',
+        '    case_id = case_ref()',
         'case_status = "inquiry"',
     ), doc="Create the case id; walk-ins are recorded by the case manager, other inquiries "
            "by KIM coordination.", basis=TINTG, rag=RAG_IN, lane="KIM_KO")
@@ -2631,13 +2633,13 @@ def build_intake_clearing() -> Process:
         '            "signed_by": signed_by,',
         '            "guardian_name": guardian_name, "consent_language": consent_language,',
         '            "document_ref": document_ref, "recorded_at": today(), "status": "active"}',
-        "    consents = consents + [base]",
+        "    consents = consents + [record_consent(base)]",
         "    if feedback_to_referrer:",
-        '        consents = consents + [{"consent_id": new_id("E"), "recipient_office": '
-        'referring_office or "KIM_CM", "purpose": "KIM:FEEDBACK_REFERRER", '
+        '        consents = consents + [record_consent({"consent_id": new_id("E"), '
+        '"recipient_office": referring_office or "KIM_CM", "purpose": "KIM:FEEDBACK_REFERRER", '
         '"data_categories": ["IDENT"], "includes_health": False, "valid_from": consent_date, '
         '"valid_until": add_months(consent_date, 24), "recorded_at": today(), '
-        '"status": "active"}]',
+        '"status": "active"})]',
         "    base = None",
     ), doc="Store the base consent (and the feedback consent for the referrer).",
         basis=CONSENT_BASIS, rag=RAG_IN, lane="KIM_CM")
@@ -3272,12 +3274,12 @@ def build_support_plan(registry: OfficeRegistry) -> Process:
         ["KIM_CM", "KIM_KO"], participant="Kommune – KIM-Fallmanagement")
     p.start("Start_Plan", "Fall eröffnet")
     p.script("Task_InitPlan", "Hilfeplanung vorbereiten", _lines(
-        defaults({"case_id": "None", "consents": "[]", "referrals": "[]", "person": "{}",
+        defaults({"case_id": "None", "referrals": "[]", "person": "{}",
                   "case_opened": "today()", "first_name": "None", "last_name": "None",
                   "birth_date": "None", "plan_history": "[]", "review_history": "[]",
                   "structural_issues": "[]", "permit_watch_started": "False", "cycle": "0"}),
         "if case_id is None:",
-        '    case_id = new_id("K")',
+        '    case_id = case_ref()',
         'case_status = "active"',
         'plan_next = "reassess"',
     ), doc="Initialise the case's plan data.", basis=TINTG, rag=RAG_IN)
@@ -3314,7 +3316,7 @@ def build_support_plan(registry: OfficeRegistry) -> Process:
                   "needs": "[]"}),
         "cycle = cycle + 1",
         "children = children_facts(children)",
-        'health_allowed = has_consent(consents, "KIM_CM", "KIM_CM:CASE_MANAGEMENT", "HEALTH")',
+        'health_allowed = has_consent("KIM_CM", "KIM_CM:CASE_MANAGEMENT", "HEALTH")',
         "health_data_dropped = False",
         "if not health_allowed and (health_need or disability or health_notes):",
         "    health_data_dropped = True",
@@ -3330,8 +3332,7 @@ def build_support_plan(registry: OfficeRegistry) -> Process:
     c.xgw("Gw_PermitWatch", "Titel befristet?", default="Flow_Gw_PermitWatch_Gw_WatchMerge")
     c.throw("Msg_StartPermitWatch", "Fristenüberwachung starten", "permit_watch_requested",
             '{"case_id": case_id, "permit_valid_until": permit_valid_until, '
-            '"renewal_applied_date": renewal_applied_date, "consents": consents, '
-            '"person": person}',
+            '"renewal_applied_date": renewal_applied_date, "person": person}',
             doc="Start the residence-permit watch for this case (kim_permit_watch).")
     c.script("Task_WatchStarted", "Fristenüberwachung vermerken",
              "permit_watch_started = True", doc="The watch runs once per case.",
@@ -3371,7 +3372,7 @@ def build_support_plan(registry: OfficeRegistry) -> Process:
                       "round).", basis=TINTG, rag=RAG_DECIDE,
                   loop={"type": "standard", "maximum": 10, "condition": "plan_changes == True"})
     c.script("Task_PrepareConsents", "Fehlende Einwilligungen ermitteln", _lines(
-        "consents_needed = missing_consents(consents, selected_referrals)",
+        "consents_needed = missing_consents(selected_referrals)",
         "consent_outcomes = []",
     ), doc="Which selected referrals lack a valid consent.", basis=CONSENT_BASIS,
         rag=RAG_FORMAL)
@@ -3382,8 +3383,7 @@ def build_support_plan(registry: OfficeRegistry) -> Process:
                              "item": "consent_request", "output": "consent_outcomes",
                              "output_item": "consent_outcome"})
     c.script("Task_StoreConsents", "Einwilligungen übernehmen", _lines(
-        "consents = consents + [x for x in consent_outcomes if x]",
-        "referrals_to_send = consented(selected_referrals, consents)",
+        "referrals_to_send = consented(selected_referrals)",
         "referrals_refused = [r for r in selected_referrals if r not in referrals_to_send]",
         "round_records = []",
     ), doc="Only referrals with a valid consent are sent (the consent guard).",
@@ -3395,9 +3395,6 @@ def build_support_plan(registry: OfficeRegistry) -> Process:
                  "output": "round_records", "output_item": "referral_record"})
     c.script("Task_StoreReferrals", "Vermittlungsergebnisse übernehmen", _lines(
         "referrals = referrals + round_records",
-        "for r in round_records:",
-        '    consents = consents + (r.get("new_consents") or [])',
-        "r = None",
         'review_next = "monitor"',
     ), doc="Keep every referral record in the case's referral list.", basis=TINTG)
     monitoring = c.sub("Sub_Monitoring", "Monitoring",
@@ -3477,7 +3474,7 @@ def build_support_plan(registry: OfficeRegistry) -> Process:
         "consent_outcome = None",
         "if consent_given:",
         "    " + CONSENT_RECORD.replace("\n", "\n    "),
-        "    consent_outcome = new_consent",
+        "    consent_outcome = record_consent(new_consent)",
     ), doc="Build the consent record (nothing if the person refused).", basis=CONSENT_BASIS)
     po.xgw("Gw_ConsentGiven", "Erteilt?", default="Flow_Gw_ConsentGiven_Gw_ConsentMerge")
     po.throw("Msg_ConsentRecorded", "Einwilligung registrieren", CONSENT_MESSAGE,
@@ -3909,10 +3906,10 @@ def build_recognition_transition() -> Process:
            doc="Record the positive BAMF decision and its service date.",
            basis="§ 1 Abs. 3 AsylbLG; § 25 AufenthG", rag=RAG_IN)
     p.script("Task_ComputeDates", "Fristen berechnen", _lines(
-        defaults({"consents": "[]", "person": "{}", "assessment": "{}", "goals": "[]",
+        defaults({"person": "{}", "assessment": "{}", "goals": "[]",
                   "case_id": "None", "bamf_file_number": "None"}),
         'if case_id is None:',
-        '    case_id = new_id("K")',
+        '    case_id = case_ref()',
         "asylblg_end = end_of_month(bamf_decision_date)",
         "sgb2_start = add_days(asylblg_end, 1)",
         "jc_application_latest = end_of_month(sgb2_start)",
@@ -3991,10 +3988,8 @@ def build_recognition_transition() -> Process:
                   "sgb2_benefit_start_reported": "None", "permit_valid_until": "None"}),
         "referrals = [r for r in (abh_referral, jc_referral, soz_referral, fk_referral, "
         "ikt_referral) if r]",
-        "for r in referrals:",
-        '    consents = consents + (r.get("new_consents") or [])',
-        "r = None",
-    ), doc="Collect the referral records and new consents of all branches.", basis=TINTG)
+    ), doc="Collect the referral records of all branches (their consents are in the "
+           "register).", basis=TINTG)
     p.user("Task_CheckTransition", "Übergang prüfen", check,
            doc="Check that SGB II starts when AsylbLG ends.",
            instructions="AsylbLG endet am {{ asylblg_end }}; SGB II ab {{ sgb2_start }}. "
@@ -4008,7 +4003,7 @@ def build_recognition_transition() -> Process:
     p.xgw("Gw_Watch", "Befristeter Titel?", default="Flow_Gw_Watch_End_Transition")
     p.throw("Msg_StartPermitWatch", "Fristenüberwachung starten", "permit_watch_requested",
             '{"case_id": case_id, "permit_valid_until": permit_valid_until, '
-            '"renewal_applied_date": None, "consents": consents, "person": person}',
+            '"renewal_applied_date": None, "person": person}',
             doc="Start the residence-permit watch (kim_permit_watch).")
     p.end("End_Transition", "Übergang abgeschlossen")
     p.chain("Start_Transition", "Task_RecordBamfDecision", "Task_ComputeDates", "Gw_Split")
@@ -4122,7 +4117,6 @@ def build_permit_watch() -> Process:
         'case_id = watch.get("case_id")',
         'permit_valid_until = watch["permit_valid_until"]',
         'renewal_applied_date = watch.get("renewal_applied_date")',
-        'consents = watch.get("consents") or []',
         'person = watch.get("person") or {}',
         "assessment = {}",
         "goals = []",
@@ -4387,10 +4381,10 @@ def build_housing_emergency() -> Process:
         ["KIM_CM", "WOHN", "KIM_KO", "ORD"], participant="Kommune – Wohnraumsicherung")
     p.start("Start_Housing", "Wohnungsnotfall bekannt")
     p.script("Task_InitHousing", "Notfall anlegen", _lines(
-        defaults({"entry": '"cm"', "consents": "[]", "person": "{}", "assessment": "{}",
+        defaults({"entry": '"cm"', "person": "{}", "assessment": "{}",
                   "goals": "[]", "case_id": "None"}),
         "if case_id is None:",
-        '    case_id = new_id("K")',
+        '    case_id = case_ref()',
     ), doc="The case manager records the emergency, or WOHN after a court notice.",
         basis="§ 22 Abs. 8-9 SGB II; § 36 SGB XII", rag=RAG_IN)
     p.xgw("Gw_Entry", "Mitteilung des Gerichts?",

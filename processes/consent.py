@@ -34,6 +34,13 @@ class ConsentScope(LotseError):
     code = "CONSENT_SCOPE"
 
 
+class ConsentDuplicate(Conflict):
+    """A consent for the same case, office and purpose with an overlapping validity is
+    active already (409): the register keeps one consent per case, office and purpose."""
+
+    code = "CONSENT_DUPLICATE"
+
+
 class Consent(Base):
     """A person's consent to share categories of case data with an office for a purpose."""
 
@@ -86,6 +93,18 @@ def record_consent(engine, *, case_id: str, office: str, purpose: str, categorie
         raise InvalidInput(f"unknown purpose {purpose}")
     now = engine.now()
     with engine.db.unit_of_work() as s:
+        existing = overlapping(s, case_id, office, purpose, valid_from, valid_until)
+        if existing is not None:
+            raise ConsentDuplicate(
+                f"Für Fall {case_id}, Stelle {office} und Zweck {purpose} besteht bereits "
+                f"eine aktive Einwilligung ({existing.consent_id}, gültig "
+                f"{existing.valid_from.isoformat()} bis {existing.valid_until.isoformat()}); "
+                "sie wird nicht doppelt erfasst. Zum Ändern widerrufen und neu erfassen. / "
+                f"An active consent for case {case_id}, office {office} and purpose {purpose} "
+                f"exists already ({existing.consent_id}, valid {existing.valid_from.isoformat()}"
+                f" to {existing.valid_until.isoformat()}); it is not recorded twice. To change "
+                "it, revoke it and record a new one.",
+                consent_id=existing.consent_id, office=office, purpose=purpose)
         c = Consent(consent_id=str(uuid.uuid4()), case_id=case_id, recipient_office=office,
                     purpose=purpose, categories=sorted(set(categories)),
                     includes_health=includes_health, valid_from=valid_from,
@@ -94,6 +113,97 @@ def record_consent(engine, *, case_id: str, office: str, purpose: str, categorie
         s.add(c)
         audit_recorded(s, c, actor=actor, now=now)
         return consent_dict(c)
+
+
+def overlapping(s: Session, case_id: str, office: str, purpose: str, valid_from: date,
+                valid_until: date) -> Consent | None:
+    """The active consent of (case, office, purpose) whose validity overlaps the given one
+    (the oldest, the one a duplicate is refused for or merged into)."""
+    return s.scalars(select(Consent).where(
+        Consent.case_id == case_id, Consent.recipient_office == office,
+        Consent.purpose == purpose, Consent.status == "active",
+        Consent.valid_from <= valid_until, Consent.valid_until >= valid_from,
+    ).order_by(Consent.recorded_at, Consent.consent_id)).first()
+
+
+def register_from_process(s: Session, case_id: str, record: dict, *, now: datetime,
+                          instance_id: int | None) -> tuple[Consent, bool]:
+    """A consent a process recorded (a DP-02 record of its form F1.4/F2.3) into the register,
+    in the step's session; returns (the register's row, whether it was merged).
+
+    One consent per case, office and purpose: when an active one overlaps, nothing is added;
+    the existing consent is extended (categories added, health flag, validity widened) and
+    ``consent.merged`` names both ids. A process re-recording the same consent (a retried
+    step, a message announcing what a helper registered) changes nothing."""
+    start = _day(record.get("valid_from")) or _today(now)
+    end = _day(record.get("valid_until")) or start.replace(year=start.year + 2)
+    office, purpose = str(record["recipient_office"]), str(record["purpose"])
+    cats = set(record.get("data_categories") or record.get("categories") or [])
+    health = bool(record.get("includes_health"))
+    existing = s.get(Consent, record.get("consent_id")) if record.get("consent_id") else None
+    if existing is not None and existing.status != "active":
+        return existing, True  # a revoked or expired consent is never reactivated
+    if existing is None:
+        existing = overlapping(s, case_id, office, purpose, start, end)
+    if existing is None:
+        row = Consent(consent_id=str(record.get("consent_id") or uuid.uuid4()),
+                      case_id=case_id, recipient_office=office, purpose=purpose,
+                      categories=sorted(cats), includes_health=health, valid_from=start,
+                      valid_until=end, status="active", recorded_by=record.get("recorded_by"),
+                      recorded_at=now)
+        s.add(row)
+        # same transaction as the row: no consent without its consent.recorded entry
+        audit_recorded(s, row, actor=Actor(), now=now, via="process", instance_id=instance_id)
+        s.flush()
+        return row, False
+    before = (set(existing.categories), existing.includes_health, existing.valid_from,
+              existing.valid_until)
+    existing.categories = sorted(before[0] | cats)
+    existing.includes_health = before[1] or health
+    existing.valid_from = min(before[2], start)
+    existing.valid_until = max(before[3], end)
+    after = (set(existing.categories), existing.includes_health, existing.valid_from,
+             existing.valid_until)
+    if after != before or record.get("consent_id") not in (None, existing.consent_id):
+        details = {"consent_id": existing.consent_id, "office": office, "purpose": purpose,
+                   "case_id": case_id, "categories": list(existing.categories),
+                   "valid_from": existing.valid_from.isoformat(),
+                   "valid_until": existing.valid_until.isoformat(), "via": "process"}
+        if record.get("consent_id") not in (None, existing.consent_id):
+            details["merged_consent_id"] = record["consent_id"]
+        if instance_id is not None:
+            details["from_instance"] = instance_id
+        _audit(s, "consent.merged", Actor(), now, case_id, details)
+    s.flush()
+    return existing, True
+
+
+def case_consents(s: Session, case_id: str, now: datetime) -> list[dict]:
+    """The case's active, currently valid consents as processes read them (DP-02 records:
+    recipient_office, purpose, data_categories, includes_health, validity)."""
+    today = _today(now)
+    rows = s.scalars(select(Consent).where(
+        Consent.case_id == case_id, Consent.status == "active", Consent.valid_from <= today,
+        Consent.valid_until >= today).order_by(Consent.recorded_at, Consent.consent_id))
+    return [process_record(c) for c in rows]
+
+
+def process_record(c: Consent) -> dict:
+    """A register row in the shape of the processes' DP-02 records."""
+    return {"consent_id": c.consent_id, "recipient_office": c.recipient_office,
+            "purpose": c.purpose, "data_categories": list(c.categories),
+            "includes_health": c.includes_health, "valid_from": c.valid_from.isoformat(),
+            "valid_until": c.valid_until.isoformat(), "status": c.status}
+
+
+def _day(value) -> date | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
 
 
 def audit_recorded(s: Session, c: Consent, *, actor: Actor, now: datetime,

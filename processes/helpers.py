@@ -293,10 +293,14 @@ def make_helpers(registry: OfficeRegistry | None = None, *,
             raise ValueError(str(exc)) from None
 
     return {
-        "has_consent": has_consent,
-        "find_consent": find_consent,
-        "missing_consents": missing_consents,
-        "consented": consented,
+        # consents: the register is the single truth (processes.consent), read and written
+        # in the running step's transaction for the instance's case; no process keeps a copy
+        "has_consent": register_has_consent,
+        "find_consent": register_find_consent,
+        "missing_consents": register_missing_consents,
+        "consented": register_consented,
+        "record_consent": register_record_consent,
+        "case_ref": this_case,
         "allowed_categories": lambda purpose: allowed_categories(purpose, policy=policy),
         "share_by_consent": lambda categories, office=None, *records: share_by_consent(
             categories, office, *records, policy=policy),
@@ -316,6 +320,84 @@ def make_helpers(registry: OfficeRegistry | None = None, *,
     }
 
 
+# --- the consent register, as BPMN scripts see it ------------------------------------------------
+# A helper cannot take the session as an argument (scripts have none): the engine runs every
+# step with its session and instance in engine.step_context. These helpers read the register
+# for the instance's case there, so a consent recorded on the case page, the API or the CLI is
+# seen by every process of the case, and one a script records (record_consent) is in the
+# register at once, before the step's next gateway asks.
+
+def _step():
+    from engine import step_context
+
+    step = step_context.current()
+    if step is None:
+        raise RuntimeError("consent helpers read the consent register: they run only inside "
+                           "a process step")
+    return step
+
+
+def this_case() -> str:
+    """The instance's case id: the case reference it was started with; an instance started
+    without one gets a new ``K-…`` id here, which becomes its case reference (one id from
+    the first step: instance, register and referrals)."""
+    step = _step()
+    if not step.instance.case_ref:
+        step.instance.case_ref = new_id("K")
+    return step.instance.case_ref
+
+
+def _register(on: Any = None) -> list[dict]:
+    from processes.consent import case_consents
+
+    step = _step()
+    if not step.instance.case_ref:
+        return []
+    now = step.now
+    day = _day(on)
+    if day is not None:
+        now = datetime.combine(day, datetime.min.time().replace(hour=12), clock.BERLIN)
+    return case_consents(step.session, step.instance.case_ref, now)
+
+
+def register_has_consent(office: str, purpose: str, category: str | None = None,
+                         on: Any = None) -> bool:
+    """Whether the consent register holds an active consent of this case for (office,
+    purpose), valid on ``on`` (default today), covering ``category`` if given (HEALTH also
+    needs the explicit health flag)."""
+    return has_consent(_register(on), office, purpose, category, on=on)
+
+
+def register_find_consent(office: str, purpose: str, on: Any = None) -> dict | None:
+    """The register's valid consent of this case for (office, purpose) (the latest recorded)
+    as a DP-02 record, or None."""
+    return find_consent(_register(on), office, purpose, on=on)
+
+
+def register_missing_consents(referrals: Iterable[Mapping] | None, on: Any = None) -> list[dict]:
+    """The ``{"office", "purpose"}`` items of ``referrals`` the register has no valid consent
+    of this case for."""
+    return missing_consents(_register(on), referrals, on=on)
+
+
+def register_consented(referrals: Iterable[Mapping] | None, on: Any = None) -> list[dict]:
+    """The referrals the register holds a valid consent of this case for."""
+    return consented(referrals, _register(on), on=on)
+
+
+def register_record_consent(record: Mapping) -> dict:
+    """Record a consent of this case (a DP-02 record from a form) in the register now, in this
+    step's transaction; returns the register's record. An active consent for the same
+    office and purpose with overlapping validity is extended instead (categories, health flag,
+    validity; audit ``consent.merged``): never a second row."""
+    from processes.consent import process_record, register_from_process
+
+    step = _step()
+    row, _merged = register_from_process(step.session, this_case(), dict(record),
+                                         now=step.now, instance_id=step.instance.id)
+    return {**dict(record), **process_record(row)}
+
+
 HELPERS: dict[str, Callable[..., Any]] = make_helpers()
 
 
@@ -332,25 +414,16 @@ def consent_recorder(session, msg, payload: dict, now) -> None:
     same step passes the gate. The message itself is consumed here (not routed)."""
     if msg.name != CONSENT_MESSAGE:
         return None
-    from engine.actor import Actor
-    from processes.consent import Consent, audit_recorded
+    from processes.consent import register_from_process
 
     case_id = payload.get("case_id")
     for c in payload.get("consents") or []:
-        if not case_id or not c.get("consent_id") or session.get(Consent, c["consent_id"]):
+        if not case_id or not isinstance(c, Mapping) or not c.get("recipient_office") \
+                or not c.get("purpose"):
             continue
-        start = _day(c.get("valid_from")) or _today()
-        end = _day(c.get("valid_until")) or start.replace(year=start.year + 2)
-        row = Consent(
-            consent_id=c["consent_id"], case_id=str(case_id),
-            recipient_office=c["recipient_office"], purpose=c["purpose"],
-            categories=sorted(set(c.get("data_categories") or [])),
-            includes_health=bool(c.get("includes_health")), valid_from=start, valid_until=end,
-            status="active", recorded_by=c.get("recorded_by"), recorded_at=now)
-        session.add(row)
-        # same transaction as the row: no consent without its consent.recorded entry
-        audit_recorded(session, row, actor=Actor(), now=now,  # the process records it
-                       via="process", instance_id=msg.sender_instance_id)
+        # one consent per case, office and purpose: an overlapping one is merged, not doubled
+        register_from_process(session, str(case_id), dict(c), now=now,
+                              instance_id=msg.sender_instance_id)
     session.flush()
     msg.status, msg.reason = "delivered", "recorded in the consent register"
     return None

@@ -11,7 +11,7 @@ import pytest
 from engine import clock as engine_clock
 from engine.errors import FormInvalid
 from processes import demo_catalogue as D
-from processes.consent import ConsentMissing, revoke_consent
+from processes.consent import revoke_consent
 from processes.referrals import list_referrals
 from tests.integration import test_catalogue_support as S
 
@@ -267,13 +267,15 @@ def test_revocation_withdraws_before_and_during_processing(cat):
     assert _record(cat, iid2)["status"] == "suspended_consent_revoked"
 
 
-def test_the_consent_gate_refuses_a_referral_the_register_does_not_cover(cat):
-    # the process's copy claims a consent the register does not have: nothing is sent
+def test_a_consent_the_register_does_not_hold_is_asked_for_and_nothing_is_sent(cat):
+    # start data claiming a consent the register does not have: the process asks the
+    # register (issue 14.2: no process keeps its own copy), so it asks for the consent
+    # and nothing is sent (before, the copy passed the gateway and the gate refused)
     fake = D.consent_record("JC", "JC:SGB2")
-    with pytest.raises(ConsentMissing):
-        cat.start("kim_single_referral", {
-            "case_id": "K-9", "referral": {"office": "JC", "purpose": "JC:SGB2"},
-            "consents": [fake]}, case_ref="K-9")
+    cat.start("kim_single_referral", {
+        "case_id": "K-9", "referral": {"office": "JC", "purpose": "JC:SGB2"},
+        "consents": [fake]}, case_ref="K-9")
+    assert S.find(cat, "KIM_CM", "Task_ObtainConsent")["case_ref"] == "K-9"
     assert S.messages(cat) == []
 
 

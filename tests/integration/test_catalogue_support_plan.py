@@ -201,11 +201,13 @@ def test_health_details_need_the_explicit_health_consent(cat):
     data = S.task_data(cat, S.find(cat, "KIM_CM", "Task_SupportPlan", iid)["task_id"])
     assert data["health_data_dropped"] is True
     assert data["health_notes"] is None and data["assessment"]["health_need"] is None
-    base = {"consent_id": "E-base0001", "recipient_office": "KIM_CM",
-            "purpose": "KIM_CM:CASE_MANAGEMENT", "data_categories": ["IDENT", "HEALTH"],
-            "includes_health": True, "valid_from": D.days_ago(5),
-            "valid_until": D.days_ahead(700), "status": "active"}
-    iid2 = _start(cat, case_id="K-2", consents=[base])
+    # the register decides (issue 14.2): the base consent with the explicit health flag is
+    # recorded there, as on the case page, not handed to the process as a copy
+    S.grant(cat, "K-2", "KIM_CM", "KIM_CM:CASE_MANAGEMENT", ["IDENT", "HEALTH"],
+            includes_health=True)
+    iid2 = cat.start("kim_support_plan", {"case_id": "K-2", "case_opened": D.days_ago(0),
+                                          "person": PERSON, **PERSON},
+                     case_ref="K-2")["instance_id"]
     S.complete(cat, "KIM_CM", "Task_Assessment", D.assessment_data(
         health_need=True, health_notes="Diabetes"), iid2)
     data = S.task_data(cat, S.find(cat, "KIM_CM", "Task_SupportPlan", iid2)["task_id"])

@@ -158,11 +158,19 @@ def test_helpers_are_registrable_and_callable_from_the_sandbox():
     engine = sandbox.make_script_engine({**dates.HELPERS, **H.HELPERS})
     clash = set(dates.HELPERS) & set(H.HELPERS)
     assert clash == set()
+    # scripts' has_consent/find_consent read the consent register of the running step's
+    # case (issue 14.2; tests/e2e/test_consent_register.py): outside a step they refuse
+    with pytest.raises(Exception, match="consent register"):
+        engine.environment.execute('x = has_consent("JC", "JC:SGB2", "FINANCE")', {})
+    # the list functions behind them work in the sandbox as before
+    lists = sandbox.make_script_engine({**dates.HELPERS, **H.HELPERS,
+                                        "has_consent_in": H.has_consent,
+                                        "find_consent_in": H.find_consent})
     task = SimpleNamespace(data={"consents": [consent()]})
-    assert engine.evaluate(task, 'has_consent(consents, "JC", "JC:SGB2", "FINANCE")') is True
+    assert lists.evaluate(task, 'has_consent_in(consents, "JC", "JC:SGB2", "FINANCE")') is True
     ctx = {"consents": [consent()]}
-    engine.environment.execute('c = find_consent(consents, "JC", "JC:SGB2")\n'
-                               'due = referral_due("JC", "ack", "2026-03-02")', ctx)
+    lists.environment.execute('c = find_consent_in(consents, "JC", "JC:SGB2")\n'
+                              'due = referral_due("JC", "ack", "2026-03-02")', ctx)
     assert ctx["c"]["consent_id"] == "E-1" and ctx["due"] == "2026-03-07"
 
 

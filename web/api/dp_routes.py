@@ -158,7 +158,7 @@ def list_consents(case_ref):
 @blp.route("/cases/<path:case_ref>/consents", methods=["POST"])
 @blp.arguments(ConsentBody)
 @blp.response(201, ConsentSchema)
-@errors(blp, 400, 403, 404)
+@errors(blp, 400, 403, 404, 409)
 def record_consent(body, case_ref):
     """Record a consent (case manager of KIM_CM): office, purpose, categories within what
     the purpose allows, validity, explicit health flag."""

@@ -7,6 +7,7 @@ from flask import abort, flash, g, redirect, render_template, request, url_for
 
 from engine.errors import Conflict, InvalidInput
 from processes.access_report import access_report
+from processes.consent import ConsentDuplicate
 from web import consents, visibility
 from web.auth import login_required
 from web.ctx import actor, lang, office_name, services, t
@@ -40,6 +41,9 @@ def record_consent(case_ref: str):
     except InvalidInput as exc:
         return _render(instances, case_ref=case_ref, consent_values=body,
                        consent_error=t("consent.invalid", detail=exc.message)), 422
+    except ConsentDuplicate as exc:  # one consent per case, office and purpose: nothing added
+        return _render(instances, case_ref=case_ref, consent_values=body,
+                       consent_error=exc.message), 409
     flash({"key": "consent.recorded_ok", "params": {"office": out["office"],
                                                     "purpose": out["purpose"]}}, "success")
     return redirect(url_for("ui.case", case_ref=case_ref) + "#consents")
