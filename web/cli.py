@@ -30,7 +30,7 @@ class Context:
         if self._db is None:
             from engine.db import Database
 
-            self._db = Database(self.settings.database_url)
+            self._db = Database(self.settings.database_url, timeouts=self.settings.db_timeouts)
         return self._db
 
     @property
