@@ -68,6 +68,8 @@ def test_invalid_form_reports_every_field_and_changes_nothing(first_process):
     eng = first_process
     iid = eng.start("kim_first_referral", {}, case_ref="C-3")["instance_id"]
     t = _one(eng, office="KIM_CM")
+    before_data = eng.show(iid)["data"]
+    assert before_data == {"case_id": "C-3"}  # the case reference is the case id (issue 14.2)
     with eng.db.reader() as s:
         before_rows = s.scalar(select(func.count()).select_from(TaskRow))
         before_audit = s.scalar(select(func.count()).select_from(AuditEvent))
@@ -83,7 +85,7 @@ def test_invalid_form_reports_every_field_and_changes_nothing(first_process):
     assert failed.event_type == "task.validation_failed"
     assert set(failed.details["fields"]) == set(errors) and "2999" not in str(failed.details)
     assert _one(eng, office="KIM_CM")["task_id"] == t["task_id"]
-    assert eng.show(iid)["data"] == {}
+    assert eng.show(iid)["data"] == before_data
 
 
 def test_double_completion_is_refused_and_changes_nothing(first_process):
