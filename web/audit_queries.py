@@ -281,7 +281,7 @@ def case_overview(db: Database, case_ref: str) -> list[dict]:
 
 
 # ---------------------------------------------------------------- replay
-def _elements(xml: str | None) -> dict[str, dict]:
+def flow_elements(xml: str | None) -> dict[str, dict]:
     """id -> {name, kind, timer, message} of every BPMN flow element in the file."""
     if not xml:
         return {}
@@ -327,7 +327,7 @@ def replay(db: Database, instance_id: int, xml: str | None, case_ref: str | None
     """The path an instance took: every completed element of its diagram in order, with
     who and when (a user task: who completed it; an automatic element: the actor and time
     of the processing step that ran it), plus the audit entries of the instance."""
-    elements = _elements(xml)
+    elements = flow_elements(xml)
     with db.reader() as s:
         rows = s.execute(select(TaskRow.spec_name, TaskRow.state, TaskRow.props, TaskRow.seq)
                          .where(TaskRow.instance_id == instance_id)).all()

@@ -184,7 +184,7 @@ def instance_history(instance_id):
     db = services().db
     xml = cq.diagram_xml(db, inst["definition_id"], inst["process_id"])
     rep = aq.replay(db, instance_id, xml, inst["case_ref"])
-    kinds = _kinds(xml)
+    kinds = {eid: el["kind"] for eid, el in aq.flow_elements(xml).items()}
     steps = [{"n": p["n"], "element_id": p["element_id"], "name": p["name"],
               "type": p["kind"], "state": "completed",
               "at": p["at"].isoformat() if p["at"] else None, "who": p["who"],
@@ -204,27 +204,6 @@ def instance_history(instance_id):
     return {"instance_id": instance_id, "process_id": inst["process_id"],
             "version": inst["version"], "status": inst["status"],
             "case_ref": inst["case_ref"], "steps": steps}
-
-
-def _kinds(xml: str | None) -> dict[str, str]:
-    """id -> element type (``userTask``, ``exclusiveGateway``, ...) of the flow nodes."""
-    from defusedxml import ElementTree
-
-    if not xml:
-        return {}
-    try:
-        root = ElementTree.fromstring(xml.encode("utf-8"))
-    except Exception:  # noqa: BLE001 - a broken file has no elements to show
-        return {}
-    out = {}
-    for proc in root.iter(f"{{{cq.BPMN_NS}}}process"):
-        for el in proc.iter():
-            if el is not proc and isinstance(el.tag, str) and el.get("id") \
-                    and el.tag.startswith(f"{{{cq.BPMN_NS}}}"):
-                kind = el.tag.split("}", 1)[1]
-                if kind not in ("sequenceFlow", "lane", "laneSet"):
-                    out[el.get("id")] = kind
-    return out
 
 
 # ---------------------------------------------------------------- deploy
