@@ -14,7 +14,7 @@ help:
 	@echo "make assets  - npm ci (when package-lock.json changed) + scripts/vendor_assets.py"
 	@echo "make run     - db upgrade, deploy bpmn/, seed demo data, serve on 127.0.0.1:5000"
 	@echo "make test    - pytest -q \$$PYTEST_ARGS   (e.g. make test PYTEST_ARGS=tests/e2e)"
-	@echo "make lint    - ruff check engine processes web tests"
+	@echo "make lint    - ruff check engine processes web tests, then mypy ([tool.mypy] in pyproject.toml)"
 	@echo "make bench   - python -m bench"
 	@echo "make clean   - remove node_modules, vendored assets and caches (keeps $(VENV))"
 	@echo "make distclean - clean + remove $(VENV)"
@@ -46,6 +46,7 @@ test: venv assets
 
 lint: venv
 	$(VENV)/bin/ruff check engine processes web tests
+	$(VENV)/bin/mypy
 
 bench: venv
 	$(VENV)/bin/python -m pip install -q -e '.[bench]'

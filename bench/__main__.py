@@ -23,7 +23,7 @@ from bench.common import Backend, Recorder, fig_from, fresh_database
 from bench.limits import InMemory, insert_commit_rate
 
 WORKLOADS = ("completions", "sql", "memory", "profile", "history", "timers", "race", "http",
-             "worklist", "mixed")
+             "worklist", "mixed", "lint")
 
 
 @dataclass
@@ -85,7 +85,16 @@ def limits(ctx: Ctx, with_memory: bool) -> None:
 
 
 def run_backend(ctx: Ctx, selected: list[str]) -> None:
-    from bench import wl_engine, wl_history, wl_http, wl_mixed, wl_race, wl_timers, wl_worklist
+    from bench import (
+        wl_engine,
+        wl_history,
+        wl_http,
+        wl_lint,
+        wl_mixed,
+        wl_race,
+        wl_timers,
+        wl_worklist,
+    )
 
     steps = [
         ("limits", lambda: limits(ctx, "completions" not in selected), False),
@@ -99,6 +108,7 @@ def run_backend(ctx: Ctx, selected: list[str]) -> None:
         ("http", lambda: wl_http.http(ctx), True),
         ("worklist", lambda: wl_worklist.worklist(ctx), True),
         ("mixed", lambda: wl_mixed.mixed(ctx), True),
+        ("lint", lambda: wl_lint.lint(ctx), False),
     ]
     for name, fn, fresh in steps:
         if name != "limits" and name not in selected:

@@ -13,7 +13,7 @@ from bench.common import Figure, Recorder
 ORDER = ["limits", "1 completions", "8 HTTP completions", "9 mixed load",
          "2 SQL per completion",
          "3 history length", "4 timers", "5 worklist", "6 same-case race",
-         "7 memory per case"]
+         "7 memory per case", "10 lint"]
 
 NOT_MEASURED = [
     "Worklist at 1M open tasks in --quick mode (the full run measures it).",

@@ -20,6 +20,14 @@ There is one chain per process instance and one global chain:
 
 No code path updates or deletes entries. ``verify`` recomputes every chain and names the
 first entry that was changed, removed or inserted.
+
+After every intact verification the end of each chain is kept in ``audit_checkpoint``.
+``verify(db, incremental=True)`` starts there: it checks that each checkpoint entry still
+has the verified hash, recomputes every entry after it (global chain and each stream whose
+head or last entry moved), and checks the anchors of the new global entries against the
+streams. A change after the last checkpoint is found there; a change before it only if it
+altered a checkpoint entry's hash - the full verification (``incremental=False``,
+``lotse audit verify --full``, ``?full=1``) recomputes everything and finds the rest.
 """
 
 from __future__ import annotations
@@ -28,10 +36,11 @@ import hashlib
 import json
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import event, insert, select, tuple_
+from sqlalchemy import and_, event, func, insert, inspect, select, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine.models import AuditEvent, AuditHead, ProcessInstance
+from engine.models import AuditCheckpoint, AuditEvent, AuditHead, ProcessInstance, core_table
 
 if TYPE_CHECKING:
     from engine.db import Database
@@ -87,7 +96,8 @@ def chain_entries(session: Session, _flush_context=None, _instances=None) -> Non
     new = [o for o in session.new if isinstance(o, AuditEvent) and o.seq is None]
     if not new:
         return
-    new.sort(key=lambda o: o._sa_instance_state.insert_order)
+    # insert_order is set for every pending object (typed Optional for detached ones)
+    new.sort(key=lambda o: inspect(o).insert_order or 0)
     _chain(session, new)
 
 
@@ -137,7 +147,7 @@ def _add_queued(session: Session) -> None:
         return
     _chain(session, queued)
     cols = [c.key for c in AuditEvent.__table__.columns if c.key != "id"]
-    session.execute(insert(AuditEvent.__table__),
+    session.execute(insert(core_table(AuditEvent)),
                     [{c: getattr(e, c) for c in cols} for e in queued])
 
 
@@ -152,64 +162,185 @@ def install(factory: sessionmaker) -> None:
             event.listen(factory, name, _release)
 
 
-def verify(db: Database, *, batch: int = 5000) -> dict:
-    """Recompute every chain; report the first changed, removed or inserted entry.
+def verify(db: Database, *, batch: int = 5000, incremental: bool = False,
+           now=None) -> dict:
+    """Recompute the chains; report the first changed, removed or inserted entry.
 
-    The global chain is checked first, then each instance stream against the head on its
-    instance row and against the anchors the global chain holds for it.
+    Full (default): the global chain first, then each instance stream against the head on
+    its instance row and against the anchors the global chain holds for it. Incremental:
+    only what follows the last checkpoints (see the module docstring); without any
+    checkpoint it is the full run. An intact run moves the checkpoints (``now``: its time).
     """
-    count = 0
     with db.reader() as s:
-        unchained = s.scalar(select(AuditEvent.id).where(AuditEvent.seq.is_(None)).limit(1))
-        if unchained is not None:
-            return _bad(count, unchained, None, "inserted: entry is not in the chain")
-        head = s.get(AuditHead, 1)
-        heads = {i: (n, h or GENESIS) for i, n, h in s.execute(
-            select(ProcessInstance.id, ProcessInstance.audit_seq, ProcessInstance.audit_hash)
-            .where(ProcessInstance.audit_seq > 0))}
-        anchors: dict[tuple[int, int], tuple[str, AuditEvent]] = {}
-        walk = _Walk()
-        for e in _entries(s, batch, AuditEvent.stream == GLOBAL):
+        if s.get_bind().dialect.name == "postgresql":  # one snapshot for every statement
+            s.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        checkpoints = {c.stream: (c.seq, c.hash) for c in s.scalars(select(AuditCheckpoint))}
+        if incremental and checkpoints:
+            out, ends = _verify_since(s, batch, checkpoints)
+            out.setdefault("mode", "incremental")
+        else:
+            out, ends = _verify_all(s, batch)
+            out["mode"] = "full"
+    if out["ok"]:
+        _save_checkpoints(db, {k: v for k, v in ends.items() if checkpoints.get(k) != v},
+                          now)
+    return out
+
+
+def _verify_all(s, batch: int) -> tuple[dict, dict]:
+    """The full verification; (result, end of every chain)."""
+    count = 0
+    ends: dict[int, tuple[int, str]] = {}
+    unchained = s.scalar(select(AuditEvent.id).where(AuditEvent.seq.is_(None)).limit(1))
+    if unchained is not None:
+        return _bad(count, unchained, None, "inserted: entry is not in the chain"), {}
+    head = s.get(AuditHead, 1)
+    heads = {i: (n, h or GENESIS) for i, n, h in s.execute(
+        select(ProcessInstance.id, ProcessInstance.audit_seq, ProcessInstance.audit_hash)
+        .where(ProcessInstance.audit_seq > 0))}
+    anchors: dict[tuple[int, int], tuple[str, AuditEvent]] = {}
+    walk = _Walk()
+    for e in _entries(s, batch, AuditEvent.stream == GLOBAL):
+        bad = walk.step(e)
+        if bad:
+            return _bad(count, e.id, e.seq, bad, e.stream), {}
+        count += 1
+        d = e.details or {}
+        if e.instance_id is not None and "stream_seq" in d:
+            anchors[(e.instance_id, int(d["stream_seq"]))] = (str(d.get("stream_hash")), e)
+    if head is not None and (head.seq != walk.seq or head.hash != walk.prev):
+        return _bad(count, None, head.seq, "removed: the newest entries are missing "
+                    "(chain head is further)", GLOBAL), {}
+    global_head = walk.prev
+    ends[GLOBAL] = (walk.seq, walk.prev)
+    streams = 0
+    swalk: _Walk | None = None  # the instance stream being walked
+    for e in _entries(s, batch, AuditEvent.stream != GLOBAL):
+        if swalk is None or e.stream != swalk.stream:
+            if swalk is not None:
+                bad = _close(swalk, heads)
+                if bad:
+                    return _bad(count, None, swalk.seq, bad, swalk.stream), {}
+                ends[swalk.stream] = (swalk.seq, swalk.prev)
+            swalk, streams = _Walk(e.stream), streams + 1
+        bad = swalk.step(e)
+        if bad:
+            return _bad(count, e.id, e.seq, bad, e.stream), {}
+        count += 1
+        anchor = anchors.pop((e.stream, e.seq), None)
+        if anchor is not None and anchor[0] != e.hash:
+            return _bad(count, anchor[1].id, anchor[1].seq, f"changed: the stream of "
+                        f"instance {e.stream} no longer matches this anchor", GLOBAL), {}
+    if swalk is not None:
+        bad = _close(swalk, heads)
+        if bad:
+            return _bad(count, None, swalk.seq, bad, swalk.stream), {}
+        ends[swalk.stream] = (swalk.seq, swalk.prev)
+    for iid, (n, _h) in sorted(heads.items()):
+        return _bad(count, None, n, f"removed: every entry of the stream of instance "
+                    f"{iid} is missing", iid), {}
+    for (iid, n), (_h, e) in sorted(anchors.items()):
+        if n:
+            return _bad(count, e.id, e.seq, f"removed: entry {n} of the stream of "
+                        f"instance {iid}, anchored here, is missing", GLOBAL), {}
+    return {"ok": True, "entries": count, "head": global_head, "streams": streams}, ends
+
+
+def _verify_since(s, batch: int, checkpoints: dict) -> tuple[dict, dict]:
+    """The incremental verification from ``checkpoints``; (result, end of each chain)."""
+    count = 0
+    ends: dict[int, tuple[int, str]] = {}
+    unchained = s.scalar(select(AuditEvent.id).where(AuditEvent.seq.is_(None)).limit(1))
+    if unchained is not None:
+        return _bad(count, unchained, None, "inserted: entry is not in the chain"), {}
+    # every checkpoint entry still there with the hash it had when it was verified
+    moved = s.execute(
+        select(AuditCheckpoint.stream, AuditCheckpoint.seq, AuditEvent.id)
+        .outerjoin(AuditEvent, and_(AuditEvent.stream == AuditCheckpoint.stream,
+                                    AuditEvent.seq == AuditCheckpoint.seq,
+                                    AuditEvent.hash == AuditCheckpoint.hash))
+        .where(AuditCheckpoint.seq > 0, AuditEvent.id.is_(None))
+        .order_by(AuditCheckpoint.stream).limit(1)).first()
+    if moved is not None:
+        return _bad(count, None, moved.seq, "changed or removed before the last checkpoint: "
+                    "the entry no longer has the verified hash (run the full verification)",
+                    moved.stream), {}
+    head = s.get(AuditHead, 1)
+    g_seq, g_hash = checkpoints.get(GLOBAL, (0, GENESIS))
+    walk = _Walk()
+    walk.seq, walk.prev = g_seq, g_hash
+    anchors: dict[tuple[int, int], tuple[str, AuditEvent]] = {}
+    for e in _entries(s, batch, AuditEvent.stream == GLOBAL, after=(GLOBAL, g_seq)):
+        bad = walk.step(e)
+        if bad:
+            return _bad(count, e.id, e.seq, bad, e.stream), {}
+        count += 1
+        d = e.details or {}
+        if e.instance_id is not None and "stream_seq" in d:
+            anchors[(e.instance_id, int(d["stream_seq"]))] = (str(d.get("stream_hash")), e)
+    if head is not None and (head.seq != walk.seq or head.hash != walk.prev):
+        return _bad(count, None, head.seq, "removed: the newest entries are missing "
+                    "(chain head is further)", GLOBAL), {}
+    global_head = ends[GLOBAL] = (walk.seq, walk.prev)
+    # streams whose instance head, or whose last entry, is not where it was verified
+    heads = {i: (n, h or GENESIS) for i, n, h in s.execute(
+        select(ProcessInstance.id, ProcessInstance.audit_seq, ProcessInstance.audit_hash)
+        .where(ProcessInstance.audit_seq > 0))}
+    last = dict(s.execute(select(AuditEvent.stream, func.max(AuditEvent.seq))
+                          .where(AuditEvent.stream != GLOBAL).group_by(AuditEvent.stream)).all())
+    streams = 0
+    for st in sorted(set(heads) | set(last) | (set(checkpoints) - {GLOBAL})):
+        cp = checkpoints.get(st, (0, GENESIS))
+        if heads.get(st, (0, GENESIS)) == cp and last.get(st, 0) == cp[0]:
+            continue
+        walk, streams = _Walk(st), streams + 1
+        walk.seq, walk.prev = cp
+        for e in _entries(s, batch, AuditEvent.stream == st, after=(st, cp[0])):
             bad = walk.step(e)
             if bad:
-                return _bad(count, e.id, e.seq, bad, e.stream)
+                return _bad(count, e.id, e.seq, bad, e.stream), {}
             count += 1
-            d = e.details or {}
-            if e.instance_id is not None and "stream_seq" in d:
-                anchors[(e.instance_id, int(d["stream_seq"]))] = (str(d.get("stream_hash")), e)
-        if head is not None and (head.seq != walk.seq or head.hash != walk.prev):
-            return _bad(count, None, head.seq, "removed: the newest entries are missing "
-                        "(chain head is further)", GLOBAL)
-        global_head = walk.prev
-        streams = 0
-        walk = None
-        for e in _entries(s, batch, AuditEvent.stream != GLOBAL):
-            if walk is None or e.stream != walk.stream:
-                if walk is not None:
-                    bad = _close(walk, heads)
-                    if bad:
-                        return _bad(count, None, walk.seq, bad, walk.stream)
-                walk, streams = _Walk(e.stream), streams + 1
-            bad = walk.step(e)
-            if bad:
-                return _bad(count, e.id, e.seq, bad, e.stream)
-            count += 1
-            anchor = anchors.pop((e.stream, e.seq), None)
-            if anchor is not None and anchor[0] != e.hash:
-                return _bad(count, anchor[1].id, anchor[1].seq, f"changed: the stream of "
-                            f"instance {e.stream} no longer matches this anchor", GLOBAL)
-        if walk is not None:
-            bad = _close(walk, heads)
-            if bad:
-                return _bad(count, None, walk.seq, bad, walk.stream)
-        for iid, (n, _h) in sorted(heads.items()):
-            return _bad(count, None, n, f"removed: every entry of the stream of instance "
-                        f"{iid} is missing", iid)
-        for (iid, n), (_h, e) in sorted(anchors.items()):
-            if n:
-                return _bad(count, e.id, e.seq, f"removed: entry {n} of the stream of "
-                            f"instance {iid}, anchored here, is missing", GLOBAL)
-    return {"ok": True, "entries": count, "head": global_head, "streams": streams}
+        bad = _close(walk, heads)
+        if bad:
+            return _bad(count, None, walk.seq, bad, walk.stream), {}
+        ends[st] = (walk.seq, walk.prev)
+    # the anchors the new global entries hold: the stream entry they name, unchanged
+    wanted = sorted(k for k in anchors if k[1])
+    found: dict[tuple[int, int], str] = {}
+    for i in range(0, len(wanted), 500):
+        found.update({(a, b): h for a, b, h in s.execute(
+            select(AuditEvent.stream, AuditEvent.seq, AuditEvent.hash)
+            .where(tuple_(AuditEvent.stream, AuditEvent.seq).in_(wanted[i:i + 500])))})
+    for key in wanted:
+        want, e = anchors[key]
+        if key not in found:
+            return _bad(count, e.id, e.seq, f"removed: entry {key[1]} of the stream of "
+                        f"instance {key[0]}, anchored here, is missing", GLOBAL), {}
+        if found[key] != want:
+            return _bad(count, e.id, e.seq, f"changed: the stream of instance {key[0]} no "
+                        "longer matches this anchor", GLOBAL), {}
+    return {"ok": True, "mode": "incremental", "entries": count, "head": global_head[1],
+            "streams": streams, "since": g_seq}, ends
+
+
+def _save_checkpoints(db: Database, ends: dict, now) -> None:
+    """Move the checkpoints to the verified ends (never backwards)."""
+    if not ends:
+        return
+    from engine import clock as engine_clock
+
+    at = now or engine_clock.now()
+    rows = [{"stream": st, "seq": seq, "hash": h, "verified_at": at}
+            for st, (seq, h) in sorted(ends.items())]
+    with db.unit_of_work() as s:
+        mod = {"postgresql": postgresql, "sqlite": sqlite}[s.get_bind().dialect.name]
+        stmt = mod.insert(AuditCheckpoint)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["stream"],
+            set_={"seq": stmt.excluded.seq, "hash": stmt.excluded.hash,
+                  "verified_at": stmt.excluded.verified_at},
+            where=AuditCheckpoint.seq <= stmt.excluded.seq)
+        s.execute(stmt, rows)
 
 
 class _Walk:
@@ -238,8 +369,8 @@ def _close(walk: _Walk, heads: dict) -> str | None:
     return None
 
 
-def _entries(s, batch: int, where):
-    last = (-1, 0)
+def _entries(s, batch: int, where, after=(-1, 0)):
+    last = after
     while True:
         rows = s.scalars(
             select(AuditEvent).where(where, tuple_(AuditEvent.stream, AuditEvent.seq) > last)

@@ -5,7 +5,9 @@ Reasons (a fixed vocabulary, never a value of the case):
 * ``boundary_event``: an interrupting boundary event on the task, or on a subprocess
   around it, fired; ``trigger`` is that event's element, ``trigger_kind`` its type.
 * ``terminate_end_event``: a terminate end event of the task's (sub)process was reached;
-  ``trigger`` is that end event.
+  ``trigger`` is that end event. When the end event carries the extension property
+  ``cancel_reason`` (a code such as ``acknowledged``, set by the process designer), it is
+  the entry's ``cause``.
 * ``instance_cancelled``: the whole instance was cancelled (``Engine.cancel``); ``cause``
   is the code its caller gave (e.g. ``consent_revoked``).
 * ``path_closed``: anything else (e.g. a task the workflow dropped from its tree).
@@ -24,6 +26,7 @@ from SpiffWorkflow.exceptions import TaskNotFoundException
 from SpiffWorkflow.util.task import TaskState
 
 FIRED = TaskState.READY | TaskState.COMPLETED
+CANCEL_REASON = "cancel_reason"  # property of a terminate end event: the cause it gives
 _CODE = re.compile(r"^[a-z][a-z0-9_]{0,59}$")
 
 
@@ -80,8 +83,12 @@ def _terminated(wf, since: float | None) -> dict | None:
                                TerminateEventDefinition)
                 and other.state == TaskState.COMPLETED
                 and (since is None or other.last_state_change >= since)):
-            return {"reason": "terminate_end_event", "trigger": _element(spec),
-                    "trigger_kind": "terminate"}
+            found = {"reason": "terminate_end_event", "trigger": _element(spec),
+                     "trigger_kind": "terminate"}
+            props = (getattr(spec, "extensions", None) or {}).get("properties") or {}
+            if code(props.get(CANCEL_REASON)):
+                found["cause"] = props[CANCEL_REASON]
+            return found
     return None
 
 

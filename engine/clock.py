@@ -46,16 +46,6 @@ class SettableClock:
         self._now = self._now + delta
 
 
-class OffsetClock:
-    """System time shifted by a fixed offset (a moved clock shared through the database)."""
-
-    def __init__(self, offset: timedelta) -> None:
-        self.offset = offset
-
-    def now(self) -> datetime:
-        return datetime.now(timezone.utc) + self.offset
-
-
 def _aware(value: datetime) -> datetime:
     if value.tzinfo is None:
         value = value.replace(tzinfo=BERLIN)
@@ -101,16 +91,11 @@ def using(clock: Clock) -> Iterator[Clock]:
         _current.reset(token)
 
 
-def set_default(clock: Clock) -> None:
-    """Install ``clock`` for this context and its children (process start-up, tests)."""
-    _current.set(clock)
-
-
 class _EngineDatetime(datetime):
     """``datetime`` whose ``now()`` answers from the engine clock."""
 
     @classmethod
-    def now(cls, tz=None):  # type: ignore[override]
+    def now(cls, tz=None):
         value = now()
         return (
             value.astimezone(tz)
@@ -123,6 +108,6 @@ def install_timer_clock() -> None:
     """Make SpiffWorkflow's timer definitions read the engine clock and Berlin local time."""
     from SpiffWorkflow.bpmn.specs.event_definitions import timer
 
-    timer.datetime = _EngineDatetime  # type: ignore[attr-defined]
+    timer.datetime = _EngineDatetime
     # Naive timer datetimes mean German local time, not the server's zone.
-    timer.LOCALTZ = BERLIN  # type: ignore[attr-defined]
+    timer.LOCALTZ = BERLIN

@@ -152,11 +152,12 @@ def classify(exc: BaseException) -> str | None:
     reached or does not answer in time) or None (any other error) for ``exc`` or an error
     it was raised from."""
     seen = 0
-    while exc is not None and seen < 8:
-        kind = _classify_one(exc)
+    cur: BaseException | None = exc
+    while cur is not None and seen < 8:
+        kind = _classify_one(cur)
         if kind:
             return kind
-        exc = exc.__cause__ or exc.__context__
+        cur = cur.__cause__ or cur.__context__
         seen += 1
     return None
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from SpiffWorkflow.util.task import TaskState
 
-from engine import store
+from engine import data_paths, store
 from engine.db import Database
 from engine.models import ProcessDefinition, ProcessInstance
 
@@ -57,7 +57,9 @@ def waiting_timers(wf) -> list[dict]:
             except ValueError:
                 continue
             out.append({"element_id": ts.bpmn_id, "name": ts.bpmn_name or ts.bpmn_id,
-                        "due": due, "kind": type(ed).__name__, "basis": _timer_basis(ts)})
+                        "due": due, "kind": type(ed).__name__,
+                        # a {path} in the legal basis is read from the timer's data
+                        "basis": data_paths.render_text(_timer_basis(ts), t.data)})
     out.sort(key=lambda x: (x["due"], x["element_id"] or ""))
     return out
 
@@ -85,6 +87,7 @@ def instance_deadlines(db: Database, instance_id: int, keys: Iterable[str] = ())
         if inst is None:
             return {"timers": [], "values": {}, "next_timer_at": None}
         d = s.get(ProcessDefinition, inst.definition_id)
+        assert d is not None  # a foreign key; deployed definitions are never deleted
         wf, _ = store.load(s, inst, d.spec_hash)
         nxt: datetime | None = inst.next_timer_at
     return {"timers": waiting_timers(wf), "values": open_values(wf, keys),

@@ -7,7 +7,7 @@ unless the whole deployment is valid.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path, PurePosixPath
@@ -23,9 +23,9 @@ from SpiffWorkflow.spiff.specs.defaults import BusinessRuleTask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from engine import data_paths, store
 from engine import forms as engine_forms
 from engine import serialization as ser
-from engine import store
 from engine.bpmn_xml import UnsafeXml, parse_xml
 from engine.errors import DeployError
 from engine.models import AuditEvent, ProcessDefinition
@@ -33,6 +33,8 @@ from engine.models import AuditEvent, ProcessDefinition
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 DMN_NAMESPACES = ("https://www.omg.org/spec/DMN/", "http://www.omg.org/spec/DMN/")
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
+BPMNDI_NS = "http://www.omg.org/spec/BPMN/20100524/DI"
+DC_NS = "http://www.omg.org/spec/DD/20100524/DC"
 # BPMN files: ".bpmn" and the ".bpmn20.xml" that Camunda, Flowable and Activiti write
 BPMN_SUFFIXES = (".bpmn", ".bpmn20.xml")
 SOURCE_SUFFIXES = (*BPMN_SUFFIXES, ".dmn", ".json")
@@ -68,6 +70,9 @@ class DeployOutcome:
     version: int
     changed: bool
     definition_id: int
+    # the file is an earlier version (this one) of a process that has a newer version:
+    # nothing was deployed, ``version`` is the newer one that stays current
+    older_version: int | None = None
 
 
 @dataclass
@@ -114,6 +119,47 @@ class _LaneAwareProcessParser(SpiffBpmnParser.PROCESS_PARSER_CLASS):
         name = super().get_lane_name(node_id)
         return name if name is not None else self.parent_lane
 
+    def _index_process_nodes(self):
+        """SpiffWorkflow's index of the elements with an id, by one walk over the subtree.
+
+        SpiffWorkflow selects them with the XPath ``.//*[@id]``, which libxml2 evaluates in
+        quadratic time from any element but the document root (2.2 s for a process with
+        20,000 ids, over 10 s for 40,000; issue 16.6). Same elements, same order."""
+        for node in self.node.iterdescendants():
+            if not isinstance(node.tag, str):
+                continue  # comments, processing instructions
+            node_id = node.get("id")
+            if node_id is None:
+                continue
+            self.nodes_by_id[node_id] = node
+            if node.tag.endswith("sequenceFlow"):
+                self.outgoing_sequence_flows.setdefault(node.get("sourceRef"), []).append(node)
+            elif node.tag.endswith("boundaryEvent"):
+                self.boundary_events_by_attached.setdefault(
+                    node.get("attachedToRef"), []).append(node)
+            elif node.tag.endswith("dataObjectReference"):
+                self.data_object_references[node_id] = node
+            elif node.tag.endswith("dataStoreReference"):
+                self.data_store_references[node_id] = node
+
+
+# SpiffWorkflow's node parsers look up messages, signals, errors, escalations and data
+# references with one XPath over the whole document per element (``doc_xpath``); with many
+# message events that is quadratic (issue 16.6). ``_IndexedLookups`` answers exactly these
+# queries from an index built once per document (``_LotseParser.elements_by_id``).
+_BY_ID_XPATH = re.compile(r"""^\.//bpmn:(\w+)\[@id=(["'])([^"']*)\2\]$""")
+
+
+class _IndexedLookups:
+    def doc_xpath(self, xpath):
+        match = _BY_ID_XPATH.match(xpath)
+        owner = getattr(self, "process_parser", None)
+        parser = getattr(owner, "parser", None) if owner is not None else None
+        if match is None or not isinstance(parser, _LotseParser):
+            return super().doc_xpath(xpath)
+        index = parser.elements_by_id(self.node.getroottree().getroot())
+        return list(index.get((match.group(1), match.group(3)), ()))
+
 
 class _DecisionRefParser(BusinessRuleTaskParser):
     """A business rule task names its decision with ``spiffworkflow:calledDecisionId`` or,
@@ -146,6 +192,35 @@ class _LotseParser(SpiffBpmnParser):
         self._resolve_lane = resolve_lane
         self._problems = problems
         self.lane_offices: dict[str, str] = {}
+        self._by_id: dict[int, dict[tuple[str, str], list]] = {}
+        self._indexed_classes: dict[type, type] = {}
+
+    def _get_parser_class(self, tag):
+        node_parser, spec_class = super()._get_parser_class(tag)
+        if node_parser is None:
+            return node_parser, spec_class
+        indexed = self._indexed_classes.get(node_parser)
+        if indexed is None:
+            indexed = type(node_parser.__name__, (_IndexedLookups, node_parser), {})
+            self._indexed_classes[node_parser] = indexed
+        return indexed, spec_class
+
+    def elements_by_id(self, root) -> dict[tuple[str, str], list]:
+        """(BPMN local name, id) -> elements below ``root`` in document order; built once per
+        document (roots stay referenced in ``_roots``, so ``id(root)`` is unique)."""
+        key = id(root)
+        index = self._by_id.get(key)
+        if index is None:
+            index = {}
+            prefix = f"{{{BPMN_NS}}}"
+            for el in root.iterdescendants(f"{prefix}*"):
+                eid = el.get("id")
+                if eid is not None:
+                    index.setdefault((el.tag[len(prefix):], eid), []).append(el)
+            self._by_id[key] = index
+            if not any(r is root for r in self._roots):
+                self._roots.append(root)
+        return index
 
     def add_bpmn_xml(self, bpmn, filename=None):
         self._roots.append(bpmn.getroot() if hasattr(bpmn, "getroot") else bpmn)
@@ -156,7 +231,18 @@ class _LotseParser(SpiffBpmnParser):
         key = self._document_key(bpmn)
         if key in self.document_lanes:
             return
-        super()._add_diagram_indexes(bpmn)
+        # SpiffWorkflow's own version selects flowNodeRefs and shapes by XPath over the
+        # document, which grows faster than the model; the lanes it collects are replaced
+        # below anyway, so only the shape positions are taken here, in one walk.
+        positions = {}
+        root = bpmn.getroot() if hasattr(bpmn, "getroot") else bpmn
+        for shape in root.iter(f"{{{BPMNDI_NS}}}BPMNShape"):
+            node_id = shape.get("bpmnElement")
+            bounds = next(shape.iter(f"{{{DC_NS}}}Bounds"), None)
+            if node_id is not None and bounds is not None:
+                positions[node_id] = {"x": float(bounds.get("x", 0)),
+                                      "y": float(bounds.get("y", 0))}
+        self.document_positions[key] = positions
         lanes: dict[str, str | None] = {}
         for lane in bpmn.xpath(".//bpmn:lane", namespaces=self.namespaces):
             name = lane.get("name")
@@ -164,9 +250,22 @@ class _LotseParser(SpiffBpmnParser):
                 "./bpmn:extensionElements//*[local-name()='property'][@name='office']/@value",
                 namespaces=self.namespaces,
             )
-            office = self._resolve_lane(name, prop[0] if prop else None)
+            dynamic = lane.xpath(
+                "./bpmn:extensionElements//*[local-name()='property']"
+                f"[@name='{data_paths.OFFICE_FROM}']/@value",
+                namespaces=self.namespaces,
+            )
             process = next(lane.iterancestors(f"{{{BPMN_NS}}}process"), None)
             executable = process is not None and process.get("isExecutable") == "true"
+            if dynamic:  # the office is read from the task data at run time (data_paths)
+                why = data_paths.lane_problem(prop[0] if prop else None, dynamic[0])
+                if why is not None:
+                    self._problems.add(self._current_file, lane.get("id"),
+                                       f"lane '{name or ''}': {why}")
+                    continue
+                office: str | None = data_paths.lane_marker(dynamic[0].strip())
+            else:
+                office = self._resolve_lane(name, prop[0] if prop else None)
             if office is None:
                 if executable:
                     self._problems.add(
@@ -191,15 +290,20 @@ def prepare(
     check_expression: Callable[[str], str | None],
     check_script: Callable[[str], str | None],
     check_form: Callable[[dict], str | None],
+    linted: list | None = None,
+    rules: Sequence = (),
 ) -> list[PreparedProcess]:
     """Parse and validate a deployment; raise DeployError listing every problem.
 
     One rule set: every error ``engine.lint`` reports for these files refuses the deployment
     with the lint's message (``lint.deploy_errors``: all but the modeler's "user task names
-    no form"), and so does every problem found while building the specs."""
+    no form"), and so does every problem found while building the specs. ``linted``: those
+    errors when the caller has just linted the same files (``lint.lint_report``). ``rules``:
+    the rule sets (``lint.RuleSet``) the lint runs besides the engine's, e.g. KIM's."""
     from engine.lint import deploy_errors  # lint builds on this module's parser
 
-    linted = deploy_errors(files, resolve_lane=resolve_lane)
+    if linted is None:
+        linted = deploy_errors(files, resolve_lane=resolve_lane, rules=rules)
     problems = _Problems()
     parser = _LotseParser(resolve_lane, problems)
     trees: dict[str, etree._ElementTree] = {}
@@ -476,20 +580,34 @@ def _check_spec(
             # user tasks and start events (the start form validates start data) keep their form
             form = props.get(FORM_PROPERTY)
             if form:
-                text = forms.get(PurePosixPath(form).name)
-                if text is None:
-                    problems.add(fname, elem, f"form file '{form}' is not in the deployment")
+                # a template (``p0-eingang-{office}-schema.json``, data_paths) brings every
+                # form it can resolve to; its generic form must be there
+                why = (data_paths.template_problem(PurePosixPath(form).name)
+                       if data_paths.is_template(form) else None)
+                if why is not None:
+                    problems.add(fname, elem, f"form {why}")
                     continue
-                try:
-                    err = check_form(engine_forms.load_form(text))
-                except ValueError as exc:
-                    err = str(exc)
-                if err:
-                    problems.add(form, elem, f"form '{form}' is not a valid JSON Schema: {err}")
-                used_forms[PurePosixPath(form).name] = text
+                base = PurePosixPath(form).name
+                generic = data_paths.fallback(base)
+                if generic not in forms:
+                    problems.add(fname, elem, f"form file '{form}' is not in the deployment"
+                                 if generic == base else f"form file '{generic}' (the generic "
+                                 f"form of '{form}') is not in the deployment")
+                    continue
+                for name in data_paths.candidates(base, forms):
+                    text = forms[name]
+                    try:
+                        err = check_form(engine_forms.load_form(text))
+                    except ValueError as exc:
+                        err = str(exc)
+                    if err:
+                        problems.add(name, elem,
+                                     f"form '{name}' is not a valid JSON Schema: {err}")
+                    used_forms[name] = text
                 ui = props.get(UI_PROPERTY)
-                if ui and PurePosixPath(ui).name in forms:
-                    used_forms[PurePosixPath(ui).name] = forms[PurePosixPath(ui).name]
+                if ui:
+                    for name in data_paths.candidates(PurePosixPath(ui).name, forms):
+                        used_forms[name] = forms[name]
 
 
 _NO_MESSAGE_NAME = (
@@ -500,9 +618,15 @@ _TASK_KINDS = {"UserTask": "user task", "ManualTask": "manual task", "NoneTask":
 
 
 def store_prepared(
-    session: Session, prepared: list[PreparedProcess], *, actor: str | None, now: datetime
+    session: Session, prepared: list[PreparedProcess], *, actor: str | None, now: datetime,
+    force: bool = False,
 ) -> list[DeployOutcome]:
-    """Store each prepared process as a new version unless its content is unchanged."""
+    """Store each prepared process as a new version unless its content is unchanged.
+
+    A file whose content is an *earlier* version of the process (``lotse deploy bpmn/``
+    after a designer deployed an edited version from the modeler) is not deployed again:
+    the newer version stays current and the outcome names both. ``force`` deploys it as a
+    new version anyway (a deliberate rollback)."""
     out = []
     for p in prepared:
         latest = session.scalar(
@@ -514,6 +638,15 @@ def store_prepared(
         if latest is not None and latest.content_hash == p.content_hash:
             out.append(DeployOutcome(p.process_id, latest.version, False, latest.id))
             continue
+        if latest is not None and not force:
+            earlier = session.scalar(
+                select(func.max(ProcessDefinition.version)).where(
+                    ProcessDefinition.process_id == p.process_id,
+                    ProcessDefinition.content_hash == p.content_hash))
+            if earlier is not None:
+                out.append(DeployOutcome(p.process_id, latest.version, False, latest.id,
+                                         older_version=earlier))
+                continue
         store.store_spec(session, p.spec_hash, p.spec_body)
         version = (
             session.scalar(

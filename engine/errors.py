@@ -55,6 +55,12 @@ class InstanceNotRunning(Conflict):
     code = "INSTANCE_NOT_RUNNING"
 
 
+class InstanceSuspended(Conflict):
+    """An administrator suspended the instance (operations console / ``lotse instance``)."""
+
+    code = "INSTANCE_SUSPENDED"
+
+
 class NotYourOffice(LotseError):
     code = "NOT_YOUR_OFFICE"
 

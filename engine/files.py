@@ -13,9 +13,10 @@ import hashlib
 import re
 import unicodedata
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, LargeBinary, String, select
+from sqlalchemy import BigInteger, ForeignKey, LargeBinary, String
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from engine import forms
@@ -101,6 +102,17 @@ def clean_filename(name: str | None) -> str:
     return base[:255] or "upload"
 
 
+@dataclass(frozen=True)
+class Upload:
+    """Checked bytes for one file field (``check_content`` first), to be stored with the
+    completion that uses them (``Engine.complete(..., uploads=[...])``)."""
+
+    field: str
+    filename: str | None
+    content: bytes
+    media_type: str
+
+
 def reference(row: StoredFile) -> dict:
     """What workflow data holds of a file."""
     return {"id": row.id, "sha256": row.sha256, "size": row.size,
@@ -126,13 +138,6 @@ def get(s: Session, file_id: str) -> StoredFile | None:
     if not isinstance(file_id, str) or not _ID_RE.fullmatch(file_id):
         return None
     return s.get(StoredFile, file_id)
-
-
-def discard(s: Session, file_ids: list[str]) -> None:
-    """Delete unused uploads (a completion that failed after its files were stored)."""
-    for row in s.scalars(select(StoredFile).where(StoredFile.id.in_(file_ids),
-                                                  StoredFile.used_by_task.is_(None))):
-        s.delete(row)
 
 
 def bind(s: Session, schema: dict | None, cleaned: dict, errors: dict[str, list[str]], *,

@@ -35,7 +35,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 from jsonschema.validators import extend
 
-from engine import clock, form_compare
+from engine import clock, form_case, form_compare
 
 KEYWORD = "x-lotse-date"
 OPS = ("min", "max", "exclusiveMin", "exclusiveMax")
@@ -68,6 +68,11 @@ def case_data(data: Mapping[str, Any] | None) -> Iterator[None]:
         yield
     finally:
         _CASE_DATA.reset(token)
+
+
+def current_case_data() -> Mapping[str, Any] | None:
+    """The case data ``$$key`` rules read now (None outside ``case_data``)."""
+    return _CASE_DATA.get()
 
 
 def case_value(data: Mapping[str, Any] | None, key: str) -> Any:
@@ -139,6 +144,7 @@ def resolve(expr: str, siblings: dict, today: date,
     if m is None:
         return None
     base, ref = m["base"], None
+    day: date | None
     if base == "today":
         day = today
     elif base.startswith(CASE_PREFIX):
@@ -226,4 +232,5 @@ def _properties(validator: Any, properties: dict, instance: Any, schema: dict):
 
 
 FormValidator = extend(Draft202012Validator, {"properties": _properties,
-                                               form_compare.KEYWORD: form_compare.compare})
+                                               form_compare.KEYWORD: form_compare.compare,
+                                               form_case.KEYWORD: form_case.case_if})

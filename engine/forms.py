@@ -13,7 +13,7 @@ from jsonschema.exceptions import SchemaError, ValidationError
 from referencing import Registry
 from referencing.exceptions import NoSuchResource, Unresolvable
 
-from engine import form_compare, form_dates
+from engine import form_case, form_compare, form_dates
 
 FORM_KEY = "_form"
 FILE_KEYWORD = "x-lotse-file"
@@ -88,12 +88,14 @@ class FormFileError(ValueError):
 
 def _refuse_retrieval(uri: str):
     """The form validator never fetches a schema (no http, no file): SSRF and file leaks."""
-    raise NoSuchResource(ref=uri)
+    # referencing wraps attrs.frozen in its own decorator, so mypy's attrs plugin does not
+    # see the generated __init__ (ref= is its documented public constructor argument)
+    raise NoSuchResource(ref=uri)  # type: ignore[call-arg]
 
 
 # Every validator of a form uses this registry: a ``$ref`` that is not inside the form
 # itself cannot be resolved, whatever got past deploy.
-REGISTRY: Registry = Registry(retrieve=_refuse_retrieval)
+REGISTRY: Registry = Registry(retrieve=_refuse_retrieval)  # type: ignore[call-arg]  # as above
 
 
 def load_form(text: str | bytes) -> Any:
@@ -266,10 +268,15 @@ def check_schema(
 
 
 def _rule_problem(where: str, node: dict, names: set[str]) -> str | None:
-    """Why a node's ``x-lotse-date``, ``x-lotse-compare`` or ``x-lotse-file`` is unusable
+    """Why a node's ``x-lotse-date``, ``x-lotse-compare``, ``x-lotse-case-if`` or
+    ``x-lotse-file`` is unusable
     (None if it is fine)."""
     if form_compare.KEYWORD in node:
         problem = form_compare.rule_problem(node[form_compare.KEYWORD], node.get("properties"))
+        if problem:
+            return problem
+    if form_case.KEYWORD in node:
+        problem = form_case.rule_problem(node[form_case.KEYWORD], node.get("properties"))
         if problem:
             return problem
     if form_dates.KEYWORD in node:
@@ -393,7 +400,8 @@ def _object_schema(root: dict, error: ValidationError) -> Any:
     while keys:
         if keys[-1] in _BRANCHES and keys[-2:-1] != ["properties"]:
             del keys[-1:], chain[-1:]
-        elif len(keys) >= 2 and keys[-2] in (*_COMPOSED, "dependentSchemas"):
+        elif len(keys) >= 2 and keys[-2] in (*_COMPOSED, "dependentSchemas",
+                                             form_case.KEYWORD):
             del keys[-2:], chain[-2:]
         else:
             break

@@ -66,7 +66,9 @@ def _element(wf, spec) -> str:
 
 
 def _chain(exc: BaseException) -> list[BaseException]:
-    seen, out, cur = set(), [], exc
+    seen: set[int] = set()
+    out: list[BaseException] = []
+    cur: BaseException | None = exc
     while cur is not None and id(cur) not in seen:
         seen.add(id(cur))
         out.append(cur)

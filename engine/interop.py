@@ -16,12 +16,12 @@ and attributes survive a round trip untouched.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import PurePosixPath
 
 from lxml import etree
 
-from engine import forms, sandbox
+from engine import data_paths, forms, sandbox
 from engine.bpmn_xml import UnsafeXml, parse_xml
 from engine.deploy import (
     BPMN_NS,
@@ -31,7 +31,7 @@ from engine.deploy import (
     prepare,
 )
 from engine.errors import DeployError
-from engine.lint import ACTIVITIES, ERROR, lint_files
+from engine.lint import ACTIVITIES, ERROR, lint_report
 
 MAX_BYTES = 20 * 1024 * 1024
 BPMNDI_NS = "http://www.omg.org/spec/BPMN/20100524/DI"
@@ -80,6 +80,7 @@ def inspect_import(
     *,
     resolve_lane: LaneResolver,
     catalogue_sources: Callable[[str], dict[str, str] | None] | None = None,
+    rules: Sequence = (),
 ) -> dict:
     """Open ``content`` (a .bpmn file named ``name``) and say whether and how Lotse can use it.
 
@@ -89,14 +90,14 @@ def inspect_import(
     "encoding": str|None, "extensions": [namespace, ...], "findings": [lint finding, ...]}``.
     """
     try:
-        return _inspect(name, content, resolve_lane, catalogue_sources)
+        return _inspect(name, content, resolve_lane, catalogue_sources, tuple(rules))
     except Exception as exc:  # noqa: BLE001 - an import check must never fail with a traceback
         return _refused(
             name, f"the file could not be read ({exc.__class__.__name__}: {_norm(str(exc))[:300]})"
         )
 
 
-def _inspect(name, content, resolve_lane, catalogue_sources) -> dict:
+def _inspect(name, content, resolve_lane, catalogue_sources, rules=()) -> dict:
     if not isinstance(content, bytes | bytearray):
         return _refused(name, "no file content")
     content = bytes(content)
@@ -156,16 +157,20 @@ def _inspect(name, content, resolve_lane, catalogue_sources) -> dict:
             "is a documentation model; mark it executable in the modeler once "
             "lanes, forms and conditions are set"
         )
-    findings = lint_files([SourceFile(name, content)], resolve_lane=resolve_lane)
+    findings, refusing = lint_report([SourceFile(name, content)], resolve_lane=resolve_lane,
+                                     rules=rules)
     if any(p["executable"] for p in processes):
         for f in findings:
             if f.severity == ERROR and f.rule != "no-executable-process":
                 reasons.append(_reason(f.element, f.message))
-        reasons.extend(
-            r
-            for r in _deploy_problems(name, content, resolve_lane, catalogue_sources)
-            if r not in reasons
-        )
+        # deploy would lint the same file again: hand it this run's errors (same file name)
+        same = PurePosixPath(name).name == name
+        seen = set(reasons)  # a set: with thousands of reasons a list lookup was quadratic
+        for r in _deploy_problems(name, content, resolve_lane, catalogue_sources,
+                                  refusing if same else None, rules):
+            if r not in seen:
+                reasons.append(r)
+                seen.add(r)
     elif processes:
         # not executable: say which SpiffWorkflow would refuse anyway (parser errors)
         for f in findings:
@@ -192,7 +197,8 @@ def _reason(element: str | None, message: str) -> str:
     return f"{element}: {message}" if element and element not in message else message
 
 
-def _deploy_problems(name, content, resolve_lane, catalogue_sources) -> list[str]:
+def _deploy_problems(name, content, resolve_lane, catalogue_sources, linted=None,
+                     rules=()) -> list[str]:
     """What a deployment of the file alone would refuse (empty when it would deploy)."""
     try:
         prepare(
@@ -202,6 +208,8 @@ def _deploy_problems(name, content, resolve_lane, catalogue_sources) -> list[str
             check_expression=sandbox.check_expression,
             check_script=sandbox.check_script,
             check_form=lambda schema: forms.check_schema(schema),
+            linted=linted,
+            rules=rules,
         )
     except DeployError as exc:
         return [_reason(p.get("element"), p.get("problem") or "") for p in exc.problems]
@@ -227,10 +235,18 @@ def _process_info(proc, resolve_lane: LaneResolver) -> dict:
             "./*[local-name()='extensionElements']//*[local-name()='property']"
             "[@name='office']/@value"
         )
-        try:
-            office = resolve_lane(lane.get("name"), prop[0] if prop else None)
-        except Exception:  # noqa: BLE001 - a resolver must not break the import check
-            office = None
+        dynamic = lane.xpath(
+            "./*[local-name()='extensionElements']//*[local-name()='property']"
+            f"[@name='{data_paths.OFFICE_FROM}']/@value"
+        )
+        if dynamic:  # resolved from the task data at run time (engine.data_paths)
+            office = (None if data_paths.lane_problem(prop[0] if prop else None, dynamic[0])
+                      else data_paths.lane_marker(dynamic[0].strip()))
+        else:
+            try:
+                office = resolve_lane(lane.get("name"), prop[0] if prop else None)
+            except Exception:  # noqa: BLE001 - a resolver must not break the import check
+                office = None
         lanes.append({"id": lane.get("id"), "name": lane_name, "office": office})
         depth = sum(1 for _a in lane.iterancestors(f"{{{BPMN_NS}}}lane"))
         for ref in lane:

@@ -17,6 +17,12 @@ What is checked where:
   lanes bound to offices, user-task forms, expressions and scripts in the sandbox, timer
   values, message correlation, unsupported elements.
 
+Rule sets from outside the engine (``RuleSet``: the KIM catalogue's conventions in
+``processes/kim_rules.py``, passed in by ``processes/wiring.py`` as the lane resolver is) run
+after the engine's own checks on the same parsed documents (``LintInput``); their findings
+join the report and their errors refuse deploy like the engine's (``rules=`` of
+``lint_files``, ``lint_report``, ``deploy_errors``; ``Engine(lint_rules=...)``).
+
 Expressions are only compiled, never run. A timer is checked against ISO 8601 only where
 its value is a literal string (also each literal branch of ``a if c else b``); expressions
 calling helpers such as ``iso_at(...)`` are accepted when they compile.
@@ -26,16 +32,17 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import PurePosixPath
+from typing import Protocol
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
-from engine import forms, sandbox
+from engine import data_paths, forms, sandbox
 from engine.bpmn_xml import UnsafeXml, parse_xml
 from engine.deploy import (
     BPMN_NS,
@@ -134,10 +141,31 @@ class Finding:
     severity: str
     file: str | None
     element: str | None
-    message: str
+    message: str  # English (the engine's own rules speak English only)
+    message_de: str | None = None  # German, where the rule set gives one (KIM rules do)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        out = asdict(self)
+        if self.message_de is None:
+            del out["message_de"]
+        return out
+
+
+@dataclass(frozen=True)
+class LintInput:
+    """What a plug-in rule set checks: the documents of one lint run, parsed once."""
+
+    bpmn: Sequence[tuple[str, etree._ElementTree]]  # (file name, tree) of the BPMN files
+    forms: Sequence[SourceFile]  # every .json file, in the order given
+    resolve_lane: LaneResolver
+
+
+class RuleSet(Protocol):
+    """A set of lint rules the engine does not own (passed in, never imported)."""
+
+    rules: Mapping[str, str]  # rule id -> what it checks (stable ids, like RULES)
+
+    def check(self, data: LintInput) -> Iterable[Finding]: ...
 
 
 def _local(el) -> str:
@@ -167,8 +195,11 @@ def _label(el) -> str:
 
 
 class _Linter:
-    def __init__(self, resolve_lane: LaneResolver, helpers: Iterable[str] | None) -> None:
+    def __init__(self, resolve_lane: LaneResolver, helpers: Iterable[str] | None,
+                 rules: Sequence[RuleSet] = ()) -> None:
         self.resolve_lane = resolve_lane
+        self.rule_sets = tuple(rules)
+        self.form_files: list[SourceFile] = []
         self.helpers = tuple(helpers) if helpers is not None else ()
         self.findings: list[Finding] = []
         self.forms: dict[str, bytes] = {}
@@ -180,6 +211,11 @@ class _Linter:
         self.uncorrelated: list[tuple[str, str, str, str]] = []  # (file, element, name, why)
         self.design_only: list[Finding] = []  # errors the modeler refuses but deploy accepts
         self._ids: set[str] = set()  # every element id of the document being checked
+        # indexes kept up to date by add(), so no check scans all findings (issue 16.6)
+        self._errors_at: set[tuple[str | None, str | None]] = set()  # (file, element)
+        self._dangling_files: set[str | None] = set()  # files with reference-missing
+        # form file name -> why it is no valid JSON Schema (None: valid); checked once
+        self._form_problems: dict[str, str | None] = {}
 
     def add(
         self,
@@ -190,9 +226,14 @@ class _Linter:
         message: str,
         *,
         design_only: bool = False,
+        message_de: str | None = None,
     ) -> None:
-        finding = Finding(rule, severity, file, element, message)
+        finding = Finding(rule, severity, file, element, message, message_de)
         self.findings.append(finding)
+        if severity == ERROR:
+            self._errors_at.add((file, element))
+        if rule == "reference-missing":
+            self._dangling_files.add(file)
         if design_only:
             self.design_only.append(finding)
 
@@ -202,6 +243,7 @@ class _Linter:
             lower = f.name.lower()
             if lower.endswith(".json"):
                 self.forms.setdefault(PurePosixPath(f.name).name, f.content)
+                self.form_files.append(f)
                 continue
             try:
                 tree = parse_xml(f.content)
@@ -299,7 +341,21 @@ class _Linter:
                 None,
                 'no process is marked isExecutable="true"; nothing would be deployed',
             )
+        self._plugin_checks()
         return self.findings
+
+    def _plugin_checks(self) -> None:
+        """The rule sets passed in (e.g. KIM's): same documents, same report, same severities."""
+        if not self.rule_sets:
+            return
+        data = LintInput(tuple(self.docs), tuple(self.form_files), self.resolve_lane)
+        for rule_set in self.rule_sets:
+            for f in rule_set.check(data):
+                if f.severity not in (ERROR, WARNING):
+                    raise ValueError(f"rule {f.rule}: severity {f.severity!r} is not "
+                                     f"{ERROR!r} or {WARNING!r}")
+                self.add(f.rule, f.severity, f.file, f.element, f.message,
+                         message_de=f.message_de)
 
     # ------------------------------------------------------------------ SpiffWorkflow
     def _spiff_checks(self) -> None:
@@ -330,16 +386,16 @@ class _Linter:
                 if p.get("isExecutable") == "true"
             ]
         for p in problems.items:
-            self.add("lane-without-office", ERROR, p["file"], p["element"], p["problem"])
+            # _Problems.add takes the problem as a str (items are typed str | None per value)
+            self.add("lane-without-office", ERROR, p["file"], p["element"], p["problem"] or "")
         for fname, pid in executable:
             try:
                 parser.get_spec(pid)
             except Exception as exc:  # noqa: BLE001
                 where = (getattr(exc, "file_name", None) or fname, getattr(exc, "id", None) or pid)
-                if any((f.file, f.element) == where and f.severity == ERROR
-                       for f in self.findings):
+                if where in self._errors_at:
                     continue  # already explained in Lotse's words (e.g. decision-missing)
-                if any(f.file == fname and f.rule == "reference-missing" for f in self.findings):
+                if fname in self._dangling_files:
                     continue  # SpiffWorkflow trips over the dangling reference, reported above
                 self.add("bpmn-invalid", ERROR, *where, _message(exc, [t for _n, t in self.docs]))
 
@@ -510,18 +566,20 @@ class _Linter:
             if root in state:
                 continue
             path: list[str] = [root]
+            at: dict[str, int] = {root: 0}  # node on the stack -> its index in path
             iters = [iter(edges[root])]
             state[root] = 1
             while iters:
                 step = next(iters[-1], None)
                 if step is None:
-                    state[path.pop()] = 2
+                    done = path.pop()
+                    del at[done]
+                    state[done] = 2
                     iters.pop()
                     continue
                 target, flow_id = step
                 if state.get(target) == 1:
-                    cycle = path[path.index(target) :]
-                    names = " -> ".join(_label(nodes[n]) for n in [*cycle, target])
+                    names = _cycle_names(nodes, path[at[target] :], target)
                     self.add(
                         "back-edge-loop",
                         WARNING,
@@ -534,6 +592,7 @@ class _Linter:
                     )
                 elif target not in state:
                     state[target] = 1
+                    at[target] = len(path)
                     path.append(target)
                     iters.append(iter(edges[target]))
 
@@ -594,7 +653,7 @@ class _Linter:
     @staticmethod
     def _lanes(proc) -> dict[str, str]:
         """flow node id -> lane id (innermost lane wins)."""
-        found: dict[str, str] = {}
+        found: dict[str, tuple[str, int]] = {}  # flow node id -> (lane id, lane depth)
         for lane in proc.iter(f"{{{BPMN_NS}}}lane"):
             depth = sum(1 for a in lane.iterancestors(f"{{{BPMN_NS}}}lane"))
             for ref in _children(lane, "flowNodeRef"):
@@ -630,7 +689,26 @@ class _Linter:
                 design_only=True,
             )
             return
-        raw = self.forms.get(PurePosixPath(form).name)
+        base = PurePosixPath(form).name
+        if data_paths.is_template(base):  # p0-eingang-{office}-schema.json (data_paths)
+            why = data_paths.template_problem(base)
+            generic = data_paths.fallback(base)
+            if why is None and generic not in self.forms:
+                why = (f"its generic form '{generic}' (taken when the office has no own form) "
+                       "is not among the files")
+            if why is not None:
+                self.add("user-task-without-form", ERROR, fname, eid,
+                         f"form template '{form}' of user task {_label(task)}: {why}")
+                return
+            for name in data_paths.candidates(base, self.forms):
+                self._form_file(fname, task, name)
+            return
+        self._form_file(fname, task, base, form)
+
+    def _form_file(self, fname: str, task, base: str, form: str | None = None) -> None:
+        form = form or base
+        eid = task.get("id")
+        raw = self.forms.get(base)
         if raw is None:
             self.add(
                 "user-task-without-form",
@@ -640,14 +718,16 @@ class _Linter:
                 f"form file '{form}' of user task {_label(task)} is not among the files",
             )
             return
-        try:
-            schema = forms.load_form(raw)
-        except UnicodeDecodeError:
-            err = "the file is not UTF-8 encoded"
-        except ValueError as exc:
-            err = str(exc)
-        else:
-            err = forms.check_schema(schema)
+        if base not in self._form_problems:  # one check per form file, not per task
+            try:
+                schema = forms.load_form(raw)
+            except UnicodeDecodeError:
+                self._form_problems[base] = "the file is not UTF-8 encoded"
+            except ValueError as exc:
+                self._form_problems[base] = str(exc)
+            else:
+                self._form_problems[base] = forms.check_schema(schema)
+        err = self._form_problems[base]
         if err:
             self.add(
                 "user-task-without-form",
@@ -858,6 +938,22 @@ class _Linter:
                 self.catches.append((fname, eid, name))
 
 
+CYCLE_NAMES_SHOWN = 12
+
+
+def _cycle_names(nodes: dict, cycle: list[str], target: str) -> str:
+    """'a' -> 'b' -> ... -> 'a'; a long cycle shows its first and last elements only, so
+    each finding stays short however long the loop is (issue 16.6)."""
+    ids = [*cycle, target]
+    if len(ids) > CYCLE_NAMES_SHOWN:
+        half = CYCLE_NAMES_SHOWN // 2
+        skipped = len(ids) - 2 * half
+        return " -> ".join(
+            [*(_label(nodes[n]) for n in ids[:half]), f"... ({skipped} more)",
+             *(_label(nodes[n]) for n in ids[-half:])])
+    return " -> ".join(_label(nodes[n]) for n in ids)
+
+
 def _properties(el) -> dict[str, str]:
     out: dict[str, str] = {}
     for p in el.findall(
@@ -935,28 +1031,43 @@ def _message(exc: Exception, trees=()) -> str:
 
 
 def lint_files(
-    files: list[SourceFile], *, resolve_lane: LaneResolver, helpers: Iterable[str] | None = None
+    files: list[SourceFile], *, resolve_lane: LaneResolver, helpers: Iterable[str] | None = None,
+    rules: Sequence[RuleSet] = (),
 ) -> list[Finding]:
     """Check BPMN/DMN/form files; return the findings (empty when clean).
 
     ``helpers``: names of the script helpers; when given, calls to other functions in
-    expressions are reported (``expression-does-not-compile``).
+    expressions are reported (``expression-does-not-compile``). ``rules``: rule sets run
+    after the engine's own (``RuleSet``).
     """
-    linter = _Linter(resolve_lane, helpers)
+    linter = _Linter(resolve_lane, helpers, rules)
     linter.read(files)
     findings = linter.run()
     order = {ERROR: 0, WARNING: 1}
     return sorted(findings, key=lambda f: (f.file or "", order.get(f.severity, 2)))
 
 
-def deploy_errors(files: list[SourceFile], *, resolve_lane: LaneResolver) -> list[Finding]:
+def deploy_errors(files: list[SourceFile], *, resolve_lane: LaneResolver,
+                  rules: Sequence[RuleSet] = ()) -> list[Finding]:
     """The lint errors that refuse a deployment of ``files`` (every error but the modeler's
-    own rule that a user task names a form)."""
-    linter = _Linter(resolve_lane, None)
+    own rule that a user task names a form; the errors of ``rules`` included)."""
+    return lint_report(files, resolve_lane=resolve_lane, rules=rules)[1]
+
+
+def lint_report(
+    files: list[SourceFile], *, resolve_lane: LaneResolver, helpers: Iterable[str] | None = None,
+    rules: Sequence[RuleSet] = (),
+) -> tuple[list[Finding], list[Finding]]:
+    """``(lint_files(...), deploy_errors(...))`` from one run over the files (the import
+    check needs both; a second run doubled its time, issue 16.6)."""
+    linter = _Linter(resolve_lane, helpers, rules)
     linter.read(files)
     findings = linter.run()
     exempt = {id(f) for f in linter.design_only}
-    return [f for f in findings if f.severity == ERROR and id(f) not in exempt]
+    refusing = [f for f in findings if f.severity == ERROR and id(f) not in exempt]
+    order = {ERROR: 0, WARNING: 1}
+    ordered = sorted(findings, key=lambda f: (f.file or "", order.get(f.severity, 2)))
+    return ordered, refusing
 
 
 def has_errors(findings: Iterable[Finding]) -> bool:
@@ -964,4 +1075,13 @@ def has_errors(findings: Iterable[Finding]) -> bool:
     return any(f.severity == ERROR for f in findings)
 
 
-__all__ = ["ERROR", "RULES", "WARNING", "Finding", "deploy_errors", "has_errors", "lint_files"]
+def rule_descriptions(rules: Sequence[RuleSet] = ()) -> dict[str, str]:
+    """Rule id -> what it checks: the engine's ``RULES`` and those of the rule sets."""
+    out = dict(RULES)
+    for rule_set in rules:
+        out.update(rule_set.rules)
+    return out
+
+
+__all__ = ["ERROR", "RULES", "WARNING", "Finding", "LintInput", "RuleSet", "deploy_errors",
+           "has_errors", "lint_files", "lint_report", "rule_descriptions"]

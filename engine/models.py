@@ -13,6 +13,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
 )
@@ -55,6 +56,15 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
+
+
+def core_table(model: type[Base]) -> Table:
+    """The Core table of a mapped class, for Core statements (one executemany, no ORM
+    batching by keys). ``DeclarativeBase`` types ``__table__`` as a ``FromClause``; a
+    declarative class with ``__tablename__`` always has a ``Table``."""
+    t = model.__table__
+    assert isinstance(t, Table)
+    return t
 
 
 class SpecBlob(Base):
@@ -217,6 +227,18 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger, default=0)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditCheckpoint(Base):
+    """How far a chain was last verified (``engine.audit.verify``): stream 0 is the global
+    chain, any other the instance stream of that id. An incremental verification starts
+    here; the full one ignores it."""
+
+    __tablename__ = "audit_checkpoint"
+    stream: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String(64))
+    verified_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class Message(Base):

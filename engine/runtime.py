@@ -7,9 +7,10 @@ events, and commit - or change nothing.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -24,6 +25,7 @@ from sqlalchemy.orm import Session
 from engine import (
     audit,
     cancellation,
+    data_paths,
     files,
     forms,
     messaging,
@@ -41,6 +43,7 @@ from engine.errors import (
     FormInvalid,
     InstanceNotFound,
     InstanceNotRunning,
+    InstanceSuspended,
     InvalidInput,
     ProcessNotFound,
     TaskClaimedByOther,
@@ -49,8 +52,16 @@ from engine.errors import (
     WorkflowDepthExceeded,
 )
 from engine.logs import guard_spiff_logging
-from engine.models import AuditEvent, HumanTask, ProcessDefinition, ProcessInstance
-from engine.scheduling import SchedulingMixin
+from engine.models import (
+    AuditEvent,
+    HumanTask,
+    ProcessDefinition,
+    ProcessInstance,
+    core_table,
+)
+from engine.progress import Progress
+from engine.progress import no_progress as _no_progress
+from engine.scheduling import SchedulingMixin, Transaction
 from engine.steps import advance, current_data, is_finished, next_timer_at
 from engine.views import human_task_dict, instance_summary
 
@@ -76,9 +87,12 @@ class Engine(SchedulingMixin):
         message_listeners: Iterable[messaging.MessageListener] = (),
         cache_size: int = 256,
         script_budget: sandbox.Budget | None = None,
+        lint_rules: Iterable[Any] = (),
     ) -> None:
         self.db = db
         self.resolve_lane = resolve_lane
+        # rule sets (engine.lint.RuleSet) every lint and deploy of this engine runs too
+        self.lint_rules: tuple = tuple(lint_rules)
         self.helpers = dict(helpers or {})
         self.format_checker = format_checker
         self.clock = clock or engine_clock.SystemClock()
@@ -92,14 +106,25 @@ class Engine(SchedulingMixin):
         guard_spiff_logging()
 
     # ------------------------------------------------------------------ deploy
-    def deploy(self, paths: Iterable[str | Path], *, actor: str | None = None):
+    def deploy(self, paths: Iterable[str | Path], *, actor: str | None = None,
+               force: bool = False, progress: Progress | None = None):
         """Deploy files/folders; returns a DeployOutcome per executable process."""
         files = deploy_mod.collect_files(paths)
-        return self.deploy_files(files, actor=actor)
+        return self.deploy_files(files, actor=actor, force=force, progress=progress)
 
-    def deploy_files(self, files: list[deploy_mod.SourceFile], *, actor: str | None = None):
-        """Deploy in-memory files (used by the CLI, the API and the modeler)."""
+    def deploy_files(self, files: list[deploy_mod.SourceFile], *, actor: str | None = None,
+                     force: bool = False, progress: Progress | None = None):
+        """Deploy in-memory files (used by the CLI, the API and the modeler). A file that is
+        an earlier version of a process with a newer version is not deployed unless
+        ``force`` (see ``deploy.store_prepared``).
+
+        ``progress(step, done, total, name)`` hears how far it got: ``check`` (0 of the files)
+        before the files are checked and ``checked`` after, ``stored`` (a new version) or
+        ``unchanged`` after each process (``name``: its id and version), ``committed``
+        once the one transaction of the whole deployment committed."""
+        tell = progress or _no_progress
         with engine_clock.using(self.clock):
+            tell("check", 0, len(files), "")
             prepared = deploy_mod.prepare(
                 files,
                 resolve_lane=self.resolve_lane,
@@ -109,9 +134,20 @@ class Engine(SchedulingMixin):
                 check_form=lambda schema: forms.check_schema(
                     schema, format_checker=self.format_checker
                 ),
+                rules=self.lint_rules,
             )
+            tell("checked", len(files), len(files), "")
+            out: list[deploy_mod.DeployOutcome] = []
             with self.db.unit_of_work() as s:
-                return deploy_mod.store_prepared(s, prepared, actor=actor, now=self.now())
+                for i, p in enumerate(prepared, 1):  # one by one: the same as all at once
+                    done = deploy_mod.store_prepared(s, [p], actor=actor, now=self.now(),
+                                                     force=force)
+                    out.extend(done)
+                    for o in done:
+                        tell("stored" if o.changed else "unchanged", i, len(prepared),
+                             f"{o.process_id} v{o.version}")
+            tell("committed", len(prepared), len(prepared), "")
+            return out
 
     def _catalogue_sources(self, process_id: str) -> dict[str, str] | None:
         with self.db.reader() as s:
@@ -144,25 +180,39 @@ class Engine(SchedulingMixin):
         """Start an instance of the latest (or given) version with initial data."""
         if data is not None and not isinstance(data, dict):
             raise InvalidInput("initial data must be a JSON object")
-        data = _with_case_id(data, case_ref)
         with engine_clock.using(self._tick()):
             with self.db.unit_of_work() as s:
-                q = select(ProcessDefinition).where(ProcessDefinition.process_id == process_id)
-                if version is not None:
-                    q = q.where(ProcessDefinition.version == version)
-                d = s.scalar(q.order_by(ProcessDefinition.version.desc()).limit(1))
-                if d is None:
-                    raise ProcessNotFound(
-                        f"process '{process_id}' is not deployed", process_id=process_id
-                    )
-                inst, wf = self._new_instance(s, d, case_ref, actor)
-                start = wf.get_next_task(spec_name="Start")
-                if start is not None and data:
-                    start.data.update(store.ser.restore(store.ser.convert(data)))
-                sent = self._run_and_save(s, inst, d, wf, store.Snapshot(), actor, None)
-                out = instance_summary(inst)
+                out, sent = self._start_in(s, process_id, data, case_ref, actor, version)
             self.deliver(sent)
             return out
+
+    def _start_in(self, s: Session, process_id: str, data: dict | None, case_ref: str | None,
+                  actor: Actor, version: int | None = None) -> tuple[dict, list[str]]:
+        """``start`` inside the caller's unit of work: the summary and the messages thrown."""
+        data = _with_case_id(data, case_ref)
+        q = select(ProcessDefinition).where(ProcessDefinition.process_id == process_id)
+        if version is not None:
+            q = q.where(ProcessDefinition.version == version)
+        d = s.scalar(q.order_by(ProcessDefinition.version.desc()).limit(1))
+        if d is None:
+            raise ProcessNotFound(f"process '{process_id}' is not deployed",
+                                  process_id=process_id)
+        inst, wf = self._new_instance(s, d, case_ref, actor)
+        start = wf.get_next_task(spec_name="Start")
+        if start is not None and data:
+            start.data.update(store.ser.restore(store.ser.convert(data)))
+        sent = self._run_and_save(s, inst, d, wf, store.Snapshot(), actor, None)
+        return instance_summary(inst), sent
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        """One unit of work for a compound operation (e.g. a consent revocation with its
+        withdrawals, cancellations and follow-up start): every engine call made through the
+        yielded ``Transaction`` shares the caller's transaction, messages are delivered inside
+        it, and nothing is visible - or left half-done - unless all of it commits."""
+        with engine_clock.using(self._tick()):
+            with self.db.unit_of_work() as s:
+                yield Transaction(self, s)
 
     def _new_instance(
         self, s: Session, d: ProcessDefinition, case_ref: str | None, actor: Actor
@@ -233,6 +283,7 @@ class Engine(SchedulingMixin):
         with self.db.reader() as s:
             ht = self._visible_task(s, task_id, actor)
             inst = s.get(ProcessInstance, ht.instance_id)
+            assert inst is not None  # human_task.instance_id is a foreign key; never deleted
             d = self._definition(s, inst.definition_id)
             spec, subs = store.ser.SPEC_CACHE.get(d.spec_hash, lambda: _spec_body(s, d.spec_hash))
             out = human_task_dict(ht)
@@ -242,10 +293,18 @@ class Engine(SchedulingMixin):
             out["instructions"] = (getattr(ts, "extensions", None) or {}).get(
                 "instructionsForEndUser"
             )
-            out["form_schema"] = _form_file(d, props.get(deploy_mod.FORM_PROPERTY))
-            out["ui_schema"] = _form_file(d, props.get(deploy_mod.UI_PROPERTY))
+            # the row holds the form resolved when the task became ready (data_paths)
+            form = ht.form or props.get(deploy_mod.FORM_PROPERTY)
+            out["form_schema"] = _form_file(d, form)
+            out["ui_schema"] = _form_file(d, data_paths.resolve_like(
+                props.get(deploy_mod.UI_PROPERTY), props.get(deploy_mod.FORM_PROPERTY), form))
             out["process_version"] = d.version
-            out["legal_basis"] = props.get("handlungsgrundlage")
+            basis = props.get("handlungsgrundlage")
+            if data_paths.is_template(basis):  # {legal_basis}: the task's own data
+                wf, _snap = store.load(s, inst, d.spec_hash)  # read only: the cache stays
+                task = wf.get_task_from_id(UUID(ht.id))
+                basis = data_paths.render_text(basis, task.data if task is not None else {})
+            out["legal_basis"] = basis
             return out
 
     def _visible_task(self, s: Session, task_id: str, actor: Actor) -> HumanTask:
@@ -290,7 +349,8 @@ class Engine(SchedulingMixin):
             return human_task_dict(ht)
 
     def _open_task_for_update(self, s: Session, task_id: str, actor: Actor) -> HumanTask:
-        ht, _inst = self._lock_task(s, task_id, actor)
+        ht, inst = self._lock_task(s, task_id, actor)
+        _refuse_suspended(inst)
         if ht.state != "READY":
             raise TaskNotOpen(
                 _not_open_message(ht), task_id=task_id, state=ht.state, completed_by=ht.completed_by
@@ -332,27 +392,24 @@ class Engine(SchedulingMixin):
         return d
 
     # ------------------------------------------------------------------ complete
-    def complete(self, task_id: str, data: dict | None = None, *, actor: Actor = SYSTEM) -> dict:
-        """Complete a human task with form data and run the case to its next wait."""
+    def complete(self, task_id: str, data: dict | None = None, *, actor: Actor = SYSTEM,
+                 uploads: Iterable[files.Upload] = ()) -> dict:
+        """Complete a human task with form data and run the case to its next wait.
+
+        ``uploads`` (checked file bytes of the form's file fields, e.g. an HTML form post)
+        are stored in the completion's own transaction and their references put into the
+        data: a refused or failed completion keeps no file, a crash leaves no orphan."""
         if data is not None and not isinstance(data, dict):
             raise InvalidInput("task data must be a JSON object")
         with engine_clock.using(self._tick()):
-            try:
-                return self._complete(task_id, data, actor)
-            except FormInvalid as exc:
-                self._audit_validation_failed(task_id, exc, actor)
-                raise
+            return self._complete(task_id, data, actor, list(uploads))
 
-    def _audit_validation_failed(self, task_id: str, exc: FormInvalid, actor: Actor) -> None:
-        """task.validation_failed: which fields failed (names only), in its own transaction."""
-        with self.db.unit_of_work() as s:
-            ht = s.get(HumanTask, _task_key(task_id))
-            if ht is not None:
-                self._audit(s, "task.validation_failed", actor, None, task=ht,
-                            details={"fields": sorted(exc.errors)})
-
-    def _complete(self, task_id: str, data: dict | None, actor: Actor) -> dict:
-        """The completion itself, one unit of work (see ``complete``)."""
+    def _complete(self, task_id: str, data: dict | None, actor: Actor,
+                  uploads: list[files.Upload] | None = None) -> dict:
+        """The completion itself, one unit of work (see ``complete``). A refused form
+        commits only its ``task.validation_failed`` entry (field names), in the same
+        transaction; the attempt's file bindings roll back to a savepoint."""
+        refused: FormInvalid | None = None
         with self.db.unit_of_work() as s:
             ht, inst = self._lock_task(s, task_id, actor)
             if ht.state != "READY":
@@ -366,6 +423,7 @@ class Engine(SchedulingMixin):
                 raise TaskClaimedByOther(
                     f"task is claimed by {ht.assignee}", assignee=ht.assignee
                 )
+            _refuse_suspended(inst)
             if inst.status != "running":
                 raise InstanceNotRunning(
                     f"instance {inst.id} is {inst.status}", status=inst.status
@@ -377,31 +435,65 @@ class Engine(SchedulingMixin):
                 raise TaskNotOpen("task is no longer open", task_id=task_id)
             cleaned = dict(data or {})
             schema = _form_file(d, ht.form)
+            if uploads and schema is None:
+                raise InvalidInput("this task's form has no file fields", task_id=task_id)
             if schema is not None:  # $$key date rules read the task's data (form_dates)
-                cleaned, errors = forms.clean_and_validate(
-                    schema, cleaned, format_checker=self.format_checker, context=task.data
-                )
-                files.bind(s, schema, cleaned, errors, instance_id=inst.id,  # V-14 uploads
-                           case_ref=inst.case_ref, task_id=ht.id, now=self.now())
-                if errors:
-                    raise FormInvalid(errors)
-            # a field left empty becomes None instead of keeping its old value (only where
-            # the case holds one: a never-filled field is not added, nor read-logged later)
-            submitted = {k: v for k, v in forms.with_cleared(schema, cleaned).items()
-                         if k in cleaned or task.data.get(k) is not None}
-            task.data.update(store.ser.restore(store.ser.convert(submitted)))
-            self._audit(
-                s, "task.completed", actor, inst, task=ht, details={"fields": sorted(cleaned)}
-            )
-            # task.run() updates the next task, which runs its preScript: a failure there is
-            # an incident on that element, the completion itself stands (steps.advance)
-            sent = self._run_and_save(s, inst, d, wf, snap, actor, completed_task=ht,
-                                      before=task.run)
-            out = instance_summary(inst)
+                # only a form with file fields writes while it is checked (the bindings):
+                # then a savepoint takes them back on refusal; otherwise nothing to undo and
+                # a completion stays at its statement count (bench: statements/completion)
+                guard = (s.begin_nested() if uploads or forms.file_fields(schema)
+                         else contextlib.nullcontext())
+                try:
+                    with guard:
+                        for up in uploads or ():
+                            cleaned[up.field] = files.store(
+                                s, instance_id=inst.id, case_ref=inst.case_ref,
+                                task_id=ht.id, field=up.field, filename=up.filename,
+                                content=up.content, media_type=up.media_type,
+                                uploaded_by=actor.user, now=self.now())
+                        cleaned, errors = forms.clean_and_validate(
+                            schema, cleaned, format_checker=self.format_checker,
+                            context=task.data)
+                        files.bind(s, schema, cleaned, errors, instance_id=inst.id,  # V-14
+                                   case_ref=inst.case_ref, task_id=ht.id, now=self.now())
+                        if errors:
+                            raise FormInvalid(errors)
+                except FormInvalid as exc:
+                    refused = exc
+                    self._audit(s, "task.validation_failed", actor, None, task=ht,
+                                details={"fields": sorted(exc.errors)})
+            if refused is None:
+                sent, out = self._apply(s, inst, d, wf, snap, ht, task, cleaned, schema, actor)
+        if refused is not None:
+            raise refused
         self.deliver(sent)
         return out
 
-    def _load(self, s: Session, inst: ProcessInstance, d: ProcessDefinition):
+    def _apply(self, s: Session, inst: ProcessInstance, d: ProcessDefinition, wf: BpmnWorkflow,
+               snap: store.Snapshot, ht: HumanTask, task, cleaned: dict, schema: dict | None,
+               actor: Actor) -> tuple[list[str], dict]:
+        """The accepted form's data into the task, and the case run to its next wait."""
+        # a field left empty becomes None instead of keeping its old value (only where
+        # the case holds one: a never-filled field is not added, nor read-logged later)
+        submitted = {k: v for k, v in forms.with_cleared(schema, cleaned).items()
+                     if k in cleaned or task.data.get(k) is not None}
+        task.data.update(store.ser.restore(store.ser.convert(submitted)))
+        self._audit(
+            s, "task.completed", actor, inst, task=ht, details={"fields": sorted(cleaned)}
+        )
+        # task.run() updates the next task, which runs its preScript: a failure there is
+        # an incident on that element, the completion itself stands (steps.advance)
+        sent = self._run_and_save(s, inst, d, wf, snap, actor, completed_task=ht,
+                                  before=task.run)
+        return sent, instance_summary(inst)
+
+    def _load(self, s: Session, inst: ProcessInstance,
+              d: ProcessDefinition) -> tuple[BpmnWorkflow, store.Snapshot]:
+        # saved earlier in this same unit of work (a compound operation): that object is
+        # the instance's state, rows included
+        pending = s.info.get(("lotse_cache", id(self)), {}).get(inst.id)
+        if pending is not None and pending[0] == inst.revision:
+            return pending[1], pending[2]
         cached = self.cache.take(inst.id, inst.revision)
         if cached is not None:
             return cached
@@ -486,7 +578,9 @@ class Engine(SchedulingMixin):
         s.info.setdefault(("lotse_cache", id(self)), {})[inst.id] = (inst.revision, wf, snap)
         return sent
 
-    def _save_cancelled(self, s, inst, d, wf, snap, actor, reason: str) -> None:
+    def _save_cancelled(self, s: Session, inst: ProcessInstance, d: ProcessDefinition,
+                        wf: BpmnWorkflow, snap: store.Snapshot, actor: Actor,
+                        reason: str) -> None:
         audit.hold_stream(s, inst)
         with s.no_autoflush:
             self._save_cancelled_inner(s, inst, d, wf, snap, actor, reason)
@@ -514,6 +608,7 @@ class Engine(SchedulingMixin):
             state = HUMAN_STATES.get(task.state)
             if task.state == TaskState.READY and before != TaskState.READY:
                 props = (getattr(ts, "extensions", None) or {}).get("properties") or {}
+                # run-time lanes, name prefixes and form templates (engine.data_paths)
                 new_rows.append(
                     {
                         "id": str(task.id),
@@ -521,11 +616,12 @@ class Engine(SchedulingMixin):
                         "process_id": inst.process_id,
                         "case_ref": inst.case_ref,
                         "element_id": ts.bpmn_id,
-                        "name": ts.bpmn_name,
-                        "office": ts.lane,
+                        "name": data_paths.name_of(task),
+                        "office": data_paths.office_of(task),
                         "state": "READY",
                         "assignee": None,
-                        "form": props.get(deploy_mod.FORM_PROPERTY),
+                        "form": data_paths.resolve(props.get(deploy_mod.FORM_PROPERTY),
+                                                   task.data, d.source_files),
                         "created_at": now,
                         "due_at": self._due(wf, task, props.get("due")),
                     }
@@ -563,7 +659,7 @@ class Engine(SchedulingMixin):
             s.execute(store.upsert(s, HumanTask, ("id",),
                                     ("state", "completed_at", "completed_by")), rows)
         elif new_rows:
-            s.execute(insert(HumanTask.__table__), new_rows)
+            s.execute(insert(core_table(HumanTask)), new_rows)
         elif changes:
             store.update_by_key(s, HumanTask, "id", changes)
         self._audit_steps(s, inst, wf, res, new_rows, changes, actor, cause, since)
@@ -607,11 +703,11 @@ class Engine(SchedulingMixin):
         """(element id, office, task or None) of a human task that left READY."""
         task = cancellation.find_task(wf, task_id)
         if task is not None:
-            return task.task_spec.bpmn_id, task.task_spec.lane, task
+            return task.task_spec.bpmn_id, data_paths.office_of(task), task
         ht = s.get(HumanTask, task_id)  # dropped from the tree: the projection still has it
         return (ht.element_id, ht.office, None) if ht is not None else (None, None, None)
 
-    def _audit_sent(self, s, actor: Actor, inst: ProcessInstance | None,
+    def _audit_sent(self, s: Session, actor: Actor, inst: ProcessInstance | None,
                     m: messaging.Stored) -> None:
         """``message.sent``: which message (name, id) went from which office to which, for
         which referral and case (the sender's case when the payload names none)."""
@@ -665,6 +761,7 @@ class Engine(SchedulingMixin):
             if inst is None:
                 raise InstanceNotFound(f"instance {instance_id} not found", instance_id=instance_id)
             d = s.get(ProcessDefinition, inst.definition_id)
+            assert d is not None  # a foreign key; deployed definitions are never deleted
             wf, _ = store.load(s, inst, d.spec_hash)
             tasks = s.scalars(
                 select(HumanTask)
@@ -728,10 +825,19 @@ def _with_case_id(data: dict | None, case_ref: str | None) -> dict | None:
     return {**(data or {}), "case_id": case_ref}
 
 
+def _refuse_suspended(inst: ProcessInstance) -> None:
+    if inst.status == "suspended":
+        raise InstanceSuspended(f"instance {inst.id} is suspended: its tasks can be neither "
+                                "claimed nor completed until it is resumed",
+                                instance_id=inst.id)
+
+
 def _spec_body(s: Session, spec_hash: str) -> str:
     from engine.models import SpecBlob
 
-    return s.scalar(select(SpecBlob.body).where(SpecBlob.hash == spec_hash))
+    body = s.scalar(select(SpecBlob.body).where(SpecBlob.hash == spec_hash))
+    assert body is not None  # process_definition.spec_hash is a foreign key to spec_blob
+    return body
 
 
 def _task_key(task_id: str) -> str:

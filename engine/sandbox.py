@@ -42,7 +42,7 @@ from datetime import date, datetime, timedelta
 from datetime import time as day_time
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 import simpleeval
 from RestrictedPython import Guards, compile_restricted_exec
@@ -257,8 +257,8 @@ def _width(limit_arg: int) -> Callable[[Callable[..., Any]], Callable[..., Any]]
     return wrap
 
 
-def _bounded_replace(method: Callable[..., Any]) -> Callable[..., Any]:
-    owner = method.__self__
+def _bounded_replace(method: types.BuiltinMethodType) -> Callable[..., Any]:
+    owner: Any = method.__self__  # the str, bytes or list the method is bound to
 
     def replace(old: Any, new: Any, count: int = -1) -> Any:
         hits = owner.count(old) if old else len(owner) + 1
@@ -269,8 +269,8 @@ def _bounded_replace(method: Callable[..., Any]) -> Callable[..., Any]:
     return replace
 
 
-def _bounded_expandtabs(method: Callable[..., Any]) -> Callable[..., Any]:
-    owner = method.__self__
+def _bounded_expandtabs(method: types.BuiltinMethodType) -> Callable[..., Any]:
+    owner: Any = method.__self__  # the str, bytes or list the method is bound to
 
     def expandtabs(tabsize: int = 8) -> Any:
         tab = "\t" if isinstance(owner, str) else b"\t"
@@ -279,8 +279,8 @@ def _bounded_expandtabs(method: Callable[..., Any]) -> Callable[..., Any]:
     return expandtabs
 
 
-def _bounded_join(method: Callable[..., Any]) -> Callable[..., Any]:
-    owner = method.__self__
+def _bounded_join(method: types.BuiltinMethodType) -> Callable[..., Any]:
+    owner: Any = method.__self__  # the str, bytes or list the method is bound to
 
     def join(items: Iterable[Any]) -> Any:
         items = list(items)
@@ -290,8 +290,8 @@ def _bounded_join(method: Callable[..., Any]) -> Callable[..., Any]:
     return join
 
 
-def _bounded_translate(method: Callable[..., Any]) -> Callable[..., Any]:
-    owner = method.__self__
+def _bounded_translate(method: types.BuiltinMethodType) -> Callable[..., Any]:
+    owner: Any = method.__self__  # the str, bytes or list the method is bound to
 
     def translate(table: Any, *args: Any) -> Any:
         longest = 1
@@ -302,8 +302,8 @@ def _bounded_translate(method: Callable[..., Any]) -> Callable[..., Any]:
     return translate
 
 
-def _bounded_extend(method: Callable[..., Any]) -> Callable[..., Any]:
-    owner = method.__self__
+def _bounded_extend(method: types.BuiltinMethodType) -> Callable[..., Any]:
+    owner: Any = method.__self__  # the str, bytes or list the method is bound to
 
     def extend(items: Iterable[Any]) -> None:
         items = list(items)
@@ -319,7 +319,8 @@ def _bounded_to_bytes(method: Callable[..., Any]) -> Callable[..., Any]:
     return to_bytes
 
 
-_BOUNDED_METHODS: Mapping[str, Callable[[Callable[..., Any]], Callable[..., Any]]] = {
+# the values wrapped are bound methods of the builtin types (str.replace, list.extend, ...)
+_BOUNDED_METHODS: Mapping[str, Callable[[types.BuiltinMethodType], Callable[..., Any]]] = {
     "ljust": _width(0), "rjust": _width(0), "center": _width(0), "zfill": _width(0),
     "expandtabs": _bounded_expandtabs, "replace": _bounded_replace, "join": _bounded_join,
     "translate": _bounded_translate, "extend": _bounded_extend, "to_bytes": _bounded_to_bytes,
@@ -440,12 +441,13 @@ class _Policy(RestrictingNodeTransformer):
         return node
 
     def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.AST:
-        node = super().visit_FunctionDef(node)
+        # RestrictedPython's visitors return the (transformed) node itself; typed as any AST
+        node = cast(ast.FunctionDef, super().visit_FunctionDef(node))
         node.body.insert(0, _tick_call(node))
         return node
 
     def visit_Lambda(self, node: ast.Lambda) -> ast.AST:
-        node = super().visit_Lambda(node)
+        node = cast(ast.Lambda, super().visit_Lambda(node))  # the node itself, as above
         tick = ast.Call(func=ast.Name(id="_lotse_tick_", ctx=ast.Load()), args=[], keywords=[])
         pair = ast.Tuple(elts=[tick, node.body], ctx=ast.Load())
         node.body = ast.Subscript(value=pair, slice=ast.Constant(1), ctx=ast.Load())
@@ -461,7 +463,8 @@ def _format_spec_problem(spec: ast.expr) -> str | None:
     parts = spec.values if isinstance(spec, ast.JoinedStr) else [spec]
     if not all(isinstance(p, ast.Constant) and isinstance(p.value, str) for p in parts):
         return "a computed format spec in an f-string is not allowed"
-    text = "".join(p.value for p in parts)
+    text = "".join(p.value for p in parts  # all are (checked above): narrows the type
+                   if isinstance(p, ast.Constant) and isinstance(p.value, str))
     if any(int(n) > MAX_SEQUENCE_LENGTH for n in re.findall(r"\d+", text)):
         return f"an f-string width over {MAX_SEQUENCE_LENGTH} is not allowed"
     return None
@@ -501,6 +504,7 @@ def _compile_script(source: str) -> types.CodeType:
     if result.errors:  # RestrictedPython's own SyntaxError has no lineno: take it from the text
         match = re.match(r"Line (\d+):", result.errors[0])
         raise SandboxSyntaxError(_PREFIX + "; ".join(result.errors), int(match[1]) if match else 1)
+    assert result.code is not None  # no errors: RestrictedPython compiled it
     return result.code
 
 

@@ -108,7 +108,7 @@ class _DataWorkflowAttributes:
 
     def set_default_attributes(self, workflow, dct):
         with _data_position():
-            super().set_default_attributes(workflow, dct)  # type: ignore[misc]
+            super().set_default_attributes(workflow, dct)
 
 
 class _SubWorkflowConverter(_DataWorkflowAttributes, BpmnSubWorkflowConverter):

@@ -10,18 +10,25 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import CursorResult, bindparam, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from engine import serialization as ser
-from engine.models import JsonData, ProcessInstance, SpecBlob, TaskRow, WorkflowState
+from engine.models import (
+    JsonData,
+    ProcessInstance,
+    SpecBlob,
+    TaskRow,
+    WorkflowState,
+    core_table,
+)
 
 
 @dataclass
@@ -249,13 +256,14 @@ def save(
                                 ("state", "spec_name", "props", "data_hash")),
                         new_rows + changed_rows)
     elif new_rows:
-        session.execute(insert(TaskRow.__table__), new_rows)
+        session.execute(insert(core_table(TaskRow)), new_rows)
     elif changed_rows:
         update_by_key(session, TaskRow, "guid", changed_rows)
     if gone:
         session.execute(delete(TaskRow).where(TaskRow.guid.in_([str(g) for g in gone])))
 
-    wf_new, wf_changed = [], []
+    wf_new: list[dict[str, Any]] = []
+    wf_changed: list[dict[str, Any]] = []
     live_keys = set()
     for key, w in iter_workflows(wf):
         live_keys.add(key)
@@ -272,9 +280,9 @@ def save(
         row = {"instance_id": instance.id, "key": key, "body": body}
         (wf_changed if existed else wf_new).append(row)
     if wf_new:
-        session.execute(insert(WorkflowState.__table__), wf_new)
+        session.execute(insert(core_table(WorkflowState)), wf_new)
     if wf_changed:
-        t = WorkflowState.__table__
+        t = core_table(WorkflowState)
         session.execute(update(t).where(t.c.instance_id == bindparam("k_instance_id"),
                                         t.c.key == bindparam("k_key"))
                         .values(body=bindparam("body")),
@@ -338,4 +346,5 @@ def drop_orphan_data(session: Session) -> int:
     from sqlalchemy import exists
 
     stmt = delete(JsonData).where(~exists().where(TaskRow.data_hash == JsonData.hash))
-    return session.execute(stmt).rowcount or 0
+    # a DELETE's result is a CursorResult (Session.execute is typed as returning Result)
+    return cast(CursorResult[Any], session.execute(stmt)).rowcount or 0

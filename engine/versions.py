@@ -26,11 +26,12 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from engine import clock as engine_clock
-from engine import store
+from engine import data_paths, store
 from engine.actor import SYSTEM, Actor
 from engine.deploy import FORM_PROPERTY
 from engine.errors import InvalidInput, LotseError, ProcessNotFound
 from engine.models import HumanTask, ProcessDefinition, ProcessInstance, SpecBlob
+from engine.progress import Progress, no_progress
 from engine.serialization import REGISTRY, SPEC_CACHE
 
 UNSAFE_STATES = TaskState.COMPLETED | TaskState.STARTED
@@ -246,8 +247,9 @@ def _migrate(wf, top_diff, sp_diffs, changes, new_spec, new_subs) -> None:
                 t.internal_data.update(old[1])
 
 
-def _refresh_worklist(s: Session, inst: ProcessInstance, wf) -> None:
-    """Open human tasks whose element changed keep their row: bring name, office, form along."""
+def _refresh_worklist(s: Session, inst: ProcessInstance, wf, files: dict) -> None:
+    """Open human tasks whose element changed keep their row: bring name, office, form along
+    (run-time lanes, name prefixes and form templates resolved as in the projection)."""
     rows = {
         r.id: r
         for r in s.scalars(
@@ -263,11 +265,11 @@ def _refresh_worklist(s: Session, inst: ProcessInstance, wf) -> None:
             props = (getattr(ts, "extensions", None) or {}).get("properties") or {}
             values = {
                 "element_id": ts.bpmn_id,
-                "name": ts.bpmn_name,
-                "office": ts.lane,
-                "form": props.get(FORM_PROPERTY),
+                "name": data_paths.name_of(t),
+                "office": data_paths.office_of(t),
+                "form": data_paths.resolve(props.get(FORM_PROPERTY), t.data, files),
             }
-            if ts.lane != row.office:
+            if values["office"] != row.office:
                 values["assignee"] = None  # a claim by another office's clerk does not move
             if any(getattr(row, k) != v for k, v in values.items()):
                 s.execute(update(HumanTask).where(HumanTask.id == row.id).values(**values))
@@ -287,12 +289,16 @@ def migrate_instances(
     *,
     actor,
     instance_ids: list[int] | None = None,
+    progress: Progress | None = None,
 ) -> dict:
     """Move the running instances of ``from_version`` to ``to_version`` where it is safe.
 
     Returns ``{"migrated": [instance ids], "refused": {instance id: reason}}``; an instance
     that cannot be migrated is left exactly as it was. ``instance_ids`` limits the run.
+    ``progress(step, done, total, "#id")`` hears each instance once its own transaction
+    ended, ``step`` being ``migrated`` or ``refused``.
     """
+    tell = progress or no_progress
     if from_version == to_version:
         raise InvalidInput("from and to version are the same")
     who = _as_actor(actor)
@@ -331,6 +337,8 @@ def migrate_instances(
                 f"migration failed and was undone: {exc.__class__.__name__}: "
                 f"{' '.join(str(exc).split())[:300]}"
             )
+        tell("refused" if iid in refused else "migrated", len(migrated) + len(refused),
+             len(ids), f"#{iid}")
     return {
         "process_id": process_id,
         "from_version": from_version,
@@ -382,7 +390,7 @@ def _migrate_one(
             },
         )
         sent = engine._run_and_save(s, inst, new_d, wf, snap, actor, None)
-        _refresh_worklist(s, inst, wf)
+        _refresh_worklist(s, inst, wf, new_d.source_files)
         return None, sent
 
 

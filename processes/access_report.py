@@ -53,9 +53,11 @@ def access_report(engine, case_ref: str, *, actor: Actor = SYSTEM,
         for key, value in engine.show(inst.id)["data"].items():
             if key not in ENVELOPE:
                 data[key] = value
+    # every single value with its own category: nested records (children, goals, a stored
+    # referral's shared_data) field by field, as the policy classifies them
     by_category: dict[str, dict] = {}
-    for key, value in sorted(data.items()):
-        by_category.setdefault(policy.category_of(key), {})[key] = value
+    for path, cat, value in policy.values_of(dict(sorted(data.items()))):
+        by_category.setdefault(cat, {})[path] = value
     recipients: dict[str, dict] = {}
     for r in referrals:
         consent = next((c for c in consents if c["consent_id"] == r.consent_id), None)

@@ -9,10 +9,13 @@ that regenerating gives identical files. Regenerate after editing this module or
     .venv/bin/python -m processes.catalogue          # write bpmn/<folder>/...
     .venv/bin/python -m processes.catalogue --check  # list files that differ (exit 1)
 
-P0 (the referral protocol run in the receiving office) is one template rendered once per office
-(``render_referral_protocol(code)``): the lane is the office (or KIM_CM in proxy mode for
-offices marked ``external``), the process id is ``office_referral_<code lower>`` and all copies
-start on the message ``referral_sent`` (the router picks the copy by the payload's ``office``).
+P0 (the referral protocol run in the receiving office) is one process, ``office_referral``,
+for every receiving office (``render_referral_protocol()``): it starts on the message
+``referral_sent``; its lane's office is read from the task data when a task becomes ready
+(lane property ``office_from``: the referral's office, or KIM_CM in proxy mode for offices
+marked ``external``), and its user tasks name their forms by office
+(``p0-eingang-{office}``: the office's own form, else the generic ``p0-eingang``); see
+engine/data_paths.py. The per-office forms are written for the offices in ``offices.toml``.
 
 See processes/README.md for the modelling conventions and every choice made where the domain
 brief was ambiguous.
@@ -22,10 +25,10 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from xml.sax.saxutils import escape, quoteattr
 
 from processes.helpers import CATEGORY_MATRIX, CONSENT_MESSAGE, DATA_CATEGORIES
@@ -140,9 +143,10 @@ def integer(name: str, de: str, en: str, lo: int, hi: int, *, req: bool = False,
 
 
 def eur(name: str, de: str, en: str, *, req: bool = False, positive: bool = False,
-        maximum: int | None = None) -> Fld:
+        maximum: int | None = None, help_de: str | None = None,
+        help_en: str | None = None) -> Fld:
     """V-10: amount in EUR, >= 0, at most 2 decimals, at most 1 000 000."""
-    s: dict[str, Any] = {"type": "number", "format": "eur", **_base(de, en, None, None)}
+    s: dict[str, Any] = {"type": "number", "format": "eur", **_base(de, en, help_de, help_en)}
     if positive:
         s["exclusiveMinimum"] = 0
     else:
@@ -293,6 +297,67 @@ SCHOOLING_AT_MOST_AGE_MINUS_5 = {"field": "schooling_years_abroad", "op": "<=",
                                  "at_least": 0}
 
 
+# F1.4/F2.3 (brief, DP-19) [D, confirm with DPO]: under 16 a guardian signs, not the person;
+# at 16-17 the person signs ("self") and a guardian's co-signature is recorded. The age is
+# the client's on the consent's date (``on``), else today; the birth date is the case's
+# (F1.1 ``birth_date``, or ``person.birth_date`` in the processes P1 calls).
+BIRTH_DATE_KEYS = ["$$birth_date", "$$person.birth_date"]
+
+
+def signer_rules(on: str) -> list[dict]:
+    """The x-lotse-case-if rules for ``signed_by`` by the client's age."""
+    def msg(de: str, en: str, keyword: str) -> dict:
+        return {keyword: {"de": de, "en": en}}
+
+    under_16 = {"properties": {"signed_by": {
+        "not": {"const": "self"},
+        "x-messages": msg("Unter 16 Jahren unterschreiben Sorgeberechtigte oder Vormund, "
+                          "nicht die Person selbst",
+                          "Under 16 a parent or guardian signs, not the person", "not")}}}
+    teen = {"if": {"required": ["signed_by"]}, "then": {
+        "required": ["guardian_name", "guardian_cosigned"],
+        "properties": {
+            "signed_by": {"const": "self", "x-messages": msg(
+                "Mit 16 oder 17 Jahren unterschreibt die Person selbst (und Sorgeberechtigte "
+                "zusätzlich)", "At 16 or 17 the person signs (and a guardian too)", "const")},
+            "guardian_cosigned": {"const": True, "x-messages": msg(
+                "Mit 16 oder 17 Jahren muss auch eine sorgeberechtigte Person unterschreiben",
+                "At 16 or 17 a guardian must sign too", "const")}}}}
+    return [
+        {"key": BIRTH_DATE_KEYS, "as": "age", "on": on, "maximum": 15, "then": under_16},
+        {"key": BIRTH_DATE_KEYS, "as": "age", "on": on, "minimum": 16, "maximum": 17,
+         "then": teen},
+    ]
+
+
+def guardian_cosigned() -> Fld:
+    return boolean("guardian_cosigned", "Sorgeberechtigte haben mitunterschrieben",
+                   "A guardian co-signed",
+                   help_de="Pflicht bei 16- und 17-Jährigen (Name der/des Sorgeberechtigten "
+                           "angeben).",
+                   help_en="Required for 16 and 17 year olds (give the guardian's name).")
+
+
+# P3 "Schulplatz zuweisen": the school form must fit the track computed from the child's age
+# (brief 4.4, Gw_Track) [D]: primary 6-9, lower secondary 10-15, international support
+# classes of the Berufskolleg 16-17; a Förderschule fits every track.
+SCHOOL_FORMS_BY_TRACK = {
+    "primar": ["grundschule", "foerderschule"],
+    "sek1": ["hauptschule", "realschule", "sekundarschule", "gesamtschule", "gymnasium",
+             "foerderschule"],
+    "berufskolleg": ["berufskolleg", "foerderschule"],
+}
+
+# P0 of the payer (JC, SOZ) in P5: amount assumed <= arrears_amount + 2 x monthly_rent_gross
+# (brief 4.6 b), both from the referral's shared data (only if the consent covers FINANCE
+# and HOUSING; otherwise the rule does not apply).
+ARREARS_AT_MOST = {
+    "field": "arrears_amount_assumed", "op": "<=",
+    "other": "$$shared_data.arrears_amount + 2 * $$shared_data.monthly_rent_gross",
+    "label": {"de": "Mietrückstand + 2 × Bruttowarmmiete",
+              "en": "rent arrears + 2 × gross monthly rent"}}
+
+
 def when(name: str, value: Any, *, require: Iterable[str] = (), props: dict | None = None,
          otherwise_require: Iterable[str] = (), otherwise_props: dict | None = None) -> dict:
     """``if name == value (or in value, for a list/tuple) then require ...`` (if/then/else)."""
@@ -327,6 +392,8 @@ class Form:
     dependent_required: dict[str, list[str]] = field(default_factory=dict)
     # number comparisons between fields (x-lotse-compare, engine/form_compare.py)
     compare: list[dict] = field(default_factory=list)
+    # rules selected by case data of earlier tasks (x-lotse-case-if, engine/form_case.py)
+    case_if: list[dict] = field(default_factory=list)
 
     @property
     def schema_file(self) -> str:
@@ -353,6 +420,8 @@ class Form:
             out["dependentRequired"] = self.dependent_required
         if self.compare:
             out["x-lotse-compare"] = [dict(c) for c in self.compare]
+        if self.case_if:
+            out["x-lotse-case-if"] = [dict(c) for c in self.case_if]
         rules = list(self.rules)
         if self.any_of:
             rules.append({"anyOf": [{"required": r} for r in self.any_of]})
@@ -432,8 +501,10 @@ class Container:
     """A process or an embedded subprocess body: nodes and sequence flows."""
 
     def __init__(self, proc: Process | None, lane: str | None) -> None:
-        self.proc = proc if proc is not None else self  # type: ignore[assignment]
+        # proc is None only from Process.__init__: then this container is the Process
+        self.proc: Process = proc if proc is not None else cast("Process", self)
         self.lane = lane
+        self.owner: Node | None = None  # a subprocess body: the subProcess node (sub())
         self.nodes: dict[str, Node] = {}
         self.flows: list[Flow] = []
 
@@ -441,7 +512,7 @@ class Container:
     def _add(self, node: Node) -> Node:
         if node.lane is None:
             node.lane = self.lane
-        root: Process = self.proc  # type: ignore[assignment]
+        root = self.proc
         if node.id in root.ids:
             raise ValueError(f"{root.id}: duplicate element id {node.id}")
         root.ids.add(node.id)
@@ -465,18 +536,29 @@ class Container:
 
     def end(self, id: str, name: str | None = None, *, terminate: bool = False,
             message: str | None = None, payload: str | None = None, doc: str | None = None,
-            lane: str | None = None) -> Node:
-        event = None
+            lane: str | None = None, cancel_reason: str | None = None) -> Node:
+        """An end event; ``cancel_reason`` (a terminate end event only) is the cause the
+        audit's ``task.cancelled`` names for the open tasks it closes (engine.cancellation)."""
+        event: dict | None = None
         if terminate:
             event = {"type": "terminate"}
         elif message:
             event = {"type": "message", "message": message, "payload": payload}
-        return self._add(Node(id, "endEvent", name, event=event, doc=doc, lane=lane))
+        if cancel_reason is not None and not terminate:
+            raise ValueError(f"{id}: cancel_reason belongs on a terminate end event")
+        props = {"cancel_reason": cancel_reason} if cancel_reason else {}
+        return self._add(Node(id, "endEvent", name, event=event, doc=doc, lane=lane,
+                              props=props))
 
     def user(self, id: str, name: str, form: Form, *, doc: str, basis: str, rag: str,
              lane: str | None = None, instructions: str | None = None, due: str | None = None,
-             props: dict[str, str] | None = None, loop: dict | None = None) -> Node:
-        p = {"formJsonSchemaFilename": form.schema_file, "formUiSchemaFilename": form.ui_file}
+             props: dict[str, str] | None = None, loop: dict | None = None,
+             form_template: str | None = None) -> Node:
+        """``form_template``: a form slug with a ``{path}`` placeholder resolved at run time
+        (engine/data_paths.py); ``form`` is then its generic form."""
+        slug = form_template or form.slug
+        p = {"formJsonSchemaFilename": f"{slug}-schema.json",
+             "formUiSchemaFilename": f"{slug}-uischema.json"}
         if due:
             p["due"] = due
         p.update(props or {})
@@ -508,7 +590,7 @@ class Container:
                     triggered=triggered)
         self._activity(node, basis, rag)
         node.body = Container(self.proc, lane or self.lane)
-        node.body.owner = node  # type: ignore[attr-defined]
+        node.body.owner = node
         return node.body
 
     def xgw(self, id: str, name: str | None = None, default: str | None = None) -> Node:
@@ -552,7 +634,7 @@ class Container:
     def flow(self, src: str, dst: str, cond: str | None = None, *, name: str | None = None,
              default: bool = False) -> Flow:
         fid = f"Flow_{src}_{dst}"
-        root: Process = self.proc  # type: ignore[assignment]
+        root = self.proc
         if fid in root.ids:
             raise ValueError(f"{root.id}: duplicate flow {fid}")
         root.ids.add(fid)
@@ -572,7 +654,9 @@ class Process(Container):
 
     def __init__(self, id: str, name: str, doc: str, lanes: list[str], *,
                  participant: str | None = None, lane_names: dict[str, str] | None = None,
-                 lane_props: dict[str, dict[str, str]] | None = None) -> None:
+                 lane_props: dict[str, dict[str, str]] | None = None,
+                 lane_from: dict[str, str] | None = None,
+                 extra_forms: Sequence[Form] = ()) -> None:
         self.ids: set[str] = set()
         super().__init__(None, lanes[0])
         self.proc = self
@@ -582,6 +666,10 @@ class Process(Container):
         self.lanes = lanes
         self.lane_names = lane_names or {}
         self.lane_props = lane_props or {}
+        # lane -> data path of its office, read at run time (property office_from)
+        self.lane_from = lane_from or {}
+        # forms a form template can resolve to, written besides the tasks' own forms
+        self.extra_forms = list(extra_forms)
         self.participant = participant or name
         self.outputs: list[str] = []
 
@@ -596,6 +684,8 @@ class Process(Container):
                     walk(n.body)
 
         walk(self)
+        for f in self.extra_forms:
+            out.setdefault(f.slug, f)
         return list(out.values())
 
     def messages(self) -> list[str]:
@@ -713,7 +803,7 @@ def _columns(c: Container) -> tuple[dict[str, int], set[str]]:
 def _layout(c: Container, element: str, lanes: list[str] | None) -> Plane:
     col, back_flows = _columns(c)
     host_of = {n.id: n.attached_to for n in c.nodes.values() if n.kind == "boundaryEvent"}
-    lane_keys = lanes or [None]  # type: ignore[list-item]
+    lane_keys: Sequence[str | None] = lanes or [None]  # None: the process has no lanes
 
     def lane_of(n: Node) -> str | None:
         if lanes is None:
@@ -722,7 +812,7 @@ def _layout(c: Container, element: str, lanes: list[str] | None) -> Plane:
 
     placed: dict[str, tuple[str | None, int, int]] = {}  # id -> (lane, col, row)
     occupied: dict[tuple[str | None, int], set[int]] = {}
-    preds: dict[str, list[tuple[str, int, bool]]] = {}
+    preds: dict[str, list[tuple[str | None, int, bool]]] = {}  # (source or its host, ...)
     outs: dict[str, list[str]] = {}
     for f in c.flows:
         if f.id in back_flows:
@@ -764,10 +854,10 @@ def _layout(c: Container, element: str, lanes: list[str] | None) -> Plane:
     for ln, _, row in placed.values():
         max_row[ln] = max(max_row.get(ln, 0), row)
     # hosts of several boundary events are wider, so the events and their labels fit
-    n_bound: dict[str, int] = {}
+    n_bound: dict[str | None, int] = {}  # host id -> its boundary events
     for n in c.nodes.values():
         if n.kind == "boundaryEvent":
-            n_bound[n.attached_to] = n_bound.get(n.attached_to, 0) + 1  # type: ignore[index]
+            n_bound[n.attached_to] = n_bound.get(n.attached_to, 0) + 1
 
     def size(n: Node) -> tuple[int, int]:
         w, h = SIZES[n.kind]
@@ -786,7 +876,7 @@ def _layout(c: Container, element: str, lanes: list[str] | None) -> Plane:
     for ln in lane_keys:
         h = (max_row.get(ln, 0) + 1) * ROW_H
         lane_y[ln] = y
-        if lanes:
+        if lanes and ln is not None:  # with lanes, every key is one of them
             lane_boxes[ln] = Box(POOL_LABEL, y, width + LANE_LABEL, h)
         y += h
     shapes: dict[str, Box] = {}
@@ -799,9 +889,10 @@ def _layout(c: Container, element: str, lanes: list[str] | None) -> Plane:
     count: dict[str, int] = {}
     for n in c.nodes.values():
         if n.kind == "boundaryEvent":
-            host = shapes[n.attached_to]  # type: ignore[index]
-            i = count.get(n.attached_to, 0)  # type: ignore[arg-type]
-            count[n.attached_to] = i + 1  # type: ignore[index]
+            assert n.attached_to is not None  # boundary_timer/boundary_message name the host
+            host = shapes[n.attached_to]
+            i = count.get(n.attached_to, 0)
+            count[n.attached_to] = i + 1
             shapes[n.id] = Box(host.x + 10 + i * BOUNDARY_GAP, host.bottom - 18, 36, 36)
     bottom = max([b.bottom for b in shapes.values()] + [y])
     edges: dict[str, list[tuple[float, float]]] = {}
@@ -832,7 +923,7 @@ def _layout(c: Container, element: str, lanes: list[str] | None) -> Plane:
         # back edges below the last lane would leave the pool: grow the last lane and the pool
         if bottom + 12 * back_i + 20 > y:
             extra = bottom + 12 * back_i + 20 - y
-            last = lane_boxes[lane_keys[-1]]
+            last = lane_boxes[lanes[-1]]  # lane_keys is lanes here
             last.h += extra
             pool.h += extra
     return Plane(element, shapes, edges, lane_boxes, pool)
@@ -1062,7 +1153,8 @@ def render_process(p: Process) -> str:
         w(3, f'<bpmn:lane id="Lane_{ln}" name={_attr(p.lane_names.get(ln, ln))}>')
         w(4, "<bpmn:extensionElements>")
         w(5, "<spiffworkflow:properties>")
-        props = {"office": ln, **p.lane_props.get(ln, {})}
+        office = ({"office_from": p.lane_from[ln]} if ln in p.lane_from else {"office": ln})
+        props = {**office, **p.lane_props.get(ln, {})}
         for k, v in props.items():
             w(6, f'<spiffworkflow:property name={_attr(k)} value={_attr(v)} />')
         w(5, "</spiffworkflow:properties>")
@@ -1236,7 +1328,9 @@ def purpose_field(name: str, de: str, en: str, *, req: bool = False) -> Fld:
 
 def consent_fields() -> tuple[list[Fld], list[dict]]:
     """F2.3 "Einwilligung je Stelle": the consent record fields and their rules."""
-    cats = [(c, de, en) for c, (de, en) in DATA_CATEGORIES.items() if c != "CM_NOTES"]
+    consentable = {c for allowed in CATEGORY_MATRIX.values() for c in allowed}
+    cats = [(c, de, en) for c, (de, en) in DATA_CATEGORIES.items()
+            if c != "CM_NOTES" and c in consentable]
     fields = [
         boolean("consent_given", "Einwilligung erteilt", "Consent given", req=True,
                 help_de="Nein, wenn die Person die Weitergabe ablehnt: die Vermittlung wird "
@@ -1257,8 +1351,11 @@ def consent_fields() -> tuple[list[Fld], list[dict]]:
              help_de="Höchstens 24 Monate ab Beginn; üblich 12 Monate.",
              help_en="At most 24 months from the start; usually 12 months."),
         enum("consent_form", "Form der Einwilligung", "Form of consent", CONSENT_FORMS),
-        enum("signed_by", "Unterschrieben von", "Signed by", SIGNERS),
+        enum("signed_by", "Unterschrieben von", "Signed by", SIGNERS,
+             help_de="Unter 16: Sorgeberechtigte; 16-17: die Person und Sorgeberechtigte.",
+             help_en="Under 16: guardian; 16-17: the person and a guardian."),
         person_name("guardian_name", "Name der/des Sorgeberechtigten", "Name of the guardian"),
+        guardian_cosigned(),
         language("consent_language", "Sprache der Einwilligung", "Language of the consent"),
         enum("interpreter_used", "Dolmetschung", "Interpreting", INTERPRETERS),
         boolean("informed_consequences_of_refusal", "Über Folgen der Verweigerung informiert",
@@ -1307,7 +1404,7 @@ CONSENT_RECORD = _lines(
 
 
 # ================================================================================================
-# P0: referral protocol in the receiving office (one template, rendered per office)
+# P0: referral protocol in the receiving office (one process for every office, lane at run time)
 # ================================================================================================
 
 def _p0_office_fields(code: str) -> tuple[list[Fld], list[dict]]:
@@ -1320,12 +1417,15 @@ def _p0_office_fields(code: str) -> tuple[list[Fld], list[dict]]:
              help_de="Nur bei Anfragen zur Mietschuldenübernahme (§ 22 Abs. 8 SGB II, "
                      "§ 36 SGB XII).",
              help_en="Only for requests to assume rent arrears."),
-        eur("arrears_amount_assumed", "Übernommener Betrag", "Amount assumed", positive=True),
+        eur("arrears_amount_assumed", "Übernommener Betrag", "Amount assumed", positive=True,
+            help_de="Höchstens Mietrückstand + 2 Bruttowarmmieten (laut Vermittlung).",
+            help_en="At most the arrears + 2 gross monthly rents (as referred)."),
         date("uebernahmeerklaerung_date", "Datum der Übernahmeerklärung",
              "Date of the declaration of assumption", past=True),
     ]
     arrears_rules = [when("arrears_decision", ["loan", "grant", "partial"],
-                          require=["arrears_amount_assumed", "uebernahmeerklaerung_date"])]
+                          require=["arrears_amount_assumed", "uebernahmeerklaerung_date"]),
+                     when("arrears_decision", "rejected", require=["rejection_reason"])]
     if code == "ABH":
         return [
             date("permit_issue_date", "Titel erteilt am", "Permit issued on", past=True),
@@ -1404,17 +1504,27 @@ def _proxy_fields() -> list[Fld]:
     ]
 
 
-def p0_forms(o: Office) -> dict[str, Form]:
-    code = o.code
-    proxy = o.external
+P0_ACK_FORM, P0_WORK_FORM = "p0-eingang-{office}", "p0-bearbeiten-{office}"
+
+
+def p0_forms(o: Office | None) -> dict[str, Form]:
+    """The P0 forms of office ``o``, or the generic ones (``o`` None) a receiving office
+    without its own form gets (its name is not known, no office-specific fields)."""
+    code = o.code if o is not None else None
+    proxy = o.external if o is not None else False
+    suffix = f"-{code.lower()}" if code else ""
+    to_de = o.name_de if o is not None else "die empfangende Stelle"
+    to_en = o.name_en if o is not None else "the receiving office"
+    of_de = o.name_de if o is not None else "empfangende Stelle"
+    of_en = o.name_en if o is not None else "receiving office"
     extra = _proxy_fields() if proxy else []
     ack = Form(
-        f"p0-eingang-{code.lower()}",
+        f"p0-eingang{suffix}",
         ("Eingang bestätigen und Zuständigkeit prüfen",
          "Acknowledge receipt and check responsibility"),
-        (f"Vermittlung an {o.name_de}: Eingang bestätigen oder an die zuständige Stelle "
+        (f"Vermittlung an {to_de}: Eingang bestätigen oder an die zuständige Stelle "
          "weiterleiten (§ 16 SGB I).",
-         f"Referral to {o.name_en}: acknowledge it or forward it to the responsible office "
+         f"Referral to {to_en}: acknowledge it or forward it to the responsible office "
          "(§ 16 SGB I)."),
         [
             *extra,
@@ -1430,19 +1540,19 @@ def p0_forms(o: Office) -> dict[str, Form]:
         rules=[when("responsible", True, require=["office_reference", "expected_result_date"],
                     otherwise_require=["suggested_office", "not_responsible_reason"])],
     )
-    office_fields, office_rules = _p0_office_fields(code)
+    office_fields, office_rules = _p0_office_fields(code) if code else ([], [])
     work = Form(
-        f"p0-bearbeiten-{code.lower()}",
+        f"p0-bearbeiten{suffix}",
         ("Anliegen bearbeiten", "Process the request"),
-        (f"Ergebnis der Vermittlung ({o.name_de}). Nur zweckbezogene Angaben.",
-         f"Result of the referral ({o.name_en}). Only information needed for the purpose."),
+        (f"Ergebnis der Vermittlung ({of_de}). Nur zweckbezogene Angaben.",
+         f"Result of the referral ({of_en}). Only information needed for the purpose."),
         [
             *extra,
             enum("outcome", "Ergebnis", "Outcome", OUTCOMES, req=True),
             # ≥ ack date; proxy offices: the office's own ack date is not known (the answer
             # may arrive after a decision dated earlier), so no rule there
             date("decision_date", "Entscheidungsdatum", "Decision date", past=True,
-                 **({} if proxy else {
+                 **cast(dict[str, Any], {} if proxy else {  # date rule keywords (str)
                      "min": "$$acknowledged_on",
                      "help_de": "Nicht vor der Eingangsbestätigung, nicht in der Zukunft.",
                      "help_en": "Not before the acknowledgement, not in the future."})),
@@ -1464,6 +1574,7 @@ def p0_forms(o: Office) -> dict[str, Form]:
             when("outcome", "rejected", require=["rejection_reason"]),
             *office_rules,
         ],
+        compare=[ARREARS_AT_MOST] if code in ("JC", "SOZ") else [],
     )
     close = Form(
         "p0-mitwirkung",
@@ -1504,15 +1615,30 @@ def p0_forms(o: Office) -> dict[str, Form]:
             "no_ack": no_ack}
 
 
-def _result_script(code: str, office_fields: list[Fld], proxy: bool) -> str:
+def _result_script(offices: list[Office]) -> str:
+    """Collect the result: the office-specific fields of the referral's office (a branch per
+    office that has some; every other office, a new one too, reports none)."""
+    per_office = {o.code: _p0_office_fields(o.code)[0] for o in offices}
     names = ["decision_date", "next_appointment", "documents_missing", "required_by",
-             "rejection_reason", "notes_for_cm"] + [f.name for f in office_fields]
-    if proxy:
-        names += ["recorded_channel", "recorded_received_on"]
-    keys = ", ".join(f'"{f.name}": {f.name}' for f in office_fields)
+             "rejection_reason", "notes_for_cm"]
+
+    def indent(text: str) -> str:
+        return "\n".join("    " + line for line in text.splitlines())
+
+    branches: list[str] = []
+    for code, fields in sorted(per_office.items()):
+        if not fields:
+            continue
+        keys = ", ".join(f'"{f.name}": {f.name}' for f in fields)
+        branches += [f'{"elif" if branches else "if"} office == "{code}":',
+                     indent(defaults({f.name: "None" for f in fields})),
+                     f"    result = {{{keys}}}"]
+    branches += (["else:", "    result = {}"] if branches else ["result = {}"])
     return _lines(
         defaults({n: "None" for n in names}),
-        f"result = {{{keys}}}" if keys else "result = {}",
+        "if proxy_prefix:",
+        indent(defaults({"recorded_channel": "None", "recorded_received_on": "None"})),
+        *branches,
         'referral_status = "info_requested" if outcome == "info_needed" else "in_progress"',
     )
 
@@ -1523,43 +1649,58 @@ P0_CLEAR_ROUND = [
 ]
 
 
-def build_referral_protocol(o: Office) -> Process:
-    """P0 "Vermittlung bearbeiten" for office ``o`` (proxy mode when ``o.external``)."""
-    code = o.code
-    lane = "KIM_CM" if o.external else code
-    forms = p0_forms(o)
-    basis = o.legal_domain
-    proxy_props = {"recorded_on_behalf_of": code} if o.external else {}
-    prefix = "Antwort der Stelle erfassen: " if o.external else ""
-    office_fields, _ = _p0_office_fields(code)
+def build_referral_protocol(registry: OfficeRegistry | None = None) -> Process:
+    """P0 "Vermittlung bearbeiten": one process for every receiving office. Its lane's
+    office is read at run time (``office_from``, engine/data_paths.py): the referral's
+    office, or KIM_CM in proxy mode (``external`` offices, whose answers case management
+    records, with the task names prefixed). The forms are named per office
+    (``p0-eingang-{office}``), with a generic form for an office without its own."""
+    reg = registry or OfficeRegistry.load()
+    offices = referral_offices(reg)
+    forms = p0_forms(None)  # the generic forms, named by the tasks' templates
+    extra: list[Form] = []
+    for o in offices:
+        own = p0_forms(o)
+        extra.append(own["ack"])
+        if o.code != "KI_SEB":  # the school enrolment process (P3) is its work
+            extra.append(own["work"])
+    basis = "{legal_basis}"  # the office's legal_domain, read at run time (data_paths)
+    task_props = {"name_prefix_from": "proxy_prefix"}
+    lane = "RECEIVING"
     p = Process(
-        f"office_referral_{code.lower()}",
-        f"Vermittlung bearbeiten – {o.name_de}",
-        (f"Lokalprozess (ausführbar). Referral protocol (P0) in the receiving office {code} "
-         f"({o.name_en}): acknowledge or forward (§ 16 SGB I), process the request with "
-         "requests for documents, and report the result to KIM case management. Started by "
-         "the message referral_sent whose payload names this office."
-         + (" Proxy mode: the office does not log in; KIM case management records its "
-            "answers on its behalf." if o.external else "")),
+        "office_referral",
+        "Vermittlung bearbeiten",
+        ("Lokalprozess (ausführbar). Referral protocol (P0) in the receiving office: "
+         "acknowledge or forward (§ 16 SGB I), process the request with requests for "
+         "documents, and report the result to KIM case management. Started by the message "
+         "referral_sent for every receiving office; the lane's office is the referral's "
+         "office, read when a task becomes ready (office_from = worklist_office). Proxy mode "
+         "(offices marked external in offices.toml): the office does not log in; KIM case "
+         "management records its answers on its behalf in its own queue."),
         [lane],
-        participant=f"{o.name_de} ({code})",
-        lane_props={lane: proxy_props} if o.external else None,
+        participant="Empfangende Stelle",
+        lane_names={lane: "Empfangende Stelle"},
+        lane_from={lane: "worklist_office"},
+        extra_forms=extra,
     )
     p.start("Msg_ReferralSent", "Vermittlung eingegangen", message="referral_sent",
             var="referral", doc="A referral from KIM case management arrives (referral_sent).")
     p.script("Task_SetDeadlines", "Fristen setzen", _lines(
         'referral_id = referral["referral_id"]',
         'case_id = referral.get("case_id")',
-        f'office = referral.get("office") or "{code}"',
+        'office = referral["office"]',
+        # proxy mode: case management records the external office's answers (brief 4.2)
+        'worklist_office = "KIM_CM" if is_external(office) else office',
+        'proxy_prefix = "Antwort der Stelle erfassen: " if is_external(office) else ""',
+        "legal_basis = legal_domain(office)",
         'purpose = referral.get("purpose")',
         'requested_service = referral.get("requested_service") or ""',
         'urgency = referral.get("urgency") or "normal"',
         "received_at = today()",
         'sent_at = referral.get("sent_at") or now()',
-        f'due_ack = due_time(referral.get("due_ack") or referral_due("{code}", "ack", '
-        "sent_at))",
-        f'due_result = due_time(referral.get("due_result") or referral_due("{code}", '
-        '"result", sent_at, urgency != "normal"))',
+        'due_ack = due_time(referral.get("due_ack") or referral_due(office, "ack", sent_at))',
+        'due_result = due_time(referral.get("due_result") or referral_due(office, "result", '
+        'sent_at, urgency != "normal"))',
         "escalate_at = due_in(sent_at, 2 * days_between(sent_at, due_result))",
         'original_receipt_date = referral.get("original_receipt_date") or received_at',
         'shared_data = referral.get("data") or {}',
@@ -1570,31 +1711,54 @@ def build_referral_protocol(o: Office) -> Process:
            "referral record holds); the acknowledgement is due at due_ack, the result at "
            "due_result; the office escalates internally at sent + 2 x SLA.",
         basis=basis, rag=RAG_IN)
-    p.user("Task_AckReferral", prefix + "Eingang bestätigen und Zuständigkeit prüfen",
-           forms["ack"], due="due_time(due_ack)", props=proxy_props,
+    # The acknowledgement sits in a small subprocess with the team lead's notice: when the
+    # office answers, a terminate end event closes an open notice (cause "acknowledged" or
+    # "forwarded", brief 4.3: "open chase/escalation tasks close automatically").
+    sub_ack = "Sub_Ack"
+    ack_sub = p.sub(sub_ack, "Eingang bestätigen (mit Eskalation)",
+                    doc="Acknowledge receipt; an escalation of KIM case management five days "
+                        "after due_ack notifies the office's team lead until the office "
+                        "answers.", basis=f"{basis}; § 16 SGB I", rag=RAG_FORMAL)
+    p.boundary_message("Bnd_WithdrawnAck", "Vermittlung zurückgenommen", sub_ack,
+                       "referral_withdrawn", "withdrawal",
+                       doc="KIM case management withdraws the referral: the task leaves the "
+                           "queue.")
+    k = ack_sub
+    k.start("Start_Ack")
+    k.user("Task_AckReferral", "Eingang bestätigen und Zuständigkeit prüfen",
+           forms["ack"], form_template=P0_ACK_FORM, due="due_time(due_ack)", props=task_props,
            doc="Acknowledge receipt and state whether the office is responsible; if not, name "
                "the responsible office (the original receipt date still counts, § 16 SGB I).",
            instructions="Vermittlung {{ referral_id }} ({{ purpose }}): {{ requested_service }}. "
                         "Bitte bis {{ due_ack }} den Eingang bestätigen.",
            basis=f"{basis}; § 16 SGB I", rag=RAG_FORMAL)
-    p.boundary_message("Bnd_WithdrawnAck", "Vermittlung zurückgenommen", "Task_AckReferral",
-                       "referral_withdrawn", "withdrawal",
-                       doc="KIM case management withdraws the referral: the task leaves the "
-                           "queue.")
-    p.boundary_message("Bnd_EscalatedNoAck", "Eskalation: Eingang unbestätigt",
+    k.boundary_message("Bnd_EscalatedNoAck", "Eskalation: Eingang unbestätigt",
                        "Task_AckReferral", "referral_escalated", "escalation",
                        interrupting=False,
                        doc="Five days after due_ack KIM case management escalates the "
                            "unacknowledged referral (referral_escalated): the office's team "
                            "lead is notified (non-interrupting).")
-    p.user("Task_TeamLeadNoAck", prefix + "Eskalation: Eingang nicht bestätigt",
-           forms["no_ack"], props={"role": "TEAM_LEAD", **proxy_props},
+    k.user("Task_TeamLeadNoAck", "Eskalation: Eingang nicht bestätigt",
+           forms["no_ack"], props={"role": "TEAM_LEAD", **task_props},
            doc="The office's team lead takes up the referral whose receipt is unconfirmed "
-               "five days after its due time (KIM coordination has the escalation too).",
+               "five days after its due time (KIM coordination has the escalation too); the "
+               "notice closes when the office answers.",
            instructions="Vermittlung {{ referral_id }} ({{ purpose }}): Eingang war fällig am "
                         "{{ due_ack }}.",
            basis=f"{basis}; {TINTG}", rag=RAG_CHECK)
-    p.end("End_TeamLeadNoAck", "Eskalation zur Kenntnis genommen")
+    k.end("End_TeamLeadNoAck", "Eskalation zur Kenntnis genommen")
+    k.xgw("Gw_AckAnswer", "Zuständig?", default="Flow_Gw_AckAnswer_End_AckForwarded")
+    k.end("End_AckAcknowledged", "Eingang bestätigt", terminate=True,
+          cancel_reason="acknowledged",
+          doc="The office acknowledged: an open team-lead notice closes (acknowledged).")
+    k.end("End_AckForwarded", "Weiterleitung angezeigt", terminate=True,
+          cancel_reason="forwarded",
+          doc="The office forwards the referral: an open team-lead notice closes "
+              "(forwarded).")
+    k.chain("Start_Ack", "Task_AckReferral", "Gw_AckAnswer")
+    k.flow("Gw_AckAnswer", "End_AckAcknowledged", "responsible == True", name="ja")
+    k.flow("Gw_AckAnswer", "End_AckForwarded", name="nein")
+    k.chain("Bnd_EscalatedNoAck", "Task_TeamLeadNoAck", "End_TeamLeadNoAck")
     p.xgw("Gw_Responsible", "Zuständig?", default="Flow_Gw_Responsible_End_Forwarded")
     p.end("End_Forwarded", "Vermittlung weitergeleitet", message="referral_forwarded",
           payload='{"referral_id": referral_id, "case_id": case_id, "office": office, '
@@ -1609,12 +1773,11 @@ def build_referral_protocol(o: Office) -> Process:
     p.script("Task_RecordAck", "Eingangsbestätigung vermerken", "acknowledged_on = today()",
              doc="Keep the acknowledgement date: the decision date may not lie before it.",
              basis=basis, rag=RAG_IN)
-    sub_work, sub_rounds = f"Sub_Work_{code}", f"Sub_Rounds_{code}"
-    sub_info = f"Sub_AwaitInfo_{code}"
+    sub_work, sub_rounds, sub_info = "Sub_Work", "Sub_Rounds", "Sub_AwaitInfo"
     # The boundary events sit on a plain subprocess around the loop of rounds: SpiffWorkflow
     # 3.2 cannot interrupt a loop activity itself (its child subprocess stays registered and
     # the next engine step fails).
-    work = p.sub(sub_work, prefix + "Anliegen bearbeiten (mit Fristen)",
+    work = p.sub(sub_work, "Anliegen bearbeiten (mit Fristen)",
                  doc="Process the request with the office-side SLA timers; KIM case "
                      "management may withdraw the referral meanwhile.",
                  basis=basis, rag=RAG_DECIDE)
@@ -1628,7 +1791,7 @@ def build_referral_protocol(o: Office) -> Process:
                        "referral_withdrawn", "withdrawal",
                        doc="KIM case management withdraws the referral while it is processed.")
     work.start("Start_Work")
-    rounds = work.sub(sub_rounds, prefix + "Anliegen bearbeiten",
+    rounds = work.sub(sub_rounds, "Anliegen bearbeiten",
                       doc="Process the request; every request for documents is one round "
                           "(a loop of subprocess rounds, not a back edge).",
                       basis=basis, rag=RAG_CHECK,
@@ -1637,11 +1800,11 @@ def build_referral_protocol(o: Office) -> Process:
                                          'closed_no_cooperation'})
     work.end("End_Work", "Bearbeitet")
     work.chain("Start_Work", sub_rounds, "End_Work")
-    p.user("Task_RemindResult", prefix + "Erinnerung: Ergebnis fällig", forms["remind"],
-           props=proxy_props, doc="The result is due: finish the request or report a delay.",
+    p.user("Task_RemindResult", "Erinnerung: Ergebnis fällig", forms["remind"],
+           props=task_props, doc="The result is due: finish the request or report a delay.",
            basis=basis, rag=RAG_CHECK)
-    p.user("Task_EscalateOverdue", prefix + "Eskalation: Vermittlung überfällig",
-           forms["escalate"], props={"role": "TEAM_LEAD", **proxy_props},
+    p.user("Task_EscalateOverdue", "Eskalation: Vermittlung überfällig",
+           forms["escalate"], props={"role": "TEAM_LEAD", **task_props},
            doc="The referral is open for twice its SLA: the team lead takes it up.",
            basis=basis, rag=RAG_CHECK)
     p.end("End_Reminded", "Erinnerung bearbeitet")
@@ -1663,7 +1826,7 @@ def build_referral_protocol(o: Office) -> Process:
             '"outcome": "withdrawn", "reason": withdrawal_reason}',
             doc="Confirm the withdrawal, so a waiting case manager process ends too.")
     p.end("End_Withdrawn", "Vermittlung zurückgenommen", terminate=True)
-    p.chain("Msg_ReferralSent", "Task_SetDeadlines", "Task_AckReferral", "Gw_Responsible")
+    p.chain("Msg_ReferralSent", "Task_SetDeadlines", sub_ack, "Gw_Responsible")
     p.flow("Gw_Responsible", "Msg_Acknowledged", "responsible == True", name="ja")
     p.flow("Gw_Responsible", "End_Forwarded", name="nein")
     p.chain("Msg_Acknowledged", "Task_RecordAck", sub_work, "Msg_Result", "End_Completed")
@@ -1672,29 +1835,29 @@ def build_referral_protocol(o: Office) -> Process:
     p.flow("Bnd_Escalate", "Task_EscalateOverdue")
     p.flow("Task_EscalateOverdue", "End_Escalated")
     p.flow("Bnd_WithdrawnAck", "Task_RecordWithdrawal")
-    p.chain("Bnd_EscalatedNoAck", "Task_TeamLeadNoAck", "End_TeamLeadNoAck")
     p.flow("Bnd_WithdrawnWork", "Task_RecordWithdrawal")
     p.chain("Task_RecordWithdrawal", "Msg_WithdrawnResult", "End_Withdrawn")
 
     r = rounds
     r.start("Start_Round", "Runde beginnt")
-    if code == "KI_SEB":
-        r.call("Call_SchoolEnrolment", "Schulplatz vermitteln", "kim_school_enrolment",
-               doc="The office-specific work of the newcomer school counselling is the school "
-                   "enrolment process (P3), run as a call activity.",
-               basis="§ 34, § 46 Abs. 7 SchulG NRW", rag=RAG_CHECK)
-        first = "Call_SchoolEnrolment"
-    else:
-        r.user("Task_ProcessReferral", prefix + "Anliegen bearbeiten", forms["work"],
-               due="due_time(due_result)", props=proxy_props,
-               doc="Decide or act on the request under the office's own law and record the "
-                   "result; ask for missing documents if needed.",
-               instructions="Vermittlung {{ referral_id }} ({{ purpose }}): "
-                            "{{ requested_service }}. Ergebnis fällig am {{ due_result }}.",
-               basis=basis, rag=RAG_DECIDE)
-        first = "Task_ProcessReferral"
+    # office-specific work: the newcomer school counselling (KI_SEB) runs the school
+    # enrolment process (P3); every other office decides in its own form
+    r.xgw("Gw_OfficeWork", "Schulplatzvermittlung?",
+          default="Flow_Gw_OfficeWork_Task_ProcessReferral")
+    r.call("Call_SchoolEnrolment", "Schulplatz vermitteln", "kim_school_enrolment",
+           doc="The office-specific work of the newcomer school counselling is the school "
+               "enrolment process (P3), run as a call activity.",
+           basis="§ 34, § 46 Abs. 7 SchulG NRW", rag=RAG_CHECK)
+    r.user("Task_ProcessReferral", "Anliegen bearbeiten", forms["work"],
+           form_template=P0_WORK_FORM, due="due_time(due_result)", props=task_props,
+           doc="Decide or act on the request under the office's own law and record the "
+               "result; ask for missing documents if needed.",
+           instructions="Vermittlung {{ referral_id }} ({{ purpose }}): "
+                        "{{ requested_service }}. Ergebnis fällig am {{ due_result }}.",
+           basis=basis, rag=RAG_DECIDE)
+    r.xgw("Gw_OfficeWorkDone")
     r.script("Task_CollectResult", "Ergebnis zusammenstellen",
-             _result_script(code, office_fields, o.external),
+             _result_script(offices),
              doc="Collect the office-specific result fields for the message to KIM.",
              basis=basis, rag=RAG_NOTICE)
     r.xgw("Gw_Outcome", "Unterlagen fehlen?", default="Flow_Gw_Outcome_End_Round")
@@ -1708,7 +1871,12 @@ def build_referral_protocol(o: Office) -> Process:
                  basis="§§ 60, 66 SGB I", rag=RAG_COOP)
     r.end("End_RoundInfo", "Runde mit Nachforderung beendet")
     r.end("End_Round", "Runde beendet")
-    r.chain("Start_Round", first, "Task_CollectResult", "Gw_Outcome")
+    r.chain("Start_Round", "Gw_OfficeWork")
+    r.flow("Gw_OfficeWork", "Call_SchoolEnrolment", 'office == "KI_SEB"', name="KI_SEB")
+    r.flow("Gw_OfficeWork", "Task_ProcessReferral", name="andere Stellen")
+    r.flow("Call_SchoolEnrolment", "Gw_OfficeWorkDone")
+    r.flow("Task_ProcessReferral", "Gw_OfficeWorkDone")
+    r.chain("Gw_OfficeWorkDone", "Task_CollectResult", "Gw_Outcome")
     r.flow("Gw_Outcome", "Msg_InfoRequested", 'outcome == "info_needed"', name="ja")
     r.flow("Gw_Outcome", "End_Round", name="nein")
     r.chain("Msg_InfoRequested", sub_info, "End_RoundInfo")
@@ -1726,8 +1894,8 @@ def build_referral_protocol(o: Office) -> Process:
     w.wait("Tmr_Cooperation", "14 Tage nach Frist", "timeDate",
            'iso_at(add_days(required_by, 14), "08:00")',
            doc="14 days after the deadline for the documents.")
-    w.user("Task_CloseNoCooperation", prefix + "Vermittlung wegen fehlender Mitwirkung "
-           "abschließen", forms["close"], props=proxy_props,
+    w.user("Task_CloseNoCooperation", "Vermittlung wegen fehlender Mitwirkung "
+           "abschließen", forms["close"], props=task_props,
            doc="Decide whether to close the referral as rejected after a written notice on "
                "the duty to cooperate (§ 66 SGB I).",
            basis="§ 66 SGB I", rag=RAG_DECIDE)
@@ -1758,10 +1926,9 @@ def referral_offices(registry: OfficeRegistry) -> list[Office]:
     return [o for o in registry if o.active and not o.code.startswith("KIM")]
 
 
-def render_referral_protocol(office_code: str, registry: OfficeRegistry | None = None) -> str:
-    """The P0 BPMN of one office (process ``office_referral_<code lower>``)."""
-    reg = registry or OfficeRegistry.load()
-    return render_process(build_referral_protocol(reg.get(office_code)))
+def render_referral_protocol(registry: OfficeRegistry | None = None) -> str:
+    """The P0 BPMN (process ``office_referral``, one for every receiving office)."""
+    return render_process(build_referral_protocol(registry))
 
 
 # ================================================================================================
@@ -1804,7 +1971,7 @@ def build_single_referral() -> Process:
          "der Person für die Stelle und den Zweck erfassen (F2.3).",
          "There is no valid consent for this referral. Record the person's consent for the "
          "office and purpose (F2.3)."),
-        forms_fields, rules=consent_rules)
+        forms_fields, rules=consent_rules, case_if=signer_rules("valid_from"))
     chase = acknowledge_form("vm-nachfassen", ("Eingang nicht bestätigt – nachfassen",
                                                "Receipt not acknowledged – follow up"),
                              ("Die Stelle hat den Eingang nicht fristgerecht bestätigt.",
@@ -1947,12 +2114,13 @@ def build_single_referral() -> Process:
         'due_result = referral_due(office, "result", sent_at, urgency != "normal")',
         "escalate_at = due_in(sent_at, 2 * days_between(sent_at, due_result))",
         'shared_data = share_by_consent(consent["data_categories"], office, person, assessment, '
-        '{"goals": goals})',
+        'current.get("data") or {}, {"goals": goals})',
         'referral_status = "sent"',
     ), doc="Compute the due times from the office's SLA (calendar days at the same Berlin "
            "wall time, ISO 8601 with offset: the referral record and the timers use these "
-           "values) and filter the case data to the consent's categories (DP-05; "
-           "case-manager notes are never included).",
+           "values) and filter the case data, with the data the caller gives the referral "
+           "(referral[\"data\"], e.g. P5's arrears and rent for the payer), to the consent's "
+           "categories (DP-05; case-manager notes are never included).",
         basis=f"{TINTG}; § 67b SGB X", rag=RAG_FORMAL)
     r.throw("Msg_SendReferral", "Vermittlung senden", "referral_sent",
             '{"referral_id": referral_id, "case_id": case_id, "office": office, '
@@ -2039,12 +2207,12 @@ def build_single_referral() -> Process:
     a.catch("Msg_Acknowledged", "Eingang bestätigt", "referral_acknowledged", "ack")
     a.script("Task_AckReceived", "Bestätigung vermerken", 'referral_status = "acknowledged"',
              doc="The office acknowledged receipt.", basis=TINTG)
-    a.end("End_AckReceived", "Bestätigt", terminate=True)
+    a.end("End_AckReceived", "Bestätigt", terminate=True, cancel_reason="acknowledged")
     a.catch("Msg_Forwarded", "Weitergeleitet", "referral_forwarded", "forward")
     a.script("Task_ForwardReceived", "Weiterleitung vermerken", 'referral_status = "forwarded"',
              doc="The office is not responsible and forwarded the referral.",
              basis="§ 16 SGB I")
-    a.end("End_ForwardReceived", "Weitergeleitet", terminate=True)
+    a.end("End_ForwardReceived", "Weitergeleitet", terminate=True, cancel_reason="forwarded")
     a.catch("Msg_EarlyResult", "Vorzeitig beendet", "referral_result", "result_msg")
     a.script("Task_EarlyResult", "Vorzeitiges Ende vermerken", 'referral_status = "completed"',
              doc="The referral ended before an acknowledgement (e.g. it was withdrawn).",
@@ -2140,7 +2308,7 @@ def build_school_enrolment() -> Process:
                         req=True),
             date("child_birth_date", "Geburtsdatum des Kindes", "Child's date of birth",
                  req=True, past=True, help_de="Alter 3 bis 21 Jahre.",
-                 help_en="Age 3 to 21 years."),
+                 help_en="Age 3 to 21 years.", max="today-P3Y", exclusiveMin="today-P22Y"),
             date("assignment_or_registration_date", "Zuweisung an die Kommune / Anmeldung",
                  "Assignment to the municipality / registration", req=True, past=True,
                  help_de="Beginn der Schulpflicht (§ 34 Abs. 6 SchulG NRW).",
@@ -2210,6 +2378,16 @@ def build_school_enrolment() -> Process:
                  help_de="Heute oder später; Hinweis, wenn später als in 6 Wochen.",
                  help_en="Today or later."),
             boolean("transport_needed", "Schülerbeförderung nötig", "Transport needed", req=True),
+        ], case_if=[
+            {"key": "$$track", "const": track, "then": {"properties": {"school_form": {
+                "enum": forms_, "x-messages": {"enum": {
+                    "de": f"Passt nicht zum Bildungsweg {track_de}: "
+                          + ", ".join(dict((c, d) for c, d, _ in SCHOOL_FORMS)[f]
+                                      for f in forms_),
+                    "en": f"Does not fit the track {track}: " + ", ".join(forms_)}}}}}}
+            for track, forms_ in SCHOOL_FORMS_BY_TRACK.items()
+            for track_de in [{"primar": "Primarstufe", "sek1": "Sekundarstufe I",
+                              "berufskolleg": "Berufskolleg"}[track]]
         ])
     admit = Form(
         "p3-aufnahme", ("Aufnahme bestätigen", "Confirm admission"),
@@ -2517,20 +2695,28 @@ def build_intake_clearing() -> Process:
              help_de="Unter 16: Sorgeberechtigte; 16-17: die Person und Sorgeberechtigte.",
              help_en="Under 16: guardian; 16-17: the person and a guardian."),
         person_name("guardian_name", "Name der/des Sorgeberechtigten", "Name of the guardian"),
+        guardian_cosigned(),
         language("consent_language", "Sprache der Einwilligung", "Language of the consent"),
         boolean("includes_health_data", "Einschließlich Gesundheitsdaten (Art. 9 DSGVO)",
                 "Including health data (Art. 9 GDPR)", req=True),
         document_ref("document_ref", "Unterschriebene Einwilligung", "Signed consent"),
         boolean("feedback_to_referrer", "Rückmeldung an die zuweisende Stelle erlaubt",
                 "Feedback to the referring office allowed",
-                help_de="Erzeugt die Einwilligung KIM:FEEDBACK_REFERRER.",
-                help_en="Creates the consent KIM:FEEDBACK_REFERRER."),
+                help_de="Erzeugt die Einwilligung KIM:FEEDBACK_REFERRER. Pflicht, wenn eine "
+                        "Stelle zugewiesen hat.",
+                help_en="Creates the consent KIM:FEEDBACK_REFERRER. Required when an office "
+                        "referred the person."),
     ], rules=[
         when("consent_cm_given", True, require=["consent_date", "consent_form", "signed_by",
                                                 "consent_language"]),
         when("signed_by", ["parent_guardian", "legal_guardian", "betreuer"],
              require=["guardian_name"]),
         when("consent_form", "schriftlich", require=["document_ref"]),
+    ], case_if=[
+        *signer_rules("consent_date"),
+        # brief F1.4: feedback_to_referrer "if source_channel = referral_office" (F1.1)
+        {"key": "$$source_channel", "const": "referral_office",
+         "then": when("consent_cm_given", True, require=["feedback_to_referrer"])},
     ])
     clearing = Form("p1-clearing", ("Clearing: Indikation prüfen", "Clearing: check indication"),
                     ("Ist Case Management angezeigt? Vorschlag: mindestens drei Handlungsfelder "
@@ -2617,6 +2803,22 @@ def build_intake_clearing() -> Process:
                           doc="First interview with a 14-day first-contact SLA (reminder to "
                               "the case manager and to KIM coordination).", basis=TINTG,
                           rag=RAG_IN)
+    p.xgw("Gw_BaseConsent", "Basiseinwilligung im Register?",
+          default="Flow_Gw_BaseConsent_Task_RecordCmConsent")
+    p.script("Task_UseRegisteredConsent", "Einwilligung aus dem Register übernehmen", _lines(
+        defaults({"referring_office": "None"}),
+        'base = find_consent("KIM_CM", "KIM_CM:CASE_MANAGEMENT")',
+        "consent_cm_given = True",
+        'includes_health_data = bool(base.get("includes_health"))',
+        'consent_date = base.get("valid_from")',
+        'feedback_to_referrer = has_consent(referring_office or "KIM_CM", '
+        '"KIM:FEEDBACK_REFERRER")',
+        "base = None",
+    ), doc="The consent register already holds a valid base consent for the case (recorded "
+           "on the case page, the API, the CLI or by another process): it is not asked for "
+           "again. Feedback to the referrer only with a registered KIM:FEEDBACK_REFERRER.",
+        basis=CONSENT_BASIS, rag=RAG_IN, lane="KIM_CM")
+    p.xgw("Gw_ConsentMerge")
     p.user("Task_RecordCmConsent", "Einwilligung Case Management erfassen", cm_consent,
            lane="KIM_CM", doc="Record the base consent (form F1.4).", basis=CONSENT_BASIS,
            rag=RAG_COOP)
@@ -2664,10 +2866,12 @@ def build_intake_clearing() -> Process:
     p.end("End_NoConsent", "Ohne Einwilligung beendet", lane="KIM_CM")
     p.xgw("Gw_Feedback", "Rückmeldung an Zuweisende?", default="Flow_Gw_Feedback_Gw_FeedbackMerge")
     p.throw("Msg_IntakeAcknowledged", "Rückmeldung senden", "intake_acknowledged",
-            '{"intake_id": intake_id, "referring_office": referring_office, '
-            '"accepted": cm_indicated == True}', lane="KIM_CM",
+            '{"intake_id": intake_id, "case_id": case_id, '
+            '"referring_office": referring_office, "accepted": cm_indicated == True}',
+            lane="KIM_CM",
             doc="Tell the referring service whether case management was accepted (only with "
-                "the consent KIM:FEEDBACK_REFERRER).")
+                "the consent KIM:FEEDBACK_REFERRER). The referrer correlates on intake_id; "
+                "case_id is the pseudonymous case reference every message envelope carries.")
     p.xgw("Gw_FeedbackMerge")
     p.xgw("Gw_Indication", "Case Management angezeigt?",
           default="Flow_Gw_Indication_Task_ShortAdvice")
@@ -2709,10 +2913,15 @@ def build_intake_clearing() -> Process:
     p.flow("Gw_Entry", "Task_RecordInquiry", name="nein")
     p.flow("Task_RecordInquiry", "Task_NormaliseInquiry")
     p.flow("Task_RecordInquiryWalkIn", "Task_NormaliseInquiry")
-    p.chain("Task_NormaliseInquiry", "Sub_Allocate", "Sub_Interview", "Task_RecordCmConsent",
-            "Task_StoreCmConsent", "Gw_Consent")
+    p.chain("Task_NormaliseInquiry", "Sub_Allocate", "Sub_Interview", "Gw_BaseConsent")
+    p.flow("Gw_BaseConsent", "Task_UseRegisteredConsent",
+           'has_consent("KIM_CM", "KIM_CM:CASE_MANAGEMENT")', name="ja")
+    p.flow("Gw_BaseConsent", "Task_RecordCmConsent", name="nein")
+    p.chain("Task_RecordCmConsent", "Task_StoreCmConsent", "Gw_Consent")
     p.flow("Gw_Consent", "Msg_ConsentRecorded", "consent_cm_given == True", name="ja")
-    p.flow("Msg_ConsentRecorded", "Sub_Clearing")
+    p.flow("Msg_ConsentRecorded", "Gw_ConsentMerge")
+    p.flow("Task_UseRegisteredConsent", "Gw_ConsentMerge")
+    p.flow("Gw_ConsentMerge", "Sub_Clearing")
     p.flow("Gw_Consent", "Task_ShortAdviceNoConsent", name="nein")
     p.chain("Task_ShortAdviceNoConsent", "Task_Anonymise", "End_NoConsent")
     p.chain("Sub_Clearing", "Gw_Feedback")
@@ -3215,7 +3424,8 @@ def build_support_plan(registry: OfficeRegistry) -> Process:
         "p2-einwilligung", ("Einwilligungen je Stelle erfassen", "Record consent per office"),
         ("Eine Einwilligung je Stelle und Zweck (F2.3): Kategorien, Gültigkeit, Form, "
          "Sprache, Information über Folgen der Verweigerung.",
-         "One consent per office and purpose (F2.3)."), consent_flds, rules=consent_rules)
+         "One consent per office and purpose (F2.3)."), consent_flds, rules=consent_rules,
+        case_if=signer_rules("valid_from"))
     conference = Form("p2-fallkonferenz", ("Fallkonferenz durchführen",
                                            "Hold a case conference"),
                       ("Fallkonferenz mit den beteiligten Stellen (jede braucht die Einwilligung "
@@ -4422,7 +4632,8 @@ def build_housing_emergency() -> Process:
         'referral = {"office": payer, "purpose": payer_purpose, '
         '"requested_service": "Mietschuldenübernahme prüfen und entscheiden", '
         '"urgency": "critical", "legal_deadline": {"date": schonfrist_end, '
-        '"basis": "§ 569 Abs. 3 Nr. 2 BGB"}}',
+        '"basis": "§ 569 Abs. 3 Nr. 2 BGB"}, '
+        '"data": {"arrears_amount": arrears_amount, "monthly_rent_gross": monthly_rent_gross}}',
     ), doc="Referral to the payer to decide on assuming the arrears.",
         basis="§ 22 Abs. 8 SGB II; § 36 SGB XII", rag=RAG_FORMAL)
     payer_sub = p.sub("Sub_PayerDecision", "Mietschuldenübernahme (mit Fristen)",
@@ -4533,7 +4744,7 @@ def catalogue(registry: OfficeRegistry | None = None) -> dict[str, list[Process]
     """Folder name under bpmn/ -> the processes generated into it."""
     reg = registry or OfficeRegistry.load()
     return {
-        "p0_referral_protocol": [build_referral_protocol(o) for o in referral_offices(reg)],
+        "p0_referral_protocol": [build_referral_protocol(reg)],
         "kim_single_referral": [build_single_referral()],
         "p3_school_enrolment": [build_school_enrolment()],
         "p1_intake_clearing": [build_intake_clearing(), build_intake_request()],

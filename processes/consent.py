@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import JSON, Boolean, Date, Index, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -14,7 +15,7 @@ from engine.actor import SYSTEM, Actor
 from engine.audit import add_at_commit
 from engine.clock import BERLIN
 from engine.errors import Conflict, InvalidInput, LotseError
-from engine.models import AuditEvent, Base, Message, ProcessInstance, UTCDateTime
+from engine.models import AuditEvent, Base, Message, UTCDateTime
 from processes.dataprotection import Policy
 from processes.models import Referral
 from processes.referrals import OPEN
@@ -165,10 +166,11 @@ def register_from_process(s: Session, case_id: str, record: dict, *, now: dateti
     after = (set(existing.categories), existing.includes_health, existing.valid_from,
              existing.valid_until)
     if after != before or record.get("consent_id") not in (None, existing.consent_id):
-        details = {"consent_id": existing.consent_id, "office": office, "purpose": purpose,
-                   "case_id": case_id, "categories": list(existing.categories),
-                   "valid_from": existing.valid_from.isoformat(),
-                   "valid_until": existing.valid_until.isoformat(), "via": "process"}
+        details: dict[str, Any] = {
+            "consent_id": existing.consent_id, "office": office, "purpose": purpose,
+            "case_id": case_id, "categories": list(existing.categories),
+            "valid_from": existing.valid_from.isoformat(),
+            "valid_until": existing.valid_until.isoformat(), "via": "process"}
         if record.get("consent_id") not in (None, existing.consent_id):
             details["merged_consent_id"] = record["consent_id"]
         if instance_id is not None:
@@ -212,8 +214,9 @@ def audit_recorded(s: Session, c: Consent, *, actor: Actor, now: datetime,
     purpose and categories only. Every path that records a consent calls this (the register
     form and CLI above, a process's ``consent_recorded`` message in
     ``processes.helpers.consent_recorder``)."""
-    details = {"consent_id": c.consent_id, "office": c.recipient_office, "purpose": c.purpose,
-               "categories": list(c.categories), "case_id": c.case_id}
+    details: dict[str, Any] = {"consent_id": c.consent_id, "office": c.recipient_office,
+                               "purpose": c.purpose, "categories": list(c.categories),
+                               "case_id": c.case_id}
     if via is not None:
         details["via"] = via
     if instance_id is not None:
@@ -270,52 +273,61 @@ def revoke_consent(engine, consent_id: str, *, actor: Actor = SYSTEM,
 
     Revoking the base consent (KIM_CM:CASE_MANAGEMENT) revokes every other active consent
     of the case at the same time and starts the case closure instead of a follow-up task.
-    """
-    now = engine.now()
-    with engine.db.unit_of_work() as s:
-        c = s.get(Consent, consent_id, with_for_update=True)
-        if c is None:
-            from engine.errors import NotFound
 
-            raise NotFound(f"consent {consent_id} not found")
-        if c.status != "active":
-            raise Conflict(f"consent is {c.status} already; a revoked consent is never "
-                           "reactivated")
-        c.status, c.revoked_at, c.revoked_by = status, now, actor.user
-        c.revocation_channel = channel if status == "revoked" else None
-        _audit(s, f"consent.{status}", actor, now, c.case_id,
-               {"consent_id": c.consent_id, "office": c.recipient_office, "purpose": c.purpose,
-                "case_id": c.case_id})
-        refs = s.scalars(select(Referral).where(Referral.case_id == c.case_id,
-                                                Referral.office == c.recipient_office,
-                                                Referral.state.in_(OPEN))).all()
-        ref_ids = [r.referral_id for r in refs if r.purpose in (None, c.purpose)]
-        receivers = list(s.scalars(select(Message.target_instance_id).where(
-            Message.name == "referral_sent", Message.corr_key == "referral_id",
-            Message.corr_value.in_(ref_ids), Message.target_instance_id.is_not(None))))
-        info = consent_dict(c)
+    All of it - the consent, the withdrawals and their delivery, the cancelled receiving
+    instances, the cascade and the closure or follow-up start - is one unit of work
+    (``Engine.transaction``): if any step fails (a held lock, a refused delivery, a crash)
+    the consent stays active and nothing else has happened either.
+    """
+    with engine.transaction() as tx:
+        return _revoke_in(tx, consent_id, actor=actor, channel=channel, status=status,
+                          follow_up=follow_up)
+
+
+def _revoke_in(tx, consent_id: str, *, actor: Actor, channel: str, status: str,
+               follow_up: bool) -> dict:
+    s, now = tx.session, tx.now()
+    c = s.get(Consent, consent_id, with_for_update=True)
+    if c is None:
+        from engine.errors import NotFound
+
+        raise NotFound(f"consent {consent_id} not found")
+    if c.status != "active":
+        raise Conflict(f"consent is {c.status} already; a revoked consent is never "
+                       "reactivated")
+    c.status, c.revoked_at, c.revoked_by = status, now, actor.user
+    c.revocation_channel = channel if status == "revoked" else None
+    _audit(s, f"consent.{status}", actor, now, c.case_id,
+           {"consent_id": c.consent_id, "office": c.recipient_office, "purpose": c.purpose,
+            "case_id": c.case_id})
+    refs = s.scalars(select(Referral).where(Referral.case_id == c.case_id,
+                                            Referral.office == c.recipient_office,
+                                            Referral.state.in_(OPEN))).all()
+    ref_ids = [r.referral_id for r in refs if r.purpose in (None, c.purpose)]
+    receivers = list(s.scalars(select(Message.target_instance_id).where(
+        Message.name == "referral_sent", Message.corr_key == "referral_id",
+        Message.corr_value.in_(ref_ids), Message.target_instance_id.is_not(None))))
+    info = consent_dict(c)
     effects = _Effects()
     for rid in ref_ids:
-        engine.publish("referral_withdrawn", {"referral_id": rid, "reason": "consent_revoked",
-                                              "case_id": info["case_id"]}, actor=actor)
+        tx.publish("referral_withdrawn", {"referral_id": rid, "reason": "consent_revoked",
+                                          "case_id": info["case_id"]}, actor=actor)
         effects.withdrawn.append(rid)
     for iid in receivers:
-        if iid is not None and engine.cancel(iid, reason="consent_revoked", actor=actor):
+        if iid is not None and tx.cancel(iid, reason="consent_revoked", actor=actor):
             effects.cancelled_instances.append(iid)
-    engine.publish("consent_revoked", {"case_id": info["case_id"], "consent_id": consent_id,
-                                       "office": info["office"], "purpose": info["purpose"]},
-                   actor=actor)
+    tx.publish("consent_revoked", {"case_id": info["case_id"], "consent_id": consent_id,
+                                   "office": info["office"], "purpose": info["purpose"]},
+               actor=actor)
     if info["purpose"] == BASE_PURPOSE:
-        with engine.db.reader() as s:
-            others = list(s.scalars(select(Consent.consent_id).where(
-                Consent.case_id == info["case_id"], Consent.status == "active")))
-        effects.cascaded = [revoke_consent(engine, cid, actor=actor, channel=channel,
-                                           status=status, follow_up=False)["consent_id"]
-                            for cid in others]
-        effects.closure = _start(engine, CLOSURE_PROCESS, info, actor,
+        others = list(s.scalars(select(Consent.consent_id).where(
+            Consent.case_id == info["case_id"], Consent.status == "active")))
+        effects.cascaded = [_revoke_in(tx, cid, actor=actor, channel=channel, status=status,
+                                       follow_up=False)["consent_id"] for cid in others]
+        effects.closure = _start(tx, CLOSURE_PROCESS, info, actor,
                                  {"closure_reason": "consent_revoked_entirely"})
     elif follow_up:
-        effects.follow_up = _start(engine, FOLLOW_UP_PROCESS, info, actor, {})
+        effects.follow_up = _start(tx, FOLLOW_UP_PROCESS, info, actor, {})
     info["effects"] = effects.__dict__
     return info
 
@@ -333,15 +345,16 @@ FOLLOW_UP_PROCESS = "kim_consent_followup"
 CLOSURE_PROCESS = "kim_case_closure"
 
 
-def _start(engine, process_id: str, info: dict, actor: Actor, extra: dict) -> int | None:
-    """Start a follow-up process of the case, if the catalogue has it deployed."""
+def _start(tx, process_id: str, info: dict, actor: Actor, extra: dict) -> int | None:
+    """Start a follow-up process of the case in the revocation's transaction, if the
+    catalogue has it deployed."""
     from engine.errors import ProcessNotFound
 
     try:
-        out = engine.start(process_id, {"case_id": info["case_id"],
-                                        "revoked_office": info["office"],
-                                        "revoked_purpose": info["purpose"], **extra},
-                           case_ref=info["case_id"], actor=actor)
+        out = tx.start(process_id, {"case_id": info["case_id"],
+                                    "revoked_office": info["office"],
+                                    "revoked_purpose": info["purpose"], **extra},
+                       case_ref=info["case_id"], actor=actor)
     except ProcessNotFound:
         return None
     return out["instance_id"]
@@ -371,14 +384,17 @@ def case_access(session: Session, policy: Policy, case_id: str, offices: frozens
     """DP-03/04: the case manager sees what the base consent covers; another office sees a
     case only with an actual referral to it and an active consent, and only its categories."""
     if case_manager or "KIM_CM" in offices:
+        # referral process data: the case manager's own referrals (data_protection.toml
+        # [referral_data]); results returned before a revocation stay visible (DP-06)
+        referral = policy.referral_data_for("case_manager")
         base = active_consent(session, case_id, "KIM_CM", BASE_PURPOSE, now)
         if base is None:
-            return Access(True, frozenset({"IDENT", "CONTACT"}))
-        cats = set(base.categories) | {"CM_NOTES"}
+            return Access(True, frozenset({"IDENT", "CONTACT"}) | referral)
+        cats = set(base.categories) | {"CM_NOTES"} | referral
         if not base.includes_health:
             cats.discard("HEALTH")
         return Access(True, frozenset(cats))
-    cats: set[str] = set()
+    cats = set()  # set[str], as in the branch above
     visible = False
     for ref in session.scalars(select(Referral).where(Referral.case_id == case_id,
                                                       Referral.office.in_(offices))):
@@ -390,10 +406,6 @@ def case_access(session: Session, policy: Policy, case_id: str, offices: frozens
         visible = True
         cats |= policy.receivable(ref.office, ref.purpose or "", set(consent.categories),
                                   consent.includes_health)
+        # the referral's own process data, on the referral's legal basis ([referral_data])
+        cats |= policy.referral_data_for("referral_office")
     return Access(visible, frozenset(cats))
-
-
-def instance_case(session: Session, instance_id: int) -> str | None:
-    """The case reference of an instance."""
-    inst = session.get(ProcessInstance, instance_id)
-    return inst.case_ref if inst else None

@@ -16,6 +16,7 @@ SPECIAL = "HEALTH"
 ENVELOPE = frozenset({"referral_id", "case_id", "office", "purpose", "consent_id",
                       "consent_valid_until", "requested_service", "urgency", "due_ack",
                       "due_result", "legal_deadline", "message_uuid", "in_reply_to"})
+REFERRAL_VIEWERS = frozenset({"case_manager", "referral_office"})
 
 
 class DataProtectionConfigError(ValueError):
@@ -29,6 +30,12 @@ class Policy:
     purposes: dict[str, frozenset[str]]
     # keys whose object value is classified key by key ([containers] in the TOML file)
     containers: frozenset[str] = frozenset()
+    # the category of referral process data and who sees it without a consent category
+    # ([referral_data]: "case_manager", "referral_office")
+    referral_category: str | None = None
+    referral_seen_by: frozenset[str] = frozenset()
+    # free-text fields pseudonymisation deletes whatever their category ([free_text])
+    free_text: frozenset[str] = frozenset()
 
     @classmethod
     def load(cls, path: Path | None = None) -> Policy:
@@ -44,9 +51,28 @@ class Policy:
         containers = frozenset((raw.get("containers") or {}).get("keys") or ())
         problems += [f"container {k}: also declared as a field or an envelope key"
                      for k in sorted(containers) if k in fields or k in ENVELOPE]
+        ref = raw.get("referral_data") or {}
+        ref_cat = ref.get("category")
+        seen_by = frozenset(ref.get("seen_by") or ())
+        if ref_cat is not None and ref_cat not in cats:
+            problems.append(f"referral_data: unknown category {ref_cat}")
+        problems += [f"referral_data: unknown viewer {v} (case_manager, referral_office)"
+                     for v in sorted(seen_by - REFERRAL_VIEWERS)]
+        problems += [f"purpose {p}: lists the referral data category {ref_cat}, which needs "
+                     "no consent" for p, cs in purposes.items() if ref_cat and ref_cat in cs]
+        free_text = frozenset((raw.get("free_text") or {}).get("fields") or ())
+        problems += [f"free_text {f}: not declared under [fields]" for f in sorted(free_text)
+                     if f not in fields]
         if problems:
             raise DataProtectionConfigError(f"{path}: " + "; ".join(problems))
-        return cls(cats, dict(fields), purposes, containers)
+        return cls(cats, dict(fields), purposes, containers, ref_cat, seen_by, free_text)
+
+    def referral_data_for(self, viewer: str) -> frozenset[str]:
+        """The referral data category for ``viewer`` ("case_manager" or "referral_office"),
+        if [referral_data] lets that viewer see it: nothing otherwise."""
+        if self.referral_category and viewer in self.referral_seen_by:
+            return frozenset({self.referral_category})
+        return frozenset()
 
     def category_of(self, field: str) -> str:
         """A field's category; unknown fields are never shared."""
@@ -90,6 +116,33 @@ class Policy:
                 yield from self.leaves(v, f"{prefix}{k}.")
             else:
                 yield f"{prefix}{k}", self.category_of(k), v
+
+    def values_of(self, data: dict[str, Any], prefix: str = "",
+                  inherited: str | None = None) -> Iterator[tuple[str, str, Any]]:
+        """(path, category, value) of every single value of ``data``, nested records
+        opened: a container's keys are classified by their own names (as ``leaves``), the
+        fields of any other record (a list or object: ``children``, ``goals``, a stored
+        referral) keep the category of the key that holds it, at any depth. Paths read
+        ``shared_data.first_name``, ``children[0].birth_date``; a list of plain values
+        (``documents_missing``) is one value; envelope keys are no case data (inside a
+        record they are its fields: a goal's ``office``)."""
+        for k, v in data.items():
+            if not isinstance(k, str) or (inherited is None and k in ENVELOPE):
+                continue
+            if inherited is None and self.is_container(k, v):
+                yield from self.values_of(v, f"{prefix}{k}.")
+                continue
+            cat = inherited or self.category_of(k)
+            yield from self._values(v, f"{prefix}{k}", cat)
+
+    def _values(self, value: Any, path: str, cat: str) -> Iterator[tuple[str, str, Any]]:
+        if isinstance(value, dict) and value:
+            yield from self.values_of(value, f"{path}.", cat)
+        elif isinstance(value, list) and any(isinstance(x, dict | list) for x in value):
+            for i, item in enumerate(value):
+                yield from self._values(item, f"{path}[{i}]", cat)
+        else:
+            yield path, cat, value
 
     def categories_in(self, data: dict[str, Any]) -> list[str]:
         """The categories the fields of ``data`` belong to (for read logging)."""

@@ -90,7 +90,7 @@ def find_consent(consents: Iterable[Mapping] | None, office: str, purpose: str,
     return found
 
 
-def has_consent(consents: Iterable[Mapping] | None, office: str, purpose: str,
+def has_consent(consents: Iterable[Mapping] | None, office: str | None, purpose: str | None,
                 category: str | None = None, on: Any = None) -> bool:
     """Whether an active consent for (office, purpose) is valid on ``on`` (default today) and,
     if ``category`` is given, covers it (HEALTH also needs ``includes_health``)."""
@@ -285,6 +285,13 @@ def make_helpers(registry: OfficeRegistry | None = None, *,
             raise ValueError(f"office {office!r} has no purposes configured")
         return purposes[0]
 
+    def legal_domain(office: str) -> str:
+        """The office's main legal domain (offices.toml ``legal_domain``, e.g. "SGB II")."""
+        try:
+            return reg().get(office).legal_domain
+        except UnknownOffice as exc:
+            raise ValueError(str(exc)) from None
+
     def is_external(office: str) -> bool:
         """Whether the office works in proxy mode (does not log in)."""
         try:
@@ -317,6 +324,7 @@ def make_helpers(registry: OfficeRegistry | None = None, *,
         "referral_due": referral_due,
         "default_purpose": default_purpose,
         "is_external": is_external,
+        "legal_domain": legal_domain,
     }
 
 

@@ -53,7 +53,9 @@ class Pseudonymiser:
         return out
 
     def _keeps(self, key: str) -> bool:
-        return self.policy.category_of(key) not in DROP_CATEGORIES
+        # free text goes whatever its category (5.6; [free_text] in data_protection.toml)
+        return (key not in self.policy.free_text
+                and self.policy.category_of(key) not in DROP_CATEGORIES)
 
     def _pseudonym(self, name: str) -> str:
         if name not in self.names:

@@ -11,6 +11,7 @@ from engine.sandbox import Budget
 from processes import consent, dates, referrals
 from processes import helpers as catalogue_helpers
 from processes.dataprotection import Policy
+from processes.kim_rules import kim_rules
 from processes.offices import OfficeRegistry
 from processes.validators import make_format_checker
 
@@ -22,6 +23,12 @@ def script_helpers(registry: OfficeRegistry | None = None) -> dict:
     if registry is not None:
         helpers.update(referrals.make_helpers(registry))
     return helpers
+
+
+def lint_rules(registry: OfficeRegistry | None = None) -> tuple:
+    """The rule sets ``lotse lint`` runs besides the engine's own (the KIM rule set); the
+    engine built by ``build_engine`` runs the same ones at deploy."""
+    return kim_rules(registry)
 
 
 def build_engine(
@@ -49,6 +56,8 @@ def build_engine(
         format_checker=make_format_checker(registry),
         clock=clock,
         script_budget=script_budget,
+        # the catalogue's consistency rules: every lint and deploy of this engine runs them
+        lint_rules=lint_rules(registry),
         # order matters: consents announced in the same step are registered first, then the
         # gate refuses or cuts a referral's payload, then the referral record is written
         message_listeners=[catalogue_helpers.consent_recorder,

@@ -15,10 +15,11 @@ import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import CursorResult, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from engine.audit import add_at_commit
@@ -151,8 +152,9 @@ def check_roles_offices(roles: Iterable[str], offices: Iterable[str],
 def create_user(db: Database, name: str, *, roles: Iterable[str], offices: Iterable[str] = (),
                 password: str | None = None, password_hash: str | None = None,
                 display_name: str | None = None, known_offices: Iterable[str] | None = None,
-                now: datetime | None = None) -> Principal:
-    """Create an active account; raise ``UserExists`` if the name is taken."""
+                now: datetime | None = None, by: Principal | None = None) -> Principal:
+    """Create an active account; raise ``UserExists`` if the name is taken. ``by`` (an
+    administrator, operations console or API) is audited as ``auth.user_created``."""
     name = (name or "").strip().lower()
     if not NAME_RE.fullmatch(name):
         raise InvalidInput("user name: 2-100 characters a-z 0-9 . _ - (starting with a letter "
@@ -169,11 +171,29 @@ def create_user(db: Database, name: str, *, roles: Iterable[str], offices: Itera
                     office_rows=[UserOffice(office=o) for o in offices])
         s.add(user)
         s.flush()
+        if by is not None:
+            _audit_account(s, "auth.user_created", by, name, roles=roles, offices=offices)
         return principal(user)
 
 
+def _audit_account(s: Session, event_type: str, by: Principal, name: str, **details) -> None:
+    """An administrator's change of an account: names, roles and office codes only (never
+    a password, its hash or a display name)."""
+    add_at_commit(s, AuditEvent(at=utcnow(), event_type=event_type, actor=by.name,
+                                details={"user": name, **details}))
+
+
+class SelfLockout(Conflict):
+    """An administrator may not disable their own account or take their own admin role
+    (someone must be left who can undo it)."""
+
+    code = "SELF_LOCKOUT"
+
+
 def _user(s: Session, name: str) -> User:
-    user = s.scalar(select(User).where(User.name == (name or "").strip().lower()))
+    key = (name or "").strip().lower() if isinstance(name, str) else ""
+    # a name no account can have is not looked up (nor sent to the database: NUL bytes)
+    user = s.scalar(select(User).where(User.name == key)) if NAME_RE.fullmatch(key) else None
     if user is None:
         raise UserNotFound(f"user '{name}' not found", user=name)
     return user
@@ -183,6 +203,43 @@ def get_user(db: Database, name: str) -> Principal:
     """The account ``name`` (active or not)."""
     with db.reader() as s:
         return principal(_user(s, name))
+
+
+def account(db: Database, name: str) -> dict:
+    """One account as a plain dict (name, display name, roles, offices, active, created,
+    password changed); never the password hash."""
+    with db.reader() as s:
+        u = _user(s, name)
+        return {"name": u.name, "display_name": u.display_name, "roles": sorted(u.roles),
+                "offices": list(u.offices), "active": bool(u.active),
+                "created_at": u.created_at, "password_changed_at": u.password_changed_at}
+
+
+def set_access(db: Database, name: str, *, roles: Iterable[str], offices: Iterable[str],
+               known_offices: Iterable[str] | None = None,
+               by: Principal | None = None) -> dict:
+    """Replace the roles and offices of an account (one unit of work; audited as
+    ``auth.user_changed`` with the old and new roles and offices when ``by`` is given).
+    The account's sessions and tokens keep working with the new rights."""
+    roles, offices = check_roles_offices(roles, offices, known_offices)
+    with db.unit_of_work() as s:
+        user = _user(s, name)
+        if by is not None and user.id == by.id and "admin" in user.roles \
+                and "admin" not in roles:
+            raise SelfLockout("Sie können sich die Rolle admin nicht selbst nehmen / you "
+                              "cannot take the admin role from yourself", user=user.name)
+        before = {"roles": sorted(user.roles), "offices": list(user.offices)}
+        user.role_rows = ([r for r in user.role_rows if r.role in roles]
+                          + [UserRole(role=r) for r in roles if r not in user.roles])
+        user.office_rows = ([o for o in user.office_rows if o.office in offices]
+                            + [UserOffice(office=o) for o in offices
+                               if o not in user.offices])
+        uid, uname = user.id, user.name
+        if by is not None:
+            _audit_account(s, "auth.user_changed", by, uname, before=before,
+                           roles=roles, offices=offices)
+    _forget(db, user_id=uid)
+    return account(db, uname)
 
 
 def get_active_user(db: Database, name: str) -> Principal:
@@ -221,8 +278,10 @@ def list_users(db: Database, *, office: str | None = None,
             for u in out.values()]
 
 
-def set_password(db: Database, name: str, password: str, *, now: datetime | None = None) -> None:
-    """Replace the password and end every browser session of the user."""
+def set_password(db: Database, name: str, password: str, *, now: datetime | None = None,
+                 by: Principal | None = None) -> None:
+    """Replace the password and end every browser session of the user (audited as
+    ``auth.password_reset`` when an administrator ``by`` does it)."""
     pw_hash = hash_password(password)
     with db.unit_of_work() as s:
         user = _user(s, name)
@@ -230,20 +289,33 @@ def set_password(db: Database, name: str, password: str, *, now: datetime | None
         user.password_changed_at = now or utcnow()
         s.execute(delete(UserSession).where(UserSession.user_id == user.id))
         uid = user.id
+        if by is not None:
+            _audit_account(s, "auth.password_reset", by, user.name)
     _forget(db, user_id=uid)  # after the commit: a reader in between would cache the old
 
 
-def set_active(db: Database, name: str, active: bool) -> None:
-    """Enable or disable an account; disabling ends its sessions and revokes its tokens."""
+def set_active(db: Database, name: str, active: bool, *,
+               by: Principal | None = None) -> None:
+    """Enable or disable an account; disabling ends its sessions and revokes its tokens.
+    An administrator ``by`` cannot disable their own account (``SelfLockout``); their
+    change is audited as ``auth.user_enabled`` / ``auth.user_disabled``."""
     with db.unit_of_work() as s:
         user = _user(s, name)
+        if by is not None and not active and user.id == by.id:
+            raise SelfLockout("Sie können Ihr eigenes Konto nicht sperren / you cannot "
+                              "disable your own account", user=user.name)
         user.active = active
         uid = user.id
+        revoked = 0
         if not active:
             s.execute(delete(UserSession).where(UserSession.user_id == user.id))
             for tok in s.scalars(select(ApiToken).where(ApiToken.user_id == user.id,
                                                         ApiToken.revoked_at.is_(None))):
                 tok.revoked_at = utcnow()
+                revoked += 1
+        if by is not None:
+            _audit_account(s, "auth.user_enabled" if active else "auth.user_disabled", by,
+                           user.name, **({} if active else {"tokens_revoked": revoked}))
     _forget(db, user_id=uid)
 
 
@@ -292,6 +364,8 @@ def authenticate(db: Database, name: str, password: str, *, remote_addr: str | N
             add_at_commit(s, AuditEvent(at=now, actor=actor,
                                         event_type="auth.login" if ok else "auth.login_failed"))
             if ok:
+                # _verify is False without a stored hash, which needs an active user
+                assert user is not None and stored is not None
                 if _hasher.check_needs_rehash(stored):
                     user.password_hash = _hasher.hash(password)
                 s.execute(delete(LoginAttempt).where(LoginAttempt.at < now - timedelta(days=30)))
@@ -302,6 +376,7 @@ def authenticate(db: Database, name: str, password: str, *, remote_addr: str | N
         raise LoginThrottled("too many failed logins; try again later")
     if result == "failed":
         raise LoginFailed("user name or password is wrong")
+    assert isinstance(result, Principal)  # the two other outcomes raised above
     return result
 
 
@@ -335,7 +410,7 @@ def _throttled(s: Session, key: str, remote_addr: str | None, now: datetime, *,
     by_addr = s.scalar(select(func.count()).select_from(LoginAttempt).where(
         LoginAttempt.remote_addr == remote_addr, LoginAttempt.success.is_(False),
         LoginAttempt.at > now - window))
-    return by_addr >= address_max_failures
+    return (by_addr or 0) >= address_max_failures  # count() is never NULL
 
 
 # ---------------------------------------------------------------- who is asking
@@ -520,7 +595,8 @@ def prune_sessions(db: Database, *, idle: timedelta, now: datetime | None = None
     now = now or utcnow()
     with db.unit_of_work() as s:
         res = s.execute(delete(UserSession).where(UserSession.last_seen_at < now - idle))
-        return res.rowcount or 0
+        # a DELETE's result is a CursorResult (Session.execute is typed as returning Result)
+        return cast(CursorResult[Any], res).rowcount or 0
 
 
 # ---------------------------------------------------------------- API tokens
@@ -603,14 +679,19 @@ class TokenNotFound(NotFound):
     code = "TOKEN_NOT_FOUND"
 
 
-def revoke_token(db: Database, token_id: int, *, by: Principal | None = None) -> dict:
+def revoke_token(db: Database, token_id: int, *, by: Principal | None = None,
+                 owner: str | None = None) -> dict:
     """Revoke one token by its id. ``by`` (None: the operator's CLI) must own it or be an
-    admin; anyone else gets ``TokenNotFound``, as for an id that does not exist."""
+    admin; anyone else gets ``TokenNotFound``, as for an id that does not exist. With
+    ``owner`` (the operations console's user page) a token of another user is not found
+    either."""
     if not isinstance(token_id, int) or not 0 < token_id <= 2**63 - 1:
         raise TokenNotFound(f"token {token_id} not found", token_id=token_id)
     with db.unit_of_work() as s:
         tok = s.get(ApiToken, token_id)
         if tok is None or (by is not None and tok.user_id != by.id and not by.has("admin")):
+            raise TokenNotFound(f"token {token_id} not found", token_id=token_id)
+        if owner is not None and tok.user_id != _user(s, owner).id:
             raise TokenNotFound(f"token {token_id} not found", token_id=token_id)
         if tok.revoked_at is None:
             tok.revoked_at = utcnow()

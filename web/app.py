@@ -37,7 +37,8 @@ def create_app(settings: settings_mod.Settings | None = None, *,
         LOTSE_SETTINGS=settings,
     )
     if settings.proxy_count:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_count,
+        # Flask's documented way to wrap its WSGI app; mypy sees wsgi_app only as a method
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_count,  # type: ignore[method-assign]
                                 x_proto=settings.proxy_count)
     if engine is None:
         # outside production the clock is movable (lotse clock, POST /api/test/clock)
@@ -51,8 +52,6 @@ def create_app(settings: settings_mod.Settings | None = None, *,
     app.extensions["lotse"] = Services(settings=settings, engine=engine, offices=offices)
     # once per app: deploys through this process drop it at once, others within the ttl
     queries.definitions_cache(engine.db, ttl=settings.definitions_cache_seconds)
-    app.extensions["lotse_engine"] = engine
-    app.extensions["lotse_offices"] = offices
 
     _init_clock(app, engine)
     _init_i18n(app)
@@ -66,8 +65,8 @@ def create_app(settings: settings_mod.Settings | None = None, *,
 
     designer.init_app(app)
     errors.init_app(app)  # after flask-smorest: our handlers win
+    app.after_request(_security_headers)  # before readlog: also on the 503 flush may answer
     readlog.init_app(app)  # DP-11: data.read / audit.read entries after each response
-    app.after_request(_security_headers)
 
     @app.get("/healthz")
     def healthz():
@@ -140,13 +139,10 @@ def _init_i18n(app: Flask) -> None:
         return resp
 
     def flashes():
-        out = []
-        for category, msg in get_flashed_messages(with_categories=True):
-            if isinstance(msg, dict):
-                out.append((category, t(msg.get("key", ""), **(msg.get("params") or {}))))
-            else:
-                out.append((category, str(msg)))
-        return out
+        from web.flashes import render
+
+        return [(category, render(msg, t=t, office_name=office_name, lang=g.get("lang", "de")))
+                for category, msg in get_flashed_messages(with_categories=True)]
 
     def lang_switch_query() -> str:
         args = request.args.to_dict(flat=False)

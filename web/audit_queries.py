@@ -15,12 +15,12 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from defusedxml import ElementTree
 from sqlalchemy import or_, select
 
 from engine.db import Database
 from engine.errors import InvalidInput
 from engine.models import AuditEvent, HumanTask, ProcessDefinition, ProcessInstance, TaskRow
+from engine.read_model import flow_elements  # noqa: F401 - the replay reads element kinds
 
 BERLIN = ZoneInfo("Europe/Berlin")
 MASK = "•••"
@@ -270,6 +270,7 @@ def case_overview(db: Database, case_ref: str) -> list[dict]:
         for inst in s.scalars(select(ProcessInstance).where(ProcessInstance.case_ref == case_ref)
                               .order_by(ProcessInstance.created_at, ProcessInstance.id)):
             d = s.get(ProcessDefinition, inst.definition_id)
+            assert d is not None  # a foreign key; deployed definitions are never deleted
             offices = sorted({o for o in s.scalars(select(HumanTask.office).distinct().where(
                 HumanTask.instance_id == inst.id)) if o})
             out.append({"instance_id": inst.id, "process_id": inst.process_id,
@@ -281,41 +282,6 @@ def case_overview(db: Database, case_ref: str) -> list[dict]:
 
 
 # ---------------------------------------------------------------- replay
-def flow_elements(xml: str | None) -> dict[str, dict]:
-    """id -> {name, kind, timer, message} of every BPMN flow element in the file."""
-    if not xml:
-        return {}
-    try:
-        root = ElementTree.fromstring(xml.encode("utf-8"))
-    except Exception:  # noqa: BLE001 - a broken file has no elements to show
-        return {}
-    out = {}
-    for proc in root.iter(f"{{{BPMN_NS}}}process"):
-        for el in proc.iter():
-            eid = el.get("id")
-            if not eid or el is proc or not isinstance(el.tag, str):
-                continue
-            kind = el.tag.split("}", 1)[-1]
-            if kind in ("sequenceFlow", "lane", "laneSet", "incoming", "outgoing",
-                        "conditionExpression", "documentation", "extensionElements",
-                        "timerEventDefinition", "messageEventDefinition", "timeDate",
-                        "timeDuration", "timeCycle", "script", "multiInstanceLoopCharacteristics",
-                        "standardLoopCharacteristics", "dataObject", "dataObjectReference",
-                        "dataStoreReference", "ioSpecification", "dataInput", "dataOutput",
-                        "terminateEventDefinition", "errorEventDefinition",
-                        "signalEventDefinition", "escalationEventDefinition"):
-                continue
-            out[eid] = {
-                "name": el.get("name") or "", "kind": kind,
-                "timer": el.find(f"{{{BPMN_NS}}}timerEventDefinition") is not None,
-                "message": (el.find(f"{{{BPMN_NS}}}messageEventDefinition") is not None
-                            and kind in ("startEvent", "intermediateCatchEvent",
-                                         "boundaryEvent")) or kind == "receiveTask",
-                "human": kind in ("userTask", "manualTask"),
-            }
-    return out
-
-
 def _last_change(props: str) -> float:
     try:
         return float(json.loads(props).get("last_state_change") or 0.0)

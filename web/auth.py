@@ -10,7 +10,6 @@ from urllib.parse import urlsplit
 from flask import (
     Blueprint,
     Flask,
-    flash,
     g,
     redirect,
     render_template,
@@ -22,6 +21,7 @@ from flask import (
 from web import accounts, csrf
 from web.ctx import services, t
 from web.errors import Forbidden, Unauthorized
+from web.flashes import flash
 from web.settings import _int
 
 bp = Blueprint("auth", __name__)
@@ -66,10 +66,10 @@ def _load_user() -> None:
         return
     if request.path.startswith("/static/") or request.path == "/healthz":
         return
-    token = session.get(SESSION_KEY)
-    if token:
+    cookie_token = session.get(SESSION_KEY)
+    if cookie_token:
         db = services().db
-        g.user = accounts.resolve_session(db, token, idle=_idle(),
+        g.user = accounts.resolve_session(db, cookie_token, idle=_idle(),
                                           cache=accounts.auth_cache(db),
                                           max_age=_session_age())
         if g.user is None:

@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from engine.errors import InvalidInput, LotseError
+from web import cli_progress
 from web import settings as settings_mod
 from web.cli_design import COMMANDS as _design_commands
 from web.cli_users import user as _user_group
@@ -125,15 +126,30 @@ def db_upgrade(ctx: Context):
 @command(main)
 @click.argument("paths", nargs=-1, required=True)
 @click.option("--user", default=None)
-def deploy(ctx: Context, paths, user):
-    """Deploy BPMN, DMN and form files or folders."""
-    outcomes = ctx.engine.deploy(paths, actor=user)
-    payload = [{"process_id": o.process_id, "version": o.version, "changed": o.changed}
+@click.option("--force", is_flag=True, default=False,
+              help="Also deploy a file that is an earlier version (a rollback).")
+@cli_progress.OPTION
+def deploy(ctx: Context, paths, user, force, progress):
+    """Deploy BPMN, DMN and form files or folders.
+
+    A file that is an earlier version of a process (for example the shipped file after a
+    designer deployed an edited version) is skipped and the newer version stays current;
+    --force deploys it again as a new version. Progress per process on stderr."""
+    outcomes = ctx.engine.deploy(paths, actor=user, force=force,
+                                 progress=cli_progress.reporter(progress))
+    payload = [{"process_id": o.process_id, "version": o.version, "changed": o.changed,
+                **({"older_version": o.older_version} if o.older_version else {})}
                for o in outcomes]
-    human = "\n".join(f"{o.process_id} v{o.version} "
-                      f"{'neu / new' if o.changed else 'unverändert / unchanged'}"
-                      for o in outcomes)
-    return payload, human
+
+    def line(o) -> str:
+        if o.older_version is not None:
+            return (f"{o.process_id} v{o.version} bleibt aktuell: die Datei ist v"
+                    f"{o.older_version} (älter), nicht erneut deployt (--force) / stays "
+                    f"current: the file is the older v{o.older_version}, not redeployed")
+        return (f"{o.process_id} v{o.version} "
+                f"{'neu / new' if o.changed else 'unverändert / unchanged'}")
+
+    return payload, "\n".join(line(o) for o in outcomes)
 
 
 @command(main)
@@ -276,6 +292,46 @@ def retry(ctx: Context, instance_id, user):
     return out, f"instance {instance_id}: {out['status']}"
 
 
+@main.group()
+def instance() -> None:
+    """Operations on instances: list, suspend, resume, terminate (audited with a reason)."""
+
+
+@command(instance, "list")
+@click.option("--status", type=click.Choice(["running", "error", "suspended", "completed",
+                                             "cancelled"]), default=None)
+@click.option("--process", "process_id", default=None)
+@click.option("--case", "case_ref", default=None)
+def instance_list(ctx: Context, status, process_id, case_ref):
+    """Instances newest first; --status error lists the incidents (message without values)."""
+    from engine import read_model
+
+    rows = read_model.instances(ctx.db, status=status, process_id=process_id,
+                                case_ref=case_ref)
+    return rows, "\n".join(f"{r['instance_id']} {r['process_id']} v{r['version']} "
+                           f"{r['status']} {r['case_ref'] or ''} {r['error'] or ''}".rstrip()
+                           for r in rows) or "keine / none"
+
+
+def _instance_op(name: str, help_text: str) -> None:
+    def op(ctx: Context, instance_id, reason, user):
+        from engine.runtime import Actor
+
+        out = getattr(ctx.engine, name)(instance_id, reason=reason, actor=Actor(user=user))
+        return out, f"instance {instance_id}: {out['status']}"
+
+    op.__doc__ = help_text
+    op = click.option("--user", default=None)(op)
+    op = click.option("--reason", required=True, help="Why (audited; no personal data).")(op)
+    op = click.argument("instance_id", type=int)(op)
+    command(instance, name)(op)
+
+
+_instance_op("suspend", "Hold an instance: no timers, messages wait, tasks answer 409.")
+_instance_op("resume", "Let a suspended instance go on.")
+_instance_op("terminate", "End an instance for good; its open tasks leave every worklist.")
+
+
 @command(main)
 @click.argument("instance_id", type=int)
 def incident(ctx: Context, instance_id):
@@ -409,18 +465,22 @@ def audit() -> None:
 
 
 @command(audit, "verify")
-def audit_verify(ctx: Context):
-    """Recompute the audit hash chain; exit 1 naming the first bad entry."""
+@click.option("--full", is_flag=True, default=False,
+              help="Recompute every entry, not only those added since the last intact run.")
+def audit_verify(ctx: Context, full: bool):
+    """Verify the audit hash chain from the last intact verification on (--full: all of
+    it); exit 1 naming the first bad entry."""
     from engine.audit import verify
 
-    out = verify(ctx.db)
+    out = verify(ctx.db, incremental=not full, now=ctx.engine.now())
     if not out["ok"]:
         bad = out["first_bad"]
         click.echo(json.dumps(out, ensure_ascii=False), err=True)
         click.echo(f"Audit-Kette gebrochen / audit chain broken at seq {bad['seq']} "
                    f"(id {bad['id']}): {bad['problem']}", err=True)
         sys.exit(1)
-    return out, f"Audit-Kette intakt / audit chain intact: {out['entries']} entries"
+    how = "vollständig / full" if out["mode"] == "full" else f"seit / since {out['since']}"
+    return out, f"Audit-Kette intakt / audit chain intact: {out['entries']} entries ({how})"
 
 
 @main.group()
@@ -477,9 +537,10 @@ DB_BACKOFF_FIRST, DB_BACKOFF_MAX = 0.5, 30.0  # worker: seconds after a database
 
 def _exc_chain(exc: BaseException) -> list[BaseException]:
     out: list[BaseException] = []
-    while exc is not None and exc not in out:
-        out.append(exc)
-        exc = exc.__cause__ or exc.__context__
+    cur: BaseException | None = exc
+    while cur is not None and cur not in out:
+        out.append(cur)
+        cur = cur.__cause__ or cur.__context__
     return out
 
 

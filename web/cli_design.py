@@ -2,8 +2,9 @@
 
 Each is a plain click command (no group) so ``web.cli`` registers it with
 ``main.add_command(...)``. With ``--json`` each prints one JSON document on stdout.
-Exit codes: 0 clean, 1 when there is something to look at (lint findings, refused
-migrations, a file that is not executable as it is), 2 on errors (as every other command).
+Exit codes: 0 clean, 1 when there is something to look at (lint errors - and with
+``lint --strict`` warnings too, as eslint and bpmnlint do -, refused migrations, a file that
+is not executable as it is), 2 on errors and usage errors (as every other command).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import click
+
+from web import cli_progress
 
 
 def _settings_offices_file(obj) -> Path | None:
@@ -77,21 +80,28 @@ def _registry(obj):
 # ------------------------------------------------------------------------------ lint
 @_command("lint")
 @click.argument("paths", nargs=-1, required=True)
-def lint_command(obj, paths):
-    """Check BPMN models before deploying (exit 1 when there are findings)."""
+@click.option("--strict", is_flag=True,
+              help="Exit 1 on warnings too (without it only errors fail).")
+def lint_command(obj, paths, strict=False):
+    """Check BPMN models before deploying: exit 1 when there are errors (with --strict also
+    on warnings), 0 otherwise, 2 on usage errors."""
     from engine.deploy import collect_files
     from engine.lint import ERROR, lint_files
-    from processes.wiring import script_helpers
+    from processes.wiring import lint_rules, script_helpers
 
     registry = _registry(obj)
     files = collect_files(paths)
+    # the engine's rules and the KIM rule set: the same findings the modeler shows and the
+    # same errors that refuse `lotse deploy`
     findings = lint_files(
-        files, resolve_lane=registry.resolve_lane, helpers=script_helpers(registry)
+        files, resolve_lane=registry.resolve_lane, helpers=script_helpers(registry),
+        rules=lint_rules(registry),
     )
     payload = [f.to_dict() for f in findings]
     errors = sum(1 for f in findings if f.severity == ERROR)
     lines = [
-        f"{f.file or '-'}: {f.element or '-'}: {f.severity} [{f.rule}] {f.message}"
+        f"{f.file or '-'}: {f.element or '-'}: {f.severity} [{f.rule}] "
+        + (f"{f.message_de} / {f.message}" if f.message_de else f.message)
         for f in findings
     ]
     lines.append(
@@ -99,7 +109,8 @@ def lint_command(obj, paths):
         if findings
         else "keine Befunde / no findings"
     )
-    return payload, "\n".join(lines), 1 if findings else 0
+    failed = errors > 0 or (strict and bool(findings))
+    return payload, "\n".join(lines), 1 if failed else 0
 
 
 # ------------------------------------------------------------------------------ versions
@@ -137,13 +148,16 @@ def diff_command(obj, process_id, from_version, to_version):
 @click.option("--from", "from_version", type=int, required=True)
 @click.option("--to", "to_version", type=int, required=True)
 @click.option("--user", default=None)
-def migrate_command(obj, process_id, from_version, to_version, user):
-    """Move running instances to another version where safe (exit 1 if any was refused)."""
+@cli_progress.OPTION
+def migrate_command(obj, process_id, from_version, to_version, user, progress):
+    """Move running instances to another version where safe (exit 1 if any was refused);
+    progress per instance on stderr."""
     from engine.actor import Actor
     from engine.versions import migrate_instances
 
     out = migrate_instances(
-        obj.engine, process_id, from_version, to_version, actor=Actor(user=user)
+        obj.engine, process_id, from_version, to_version, actor=Actor(user=user),
+        progress=cli_progress.reporter(progress),
     )
     lines = [f"migriert / migrated: {', '.join(map(str, out['migrated'])) or '-'}"]
     lines += [f"#{iid} abgelehnt / refused: {why}" for iid, why in out["refused"].items()]
@@ -175,8 +189,10 @@ def import_check_command(obj, file: Path):
 
     sources = _deployed_sources(obj)
     registry = _registry(obj)
+    from processes.wiring import lint_rules
+
     out = inspect_import(file.name, file.read_bytes(), resolve_lane=registry.resolve_lane,
-                         catalogue_sources=sources)
+                         catalogue_sources=sources, rules=lint_rules(registry))
     payload = {k: v for k, v in out.items() if k != "xml"}
     lines = [f"{file.name}: {out['status']}"] + [f"  - {r}" for r in out["reasons"]]
     for p in out["processes"]:

@@ -8,6 +8,9 @@ from web import accounts
 DEMO_PASSWORD = "lotse-demo"
 DEMO_USERS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
     ("cm.demo", ("case_manager",), ("KIM_CM",)),
+    # KIM coordination: records and allocates inquiries, the first tasks of the intake (P1)
+    ("ko.demo", ("caseworker",), ("KIM_KO",)),
+    ("lead.ko", ("team_lead",), ("KIM_KO",)),  # allocation and first-contact reminders
     ("abh.demo", ("caseworker",), ("ABH",)),
     ("jc.demo", ("caseworker",), ("JC",)),
     ("lead.jc", ("team_lead",), ("JC",)),

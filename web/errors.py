@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import traceback
 import uuid
 
@@ -29,6 +30,7 @@ from engine.errors import (
 from processes.consent import ConsentMissing, ConsentScope
 from web.accounts import LoginFailed, LoginThrottled
 from web.csrf import CsrfFailed
+from web.idempotency import IdempotencyKeyReused
 
 log = logging.getLogger("lotse.web")
 
@@ -50,6 +52,7 @@ _STATUS: list[tuple[type[LotseError], int]] = [
     (NotYourOffice, 404),
     (NotFound, 404),
     (FormInvalid, 422),
+    (IdempotencyKeyReused, 422),  # an Idempotency-Key sent again with another body
     (ConsentMissing, 409),  # a referral without an active consent: nothing was changed
     (ConsentScope, 403),  # a category outside the consent, asked for explicitly
     (Conflict, 409),
@@ -66,7 +69,11 @@ _STATUS: list[tuple[type[LotseError], int]] = [
 
 
 def status_for(exc: LotseError) -> int:
-    """The HTTP status of a domain error."""
+    """The HTTP status of a domain error (an error class of web/ may name its own
+    ``http_status``, e.g. 413 for ``drafts.ModelTooLarge``)."""
+    own = getattr(exc, "http_status", None)
+    if isinstance(own, int):
+        return own
     for cls, status in _STATUS:
         if isinstance(exc, cls):
             return status
@@ -148,6 +155,9 @@ def handle_lotse_error(exc: LotseError):
         return resp
     if isinstance(exc, CsrfFailed):
         return _html(status, message_key="error.csrf")
+    key = getattr(exc, "message_key", None)
+    if key:  # refused form input: German first, English second
+        return _html(status, message_key=key, bilingual=True)
     return _html(status)
 
 
@@ -174,6 +184,11 @@ def _strings(msgs) -> list[str]:
 
 
 def handle_http_exception(exc: HTTPException):
+    original = getattr(exc, "original_exception", None)
+    if original is not None:  # raised outside a view (an after_request hook): Flask's 500
+        kind = classify_db_error(original)
+        if kind:
+            return handle_database_error(original, kind)
     status = exc.code or 500
     data = getattr(exc, "data", None) or {}
     if wants_json():
@@ -186,8 +201,9 @@ def handle_http_exception(exc: HTTPException):
             body = {"error": name, "message": exc.description or exc.name}
         resp = jsonify(body)
         resp.status_code = status
-        if getattr(exc, "valid_methods", None):
-            resp.headers["Allow"] = ", ".join(exc.valid_methods)
+        valid_methods = getattr(exc, "valid_methods", None)  # MethodNotAllowed (405) only
+        if valid_methods:
+            resp.headers["Allow"] = ", ".join(valid_methods)
         return resp
     if status not in (400, 401, 403, 404, 405, 409, 422, 429):
         status = 400 if status < 500 else 500
@@ -243,6 +259,24 @@ class JsonBadText(InvalidInput):
     code = "JSON_BAD_TEXT"
 
 
+class FormTooDeep(InvalidInput):
+    """A form field's JSON nests deeper than MAX_JSON_DEPTH (HTML form posts)."""
+    code = "FORM_TOO_DEEP"
+    message_key = "error.form_too_deep"
+
+
+class FormBadText(InvalidInput):
+    """A form post that is not UTF-8 or whose JSON field holds a lone surrogate."""
+    code = "FORM_BAD_TEXT"
+    message_key = "error.form_bad_text"
+
+
+class FormControlCharacter(InvalidInput):
+    """A form field (or a key or text inside a JSON field) with a control character."""
+    code = "FORM_CONTROL_CHARACTER"
+    message_key = "error.form_control"
+
+
 # Request bodies deeper than this are refused before anything else sees them (forms nest
 # a few levels; the engine and the JSON Schema validator recurse).
 MAX_JSON_DEPTH = 32
@@ -257,25 +291,64 @@ def _parse_int(text: str) -> int:
     return int(text)
 
 
-def _check_tree(value) -> None:
-    """Depth and text of a parsed JSON document, iteratively (no recursion)."""
+def _too_deep(form: bool) -> InvalidInput:
+    cls = FormTooDeep if form else JsonTooDeep
+    return cls(f"JSON tiefer als {MAX_JSON_DEPTH} Ebenen / JSON nested deeper than "
+               f"{MAX_JSON_DEPTH} levels", max_depth=MAX_JSON_DEPTH)
+
+
+def _check_tree(value, *, form: bool = False) -> None:
+    """Depth and text of a parsed JSON document, iteratively (no recursion). ``form``: the
+    JSON came from an HTML form field (Form* errors; control characters refused too)."""
+    check = _check_form_text if form else _check_text
     todo = [(value, 1)]
     while todo:
         item, depth = todo.pop()
         if isinstance(item, str):
-            _check_text(item)
+            check(item)
             continue
         if not isinstance(item, dict | list):
             continue
         if depth > MAX_JSON_DEPTH:
-            raise JsonTooDeep(f"JSON tiefer als {MAX_JSON_DEPTH} Ebenen / JSON nested deeper "
-                              f"than {MAX_JSON_DEPTH} levels", max_depth=MAX_JSON_DEPTH)
+            raise _too_deep(form)
         if isinstance(item, dict):
             for key, val in item.items():
-                _check_text(key)
+                check(key)
                 todo.append((val, depth + 1))
         else:
             todo.extend((val, depth + 1) for val in item)
+
+
+# C0 controls and DEL; TAB, LF and CR are what text areas send.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _check_form_text(text: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise FormBadText("Text mit ungültigem Zeichen (einzelnes Surrogat) / text with an "
+                          "invalid character (lone surrogate)") from None
+    if _CONTROL.search(text):
+        raise FormControlCharacter("Text mit Steuerzeichen / text with a control character")
+
+
+def check_form_tree(value) -> None:
+    """``load_form_json``'s checks for JSON a form field carried, parsed elsewhere."""
+    _check_tree(value, form=True)
+
+
+def load_form_json(text: str):
+    """A JSON form field (array/object widget, designer UI schema) parsed with the limits of
+    JSON bodies: FormTooDeep past MAX_JSON_DEPTH (also where the parser itself would hit
+    the recursion limit), FormBadText for a lone surrogate, FormControlCharacter for control
+    characters in keys or texts, JsonNumberTooLong. Malformed JSON raises ValueError."""
+    try:
+        value = json.loads(text, parse_int=_parse_int)
+    except RecursionError:
+        raise _too_deep(True) from None
+    _check_tree(value, form=True)
+    return value
 
 
 def _check_text(text: str) -> None:
@@ -311,8 +384,37 @@ def _check_json_body() -> None:
         request._cached_json = (value, value)
 
 
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def _check_form_body() -> None:
+    """Every HTML form post passes here first (before the CSRF check, which reads the form):
+    an urlencoded body that is not UTF-8 (werkzeug would silently parse it as an empty form)
+    is FormBadText, a field name or value with a control character other than TAB/LF/CR
+    FormControlCharacter (NUL: ``_reject_nul``). JSON inside fields is checked where it is
+    parsed (``load_form_json``). Each a 400 before anything is read or written."""
+    if request.method in ("GET", "HEAD", "OPTIONS") or request.mimetype not in _FORM_TYPES:
+        return
+    if request.mimetype == _FORM_TYPES[0]:
+        try:
+            request.get_data(cache=True).decode("utf-8")
+        except UnicodeDecodeError:
+            raise FormBadText("Formular nicht in UTF-8 / form not in UTF-8") from None
+    for key, values in request.form.lists():
+        for text in (key, *values):
+            if "\x00" not in text:
+                _check_form_text(text)
+
+
 def init_app(app: Flask) -> None:
     """Register the handlers (after flask-smorest, so ours win)."""
+    # before the CSRF check, which parses the form, but after the user is known: a form
+    # over the size limit raises 413 here, and its page shows the signed-in user's menus
+    from web import auth
+
+    funcs = app.before_request_funcs.setdefault(None, [])
+    pos = funcs.index(auth._load_user) + 1 if auth._load_user in funcs else 0
+    funcs.insert(pos, _check_form_body)
     app.before_request(_reject_nul)
     app.before_request(_check_json_body)
     app.register_error_handler(LotseError, handle_lotse_error)

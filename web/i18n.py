@@ -5,7 +5,7 @@ German is the default; ``?lang=en`` switches (and is remembered in a cookie).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 LANGS = ("de", "en")
@@ -72,6 +72,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "error.db_unavailable": ("Die Datenbank ist vorübergehend nicht verfügbar. Bitte versuchen "
                              "Sie es in Kürze erneut.", "The database is temporarily "
                              "unavailable. Please try again shortly."),
+    "error.form_too_deep": ("Die Eingabe ist zu tief verschachtelt (höchstens 32 Ebenen). Es "
+                            "wurde nichts gespeichert.", "The input is nested too deeply (at "
+                            "most 32 levels). Nothing was saved."),
+    "error.form_bad_text": ("Die Eingabe enthält ein ungültiges Zeichen (kein gültiges UTF-8 "
+                            "oder ein einzelnes Surrogat). Es wurde nichts gespeichert.",
+                            "The input contains an invalid character (not valid UTF-8 or a "
+                            "lone surrogate). Nothing was saved."),
+    "error.form_control": ("Die Eingabe enthält Steuerzeichen. Es wurde nichts gespeichert.",
+                           "The input contains control characters. Nothing was saved."),
     "error.back": ("Zur Übersicht", "Back to the overview"),
     "error.claimed": ("Die Aufgabe wird bereits von {assignee} bearbeitet.",
                       "The task is already claimed by {assignee}."),
@@ -301,6 +310,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "designer.import_no_file": ("Bitte wählen Sie eine Datei aus.", "Please choose a file."),
     "designer.import_too_large": ("Die Datei ist größer als 2 MB.",
                                   "The file is larger than 2 MB."),
+    "designer.model_too_large": (
+        "Das Modell ist zu groß für eine Prüfung im Browser: {elements} BPMN-Elemente, "
+        "erlaubt sind höchstens {limit} (LOTSE_MAX_MODEL_ELEMENTS). Teilen Sie es in "
+        "Teilprozesse mit Aufrufaktivitäten auf oder prüfen Sie es auf der Kommandozeile "
+        "mit „lotse lint“.",
+        "The model is too large to be checked in the browser: {elements} BPMN elements, at "
+        "most {limit} are allowed (LOTSE_MAX_MODEL_ELEMENTS). Split it into called processes "
+        "(call activities) or check it on the command line with 'lotse lint'."),
     "designer.import_refused": ("Die Datei {name} kann nicht geöffnet werden",
                                 "The file {name} cannot be opened"),
     "designer.import_executable": ("„{name}“ ist ausführbar und im Modeler geöffnet.",
@@ -536,6 +553,26 @@ from web.i18n_dp import MESSAGES_DP  # noqa: E402 - the data-protection and audi
 
 MESSAGES.update(MESSAGES_DP)
 
+from web.i18n_forms import MESSAGES_FORMS  # noqa: E402 - task-form widgets (issue 15)
+
+MESSAGES.update(MESSAGES_FORMS)
+
+from web.i18n_kim import MESSAGES_KIM  # noqa: E402 - the KIM lint rules' labels (issue 13)
+
+MESSAGES.update(MESSAGES_KIM)
+
+from web.i18n_ops import MESSAGES_OPS  # noqa: E402 - the operations console
+
+MESSAGES.update(MESSAGES_OPS)
+
+from web.i18n_feedback import MESSAGES_FEEDBACK  # noqa: E402 - action notices, progress
+
+MESSAGES.update(MESSAGES_FEEDBACK)
+
+from web.i18n_task import MESSAGES_TASK_CASE  # noqa: E402 - whose case a task is (issue 15.0)
+
+MESSAGES.update(MESSAGES_TASK_CASE)
+
 
 def normalize_lang(value: str | None) -> str | None:
     """``"de"`` or ``"en"`` for a known language tag, else None."""
@@ -565,11 +602,12 @@ def local(dt: datetime | None) -> datetime | None:
     return dt.astimezone(TZ) if dt is not None else None
 
 
-def format_date(dt: datetime | None, lang: str) -> str:
-    """A date as TT.MM.JJJJ (German) or YYYY-MM-DD (English), in Europe/Berlin."""
+def format_date(dt: date | None, lang: str) -> str:
+    """A date (or a datetime, in Europe/Berlin) as TT.MM.JJJJ (German) or YYYY-MM-DD
+    (English)."""
     if dt is None:
         return ""
-    d = local(dt) if isinstance(dt, datetime) else dt
+    d = dt.astimezone(TZ) if isinstance(dt, datetime) else dt  # local(dt)
     return d.strftime("%Y-%m-%d") if lang == "en" else d.strftime("%d.%m.%Y")
 
 
@@ -577,5 +615,10 @@ def format_datetime(dt: datetime | None, lang: str) -> str:
     """Date and time (Europe/Berlin)."""
     if dt is None:
         return ""
-    d = local(dt)
+    d = dt.astimezone(TZ)  # local(dt)
     return d.strftime("%Y-%m-%d %H:%M") if lang == "en" else d.strftime("%d.%m.%Y, %H:%M Uhr")
+
+
+from web.i18n_wl import MESSAGES_WL  # noqa: E402 - worklists: saved filters, rows (issue 15.4)
+
+MESSAGES.update(MESSAGES_WL)

@@ -143,10 +143,21 @@ MESSAGES_DP: dict[str, tuple[str, str]] = {
     "audit.kind": ("Art", "Kind"),
     "audit.via": ("Ausgelöst durch", "Triggered by"),
     "audit.verify_title": ("Integrität des Prüfprotokolls", "Integrity of the audit log"),
-    "audit.verify_intro": (("Die Hash-Kette wird vollständig neu berechnet. Ein geänderter, "
-                            "gelöschter oder eingefügter Eintrag wird benannt."),
-                           ("The hash chain is recomputed in full. A changed, removed or "
-                            "inserted entry is named.")),
+    "audit.verify_intro": (("Die Hash-Kette wird ab der letzten intakten Prüfung neu "
+                            "berechnet; die vollständige Prüfung berechnet alle Einträge. Ein "
+                            "geänderter, gelöschter oder eingefügter Eintrag wird benannt."),
+                           ("The hash chain is recomputed from the last intact verification "
+                            "on; the full verification recomputes every entry. A changed, "
+                            "removed or inserted entry is named.")),
+    "audit.verify_mode_full": ("Vollständige Prüfung: alle Einträge neu berechnet.",
+                               "Full verification: every entry recomputed."),
+    "audit.verify_mode_incremental": (("Prüfung ab der letzten intakten Prüfung (globale Kette "
+                                       "ab Eintrag {since}). Änderungen an älteren Einträgen "
+                                       "findet die vollständige Prüfung."),
+                                      ("Verified from the last intact verification on "
+                                       "(global chain from entry {since}). Changes to older "
+                                       "entries are found by the full verification.")),
+    "audit.verify_full_link": ("Vollständig prüfen", "Verify in full"),
     "audit.verify_ok": ("Die Kette ist intakt: {n} Einträge geprüft.",
                         "The chain is intact: {n} entries verified."),
     "audit.verify_head": ("Letzter Hash", "Head hash"),

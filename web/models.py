@@ -1,10 +1,11 @@
-"""Accounts, sessions, API tokens and login attempts (tables created by migration 0002)."""
+"""Accounts, sessions, API tokens and login attempts (tables created by migration 0002);
+idempotency keys of creating POSTs (migration 0011); saved worklist filters (migration 0013)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, String
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from engine.models import Base, BigId, UTCDateTime
@@ -100,11 +101,50 @@ class LoginAttempt(Base):
     success: Mapped[bool] = mapped_column(Boolean)
 
 
+class IdempotencyKey(Base):
+    """An ``Idempotency-Key`` of a creating POST (``web.idempotency``): per user and route,
+    the keyed HMAC of the request body and the first answer, kept 24 hours. The unique
+    constraint makes concurrent duplicates wait for, then replay, the first one."""
+
+    __tablename__ = "idempotency_key"
+    __table_args__ = (UniqueConstraint("actor", "scope", "key"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    scope: Mapped[str] = mapped_column(String(100))  # "POST /api/process-instances"
+    key: Mapped[str] = mapped_column(String(200))
+    request_hash: Mapped[str] = mapped_column(String(64))  # HMAC-SHA256, never the body
+    status: Mapped[int] = mapped_column(Integer)
+    response: Mapped[dict] = mapped_column(JSON)  # ids and states, no case data
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class SavedFilter(Base):
+    """A worklist filter a user saved under a name (``web.saved_filters``): office, process,
+    state (open, mine, overdue, due soon) and a text the case reference contains. Only its
+    owner lists, counts, opens or deletes it."""
+
+    __tablename__ = "saved_filter"
+    __table_args__ = (UniqueConstraint("user_id", "name"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("user_account.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(80))
+    office: Mapped[str] = mapped_column(String(32))
+    process_id: Mapped[str | None] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(20))  # web.queries.STATES
+    case_text: Mapped[str | None] = mapped_column(String(100))
+    sort: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 __all__ = [
     "ROLES",
+    "IdempotencyKey",
     "WORKER_ROLES",
     "ApiToken",
     "LoginAttempt",
+    "SavedFilter",
     "User",
     "UserOffice",
     "UserRole",

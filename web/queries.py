@@ -14,7 +14,7 @@ import weakref
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import and_, case, event, func, or_, select, tuple_
 from sqlalchemy.orm import Session
@@ -24,19 +24,25 @@ from engine.errors import InvalidInput
 from engine.models import HumanTask, ProcessDefinition
 from engine.views import human_task_dict
 
-SORTS = ("created", "due")
+SORTS = ("created", "due", "overdue_first")
 ME, NOBODY = "@me", "@none"
+# what a (saved) filter asks for besides office, process and case text
+STATES = ("open", "mine", "overdue", "due_soon")
+DUE_SOON = timedelta(days=3)  # "bald fällig": due within the next three days, not yet overdue
 
 
 @dataclass(frozen=True)
 class TaskFilter:
-    """What a worklist shows: offices, and optional process / assignee / overdue / sort."""
+    """What a worklist shows: offices, and optional process / assignee / overdue / due soon /
+    case reference text / sort."""
 
     offices: tuple[str, ...]
     process_id: str | None = None
     assignee: str | None = None  # a user name, or NOBODY for unclaimed ones
     overdue: bool = False
     sort: str = "created"
+    due_soon: bool = False
+    case_text: str | None = None  # part of the case reference (case-insensitive)
 
 
 @contextmanager
@@ -51,34 +57,74 @@ def reading(db: Database, s: Session | None = None) -> Iterator[Session]:
 
 
 # ---------------------------------------------------------------- cursors
-def encode_cursor(sort: str, row: dict) -> str:
+def _overdue_bucket(row: dict, now: datetime) -> int:
+    return 0 if is_overdue(row, now) else 1
+
+
+def encode_cursor(sort: str, row: dict, now: datetime | None = None) -> str:
     """An opaque cursor pointing after ``row``."""
-    key = [row["created_at"], row["task_id"]] if sort == "created" else \
-        [row["due_at"], row["task_id"]]
+    if sort == "created":
+        key = [row["created_at"], row["task_id"]]
+    elif sort == "due":
+        key = [row["due_at"], row["task_id"]]
+    else:  # overdue_first: overdue ones by due date, then the others by waiting time
+        bucket = _overdue_bucket(row, now or datetime.now(UTC))
+        key = [bucket, row["due_at"] if bucket == 0 else row["created_at"], row["task_id"]]
     raw = json.dumps([sort, *key], separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 def decode_cursor(sort: str, text: str | None) -> tuple | None:
-    """(timestamp-or-None, task_id) from a cursor; InvalidInput if it is not one of ours."""
+    """(timestamp-or-None, task_id) from a cursor - for ``overdue_first`` (bucket,
+    timestamp, task_id); InvalidInput if it is not one of ours."""
     if not text:
         return None
     try:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-        kind, stamp, task_id = json.loads(raw)
-        if kind != sort or not isinstance(task_id, str) or len(task_id) > 64:
+        parts = json.loads(raw)
+        if not isinstance(parts, list) or not parts or parts[0] != sort:
             raise ValueError("cursor of another sort")
+        bucket = None
+        if sort == "overdue_first":
+            _kind, bucket, stamp, task_id = parts
+            if bucket not in (0, 1):
+                raise ValueError("bad bucket")
+        else:
+            _kind, stamp, task_id = parts
+        if not isinstance(task_id, str) or len(task_id) > 64:
+            raise ValueError("bad task id")
         when = datetime.fromisoformat(stamp) if stamp is not None else None
         if when is not None and when.tzinfo is None:
             raise ValueError("naive cursor")
-        if when is None and sort == "created":
+        if when is None and sort != "due":
             raise ValueError("cursor without time")
     except (ValueError, TypeError, json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InvalidInput("invalid cursor 'after'", parameter="after") from exc
-    return when, task_id
+    return (when, task_id) if bucket is None else (bucket, when, task_id)
 
 
 # ---------------------------------------------------------------- worklist
+def _conditions(f: TaskFilter, now: datetime) -> list:
+    conds = [HumanTask.state == "READY",
+             HumanTask.office == f.offices[0] if len(f.offices) == 1
+             else HumanTask.office.in_(f.offices)]
+    if f.process_id:
+        conds.append(HumanTask.process_id == f.process_id)
+    if f.assignee == NOBODY:
+        conds.append(HumanTask.assignee.is_(None))
+    elif f.assignee:
+        conds.append(HumanTask.assignee == f.assignee)
+    if f.overdue:
+        conds += [HumanTask.due_at.is_not(None), HumanTask.due_at < now]
+    if f.due_soon:
+        conds += [HumanTask.due_at.is_not(None), HumanTask.due_at >= now,
+                  HumanTask.due_at < now + DUE_SOON]
+    if f.case_text:
+        conds.append(func.lower(HumanTask.case_ref).contains(f.case_text.lower(),
+                                                             autoescape=True))
+    return conds
+
+
 def worklist(db: Database, f: TaskFilter, *, now: datetime, limit: int = 25,
              after: str | None = None, s: Session | None = None) -> tuple[list[dict], str | None]:
     """One page of open tasks matching ``f`` and the cursor of the next page (or None);
@@ -87,23 +133,13 @@ def worklist(db: Database, f: TaskFilter, *, now: datetime, limit: int = 25,
         raise InvalidInput(f"sort must be one of {', '.join(SORTS)}", parameter="sort")
     if not f.offices:
         return [], None
-    q = select(HumanTask).where(HumanTask.state == "READY")
-    q = q.where(HumanTask.office == f.offices[0]) if len(f.offices) == 1 else \
-        q.where(HumanTask.office.in_(f.offices))
-    if f.process_id:
-        q = q.where(HumanTask.process_id == f.process_id)
-    if f.assignee == NOBODY:
-        q = q.where(HumanTask.assignee.is_(None))
-    elif f.assignee:
-        q = q.where(HumanTask.assignee == f.assignee)
-    if f.overdue:
-        q = q.where(HumanTask.due_at.is_not(None), HumanTask.due_at < now)
+    q = select(HumanTask).where(*_conditions(f, now))
     cursor = decode_cursor(f.sort, after)
     if f.sort == "created":
         if cursor is not None:
             q = q.where(tuple_(HumanTask.created_at, HumanTask.id) > tuple_(*cursor))
         q = q.order_by(HumanTask.created_at, HumanTask.id)
-    else:
+    elif f.sort == "due":
         if cursor is not None:
             due, tid = cursor
             if due is None:
@@ -113,10 +149,32 @@ def worklist(db: Database, f: TaskFilter, *, now: datetime, limit: int = 25,
                                 and_(HumanTask.due_at == due, HumanTask.id > tid),
                                 HumanTask.due_at.is_(None)))
         q = q.order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id)
+    else:
+        late = and_(HumanTask.due_at.is_not(None), HumanTask.due_at < now)
+        if cursor is not None:
+            bucket, when, tid = cursor
+            if bucket == 0:
+                q = q.where(or_(~late, and_(late, tuple_(HumanTask.due_at, HumanTask.id)
+                                            > tuple_(when, tid))))
+            else:
+                q = q.where(~late, tuple_(HumanTask.created_at, HumanTask.id)
+                            > tuple_(when, tid))
+        q = q.order_by(case((late, 0), else_=1),
+                       case((late, HumanTask.due_at), else_=HumanTask.created_at),
+                       HumanTask.id)
     with reading(db, s) as rs:
         rows = [human_task_dict(t) for t in rs.scalars(q.limit(limit + 1))]
-    nxt = encode_cursor(f.sort, rows[limit - 1]) if len(rows) > limit else None
+    nxt = encode_cursor(f.sort, rows[limit - 1], now) if len(rows) > limit else None
     return rows[:limit], nxt
+
+
+def count(db: Database, f: TaskFilter, *, now: datetime, s: Session | None = None) -> int:
+    """How many open tasks match ``f`` (all pages)."""
+    if not f.offices:
+        return 0
+    q = select(func.count()).select_from(HumanTask).where(*_conditions(f, now))
+    with reading(db, s) as rs:
+        return int(rs.scalar(q) or 0)
 
 
 def is_overdue(row: dict, now: datetime) -> bool:

@@ -5,7 +5,8 @@
   The entries are written by ``flush`` after the response is built, one ``data.read`` per
   case, in their own short write transaction; an answer that fails (status >= 400)
   carried no data and writes none. If writing fails, the response fails too (no data
-  without its log entry).
+  without its log entry): a locked or unreachable database answers 503 with Retry-After
+  (``INSTANCE_BUSY`` / ``DATABASE_UNAVAILABLE``, as ``web.errors``), anything else 500.
 * ``note_audit_read`` - an auditor view or export of the audit log (``audit.read``),
   written the same way.
 * ``denied`` - a refused read (404 for another office's case, 403 for a category outside
@@ -18,11 +19,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from flask import Flask, g, has_request_context, request
+from flask import Flask, g, has_request_context, make_response, request
 
 from engine.audit import add_at_commit
+from engine.db import classify as classify_db_error
 from engine.models import AuditEvent
 from web.ctx import services, user
+from web.errors import handle_database_error
 
 _READS = "lotse_reads"
 _AUDIT_READS = "lotse_audit_reads"
@@ -112,11 +115,6 @@ def denied(case_id: str | None, *, reason: str, instance_id: int | None = None,
                        office=office or own_office, details=details)])
 
 
-def pending_reads() -> dict:
-    """The reads noted so far in this request (tests and debugging)."""
-    return dict(g.get(_READS) or {})
-
-
 def flush(response):
     """after_request: write the noted reads when the answer carried data."""
     reads: dict[str, _Read] = g.pop(_READS, None) or {}
@@ -143,7 +141,15 @@ def flush(response):
     for d in audit_reads:
         entries.append(AuditEvent(event_type="audit.read", actor=actor, office=own_office,
                                   details={**d, **ctx, **extra}))
-    _write(entries)
+    try:
+        _write(entries)
+    except Exception as exc:
+        kind = classify_db_error(exc)
+        if kind is None:
+            raise  # a bug: the generic 500, the data are not delivered either
+        # The database is locked or unreachable: this answer would carry case data whose
+        # read is not logged, so it is replaced by the 503 every other database error gets.
+        return make_response(handle_database_error(exc, kind))
     return response
 
 
@@ -159,4 +165,6 @@ def _write(entries: list[AuditEvent]) -> None:
 
 
 def init_app(app: Flask) -> None:
+    """Register ``flush``; hooks registered before it run after it (Flask runs them in
+    reverse), so the security headers also reach a 503 that replaced the answer."""
     app.after_request(flush)

@@ -43,6 +43,10 @@ class Settings:
     ready_min_definitions: int = 1
     # Largest accepted upload of a file form field (V-14), bytes.
     max_upload_bytes: int = 10 * 1024 * 1024
+    # Most BPMN elements (with an id: tasks, events, gateways, flows, lanes ...) a model may
+    # have for the designer's requests (import, lint, save, deploy, view): 413 beyond, before
+    # any check runs. ``lotse lint`` / ``lotse import-check`` have no limit.
+    max_model_elements: int = 5000
     # Seconds between checks whether another process deployed a process definition
     # (web/queries.DefinitionsCache; 0: check on every request).
     definitions_cache_seconds: int = 5
@@ -128,6 +132,7 @@ def from_env(environ: dict | None = None) -> Settings:
         proxy_count=_int(env, "LOTSE_PROXY_COUNT", 0, 0, 5),
         metrics_token=_metrics_token(env),
         ready_min_definitions=_int(env, "LOTSE_READY_MIN_DEFINITIONS", 1, 0, 100_000),
+        max_model_elements=_int(env, "LOTSE_MAX_MODEL_ELEMENTS", 5000, 10, 10_000_000),
         max_upload_bytes=_int(env, "LOTSE_MAX_UPLOAD_BYTES", 10 * 1024 * 1024, 1024,
                               100 * 1024 * 1024),
         definitions_cache_seconds=_int(env, "LOTSE_DEFINITIONS_CACHE_SECONDS", 5, 0, 300),

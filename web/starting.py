@@ -26,7 +26,7 @@ from sqlalchemy import exists, select
 from engine import forms as engine_forms
 from engine.db import Database
 from engine.errors import FormInvalid, InvalidInput, ProcessNotFound
-from engine.models import ProcessDefinition, ProcessInstance
+from engine.models import ProcessInstance
 from processes.consent import Consent
 from processes.models import Referral
 from web import case_queries as cq
@@ -61,83 +61,16 @@ class StartInfo:
     inputs: frozenset[str]  # declared data inputs (used only without a start form)
 
 
-_TAG = "{%s}%s" % (cq.BPMN_NS, "%s")  # noqa: UP031 - two-stage template
-
-
-def _tag(name: str) -> str:
-    return _TAG % name
-
-
-def _lane_offices(d: ProcessDefinition, proc) -> dict[str, str]:
-    """flow node id -> office code of its lane (as resolved at deploy time)."""
-    resolved = d.lane_offices or {}
-    out: dict[str, str] = {}
-    for lane in proc.iter(_tag("lane")):
-        office = resolved.get(lane.get("name") or lane.get("id"))
-        if office is None:
-            continue
-        for ref in lane.findall(_tag("flowNodeRef")):
-            if ref.text and ref.text.strip() not in out:
-                out[ref.text.strip()] = office
-    return out
-
-
-def _start_offices(d: ProcessDefinition, proc) -> frozenset[str]:
-    by_node = _lane_offices(d, proc)
-    starts = [e for e in proc.findall(_tag("startEvent"))
-              if not any(c.tag.endswith("EventDefinition") for c in e)]
-    if not starts:  # only message/timer starts: their lanes
-        starts = proc.findall(_tag("startEvent"))
-    found: set[str] = set()
-    flows: dict[str, list[str]] = {}
-    for f in proc.findall(_tag("sequenceFlow")):
-        flows.setdefault(f.get("sourceRef") or "", []).append(f.get("targetRef") or "")
-    user_tasks = {e.get("id") for e in proc.findall(_tag("userTask"))}
-    for start in starts:
-        sid = start.get("id") or ""
-        if sid in by_node:
-            found.add(by_node[sid])
-            continue
-        # the start event lies in no lane: the first user task reached from it
-        seen, todo = {sid}, list(flows.get(sid, []))
-        while todo:
-            nxt: list[str] = []
-            hits = [n for n in todo if n in user_tasks and n in by_node]
-            if hits:
-                found.update(by_node[n] for n in hits)
-                break
-            for n in todo:
-                if n not in seen:
-                    seen.add(n)
-                    nxt.extend(flows.get(n, []))
-            todo = [n for n in nxt if n not in seen]
-    return frozenset(found)
-
-
-def _inputs(proc) -> frozenset[str]:
-    io = proc.find(_tag("ioSpecification"))
-    if io is None:
-        return frozenset()
-    return frozenset(e.get("name") or e.get("id") for e in io.findall(_tag("dataInput"))
-                     if e.get("name") or e.get("id"))
-
-
 def start_info(db: Database, process_id: str) -> StartInfo | None:
     """The start lane, start form and data inputs of the latest version of ``process_id``
     (None when it is not deployed). The definition comes from the per-process cache."""
     chosen = next((p for p in queries.processes(db) if p["process_id"] == process_id), None)
     if chosen is None:
         return None
-    d = cq._definition(db, chosen["id"])
-    if d is None:
+    found = cq.start_lanes(db, chosen["id"], process_id)
+    if found is None:
         return None
-    offices: frozenset[str] = frozenset()
-    inputs: frozenset[str] = frozenset()
-    for _name, text in cq._bpmn_files(d):
-        _root, proc = cq._process_element(text, process_id)
-        if proc is not None:
-            offices, inputs = _start_offices(d, proc), _inputs(proc)
-            break
+    offices, inputs = found
     schema, _ui = cq.start_form(db, chosen["id"], process_id)
     return StartInfo(process_id, chosen["id"], offices, schema, inputs)
 

@@ -7,7 +7,6 @@ start-up). File names may be personal data: they are stored with the file, never
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from urllib.parse import quote
 
 from flask import Flask, Response, g, request
@@ -27,14 +26,6 @@ class FileNotFound(NotFound):
     """No stored file with this id that the caller may see."""
 
     code = "FILE_NOT_FOUND"
-
-
-@dataclass
-class Upload:
-    field: str
-    filename: str | None
-    content: bytes
-    media_type: str
 
 
 def max_bytes() -> int:
@@ -89,6 +80,9 @@ def placeholder() -> dict:
     return {"id": "00000000-0000-4000-8000-000000000000"}
 
 
+Upload = files.Upload  # checked bytes of one file field
+
+
 def store_for_task(task: dict, uploads: list[Upload], user: str | None) -> dict[str, dict]:
     """Store checked uploads for an open task (one transaction); field -> reference."""
     eng = services().engine
@@ -103,14 +97,6 @@ def store_for_task(task: dict, uploads: list[Upload], user: str | None) -> dict[
                 content=up.content, media_type=up.media_type, uploaded_by=user,
                 now=eng.now())
     return out
-
-
-def discard(refs: dict[str, dict]) -> None:
-    """Remove uploads stored for a completion that did not happen (nothing is kept)."""
-    ids = [r["id"] for r in refs.values()]
-    if ids:
-        with services().db.unit_of_work() as s:
-            files.discard(s, ids)
 
 
 def download(file_id: str) -> Response:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from flask import g, has_request_context
-from sqlalchemy import exists, select
+from sqlalchemy import exists, or_, select
 
 from engine.models import ProcessInstance
 from processes import consent
@@ -58,6 +58,8 @@ class Visible:
     # categories the viewer may not see in this case, in the policy's order (shown by name
     # as "nicht freigegeben"); empty for auditors (masked) and viewers without access
     not_shared: tuple[str, ...] = ()
+    # masked answers (auditors): field path -> its category
+    field_categories: dict | None = None
 
 
 def not_shared(view: CaseView) -> tuple[str, ...]:
@@ -115,6 +117,39 @@ def _access(user: Principal, case_ref: str) -> CaseView:
     return CaseView(False)
 
 
+# referral states that no longer open a case to the office (processes.consent.case_access)
+CLOSED_REFERRAL = ("withdrawn", "suspended_consent_revoked", "forwarded")
+
+
+def case_scope(user: Principal):
+    """The SQL condition on ``process_instance`` that says the same as ``access(user,
+    case_ref).visible`` for every row at once, so lists page exactly and never look at the
+    cases the viewer may not see: None when the viewer may see every case (the case manager,
+    auditors); for another office's worker an instance without a case, or one whose case
+    has a live referral to one of its offices with an active, currently valid consent for
+    that referral's office and purpose (``processes.consent.case_access``); nothing with a
+    case for everybody else."""
+    if user.is_worker:
+        if is_case_manager(user):
+            return None
+        offices = sorted(user.work_offices)
+        if not offices:
+            return ProcessInstance.case_ref.is_(None)
+        today = consent._today(services().engine.now())
+        c = consent.Consent
+        consented = exists().where(
+            c.case_id == Referral.case_id, c.recipient_office == Referral.office,
+            or_(Referral.purpose.is_(None), c.purpose == Referral.purpose),
+            c.status == "active", c.valid_from <= today, c.valid_until >= today)
+        live = exists().where(
+            Referral.case_id == ProcessInstance.case_ref, Referral.office.in_(offices),
+            Referral.state.not_in(CLOSED_REFERRAL), consented)
+        return or_(ProcessInstance.case_ref.is_(None), live)
+    if user.has("auditor"):
+        return None
+    return ProcessInstance.case_ref.is_(None)
+
+
 def case_exists(case_ref: str | None) -> bool:
     if not case_ref:
         return False
@@ -142,8 +177,10 @@ def instances_for(user: Principal, *, case_ref: str | None = None,
                                                  instance_id=instance_id).visible:
         return []
     # the case manager sees every instance of the cases it manages (all offices)
+    # a list (no case asked for) is scoped in SQL, so its limit counts visible rows only
+    scope = case_scope(user) if case_ref is None and instance_id is None else None
     found = cq.visible_instances(db, user, case_ref=case_ref, instance_id=instance_id,
-                                 all_offices=is_case_manager(user), **kw)
+                                 all_offices=is_case_manager(user), scope=scope, **kw)
     out = []
     for inst in found:
         ref = inst["case_ref"]
@@ -182,9 +219,14 @@ def case_data(user: Principal, case_ref: str | None, data: dict, *,
         hidden = sum(1 for _ in pol.leaves(data)) - sum(1 for _ in pol.leaves(shown))
         return Visible(shown, False, hidden, not_shared(view))
     if user.has("auditor"):
+        # every single value by its path and category, nested records field by field
+        # (``children[0].first_name``), each value masked
+        found = list(policy().values_of(data))
         if case_ref:
-            readlog.note_masked(case_ref, fields=data, instance_id=instance_id)
-        return Visible({k: MASK for k in data}, True, 0)
+            readlog.note_masked(case_ref, fields=[p for p, _c, _v in found],
+                                instance_id=instance_id)
+        return Visible({p: MASK for p, _c, _v in found}, True, 0,
+                       field_categories={p: c for p, c, _v in found})
     return Visible({}, False, len(data))
 
 

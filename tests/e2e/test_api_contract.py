@@ -314,6 +314,40 @@ def test_openapi_document(api):
     assert docs.status_code == 200 and "/api/tasks/{task_id}/complete" in docs.text
 
 
+def test_every_operation_documents_503_with_retry_after(api):
+    """Issue 16: every operation reads the database (at least the bearer token), so each
+    documents the 503 answers INSTANCE_BUSY and DATABASE_UNAVAILABLE with Retry-After."""
+    from web.errors import RETRY_AFTER_BUSY_SECONDS, RETRY_AFTER_UNAVAILABLE_SECONDS
+
+    spec = api.get("/api/openapi.json").json
+    components = spec["components"]
+    ops = [(path, method, op) for path, item in spec["paths"].items()
+           for method, op in item.items() if method in ("get", "post", "put", "patch", "delete")]
+    assert len(ops) > 20
+    for path, method, op in ops:
+        answer = op["responses"].get("503")
+        assert answer, (method, path)
+        if "$ref" in answer:
+            answer = components["responses"][answer["$ref"].rsplit("/", 1)[1]]
+        assert "INSTANCE_BUSY" in answer["description"], (method, path)
+        assert "DATABASE_UNAVAILABLE" in answer["description"], (method, path)
+        header = answer["headers"]["Retry-After"]
+        if "$ref" in header:
+            header = components["headers"][header["$ref"].rsplit("/", 1)[1]]
+        assert header["required"] is True and header["schema"]["type"] == "integer"
+        content = answer["content"]["application/json"]
+        schema = content["schema"]
+        if "$ref" in schema:
+            schema = components["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+        assert {"error", "message", "retry_after"} <= set(schema["properties"])
+        examples = {e["value"]["error"]: e["value"]["retry_after"]
+                    for e in content["examples"].values()}
+        assert examples == {"INSTANCE_BUSY": RETRY_AFTER_BUSY_SECONDS,
+                            "DATABASE_UNAVAILABLE": RETRY_AFTER_UNAVAILABLE_SECONDS}
+    docs = api.get("/api/docs")
+    assert "503" in docs.text
+
+
 def test_through_a_real_http_server(web_app):
     """The same contract over a socket: werkzeug server on 127.0.0.1:0 in a thread."""
     headers = token_for(web_app, "cm.demo")

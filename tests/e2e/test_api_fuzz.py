@@ -49,7 +49,7 @@ def operations(app):
 
 def test_every_operation_is_covered(fuzz_app):
     ops = {(op.method.upper(), op.path) for op in operations(fuzz_app)}
-    assert ("POST", "/api/tasks/{task_id}/complete") in ops and len(ops) == 26
+    assert ("POST", "/api/tasks/{task_id}/complete") in ops and len(ops) == 41
     # every /api/ route the app serves is in the document (so schemathesis calls it)
     served = {(m, re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule))
               for rule in fuzz_app.url_map.iter_rules() if rule.rule.startswith("/api/")
@@ -63,9 +63,16 @@ def test_every_operation_is_covered(fuzz_app):
             ("GET", "/api/cases/{case_ref}/access-report")} <= ops  # issue 14.4
     assert {("POST", "/api/tasks/{task_id}/files"), ("GET", "/api/files/{file_id}")} <= ops
     assert ("POST", "/api/test/clock") in ops  # LOTSE_ENV=test
+    assert ("POST", "/api/ops/instances/{instance_id}/suspend") in ops  # issue 15.2
+    assert {("GET", "/api/ops/users"), ("POST", "/api/ops/users"),
+            ("GET", "/api/ops/users/{name}"), ("PUT", "/api/ops/users/{name}/access"),
+            ("POST", "/api/ops/users/{name}/disable"), ("POST", "/api/ops/users/{name}/enable"),
+            ("POST", "/api/ops/users/{name}/password")} <= ops  # issue 15.2, users
+    assert {("GET", "/api/saved-filters"), ("POST", "/api/saved-filters"),
+            ("DELETE", "/api/saved-filters/{filter_id}")} <= ops  # issue 15.4
 
 
-@pytest.mark.parametrize("who", ["cm.demo", "auditor.demo", "designer.demo", None])
+@pytest.mark.parametrize("who", ["cm.demo", "auditor.demo", "designer.demo", "admin.demo", None])
 def test_api_never_answers_5xx(fuzz_app, who):
     headers = token_for(fuzz_app, who) if who else {}
     failures = []

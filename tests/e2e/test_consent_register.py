@@ -165,3 +165,36 @@ def test_a_consent_a_process_records_again_is_merged_not_doubled(eng, api):
             AuditEvent.event_type == "consent.merged"))]
     assert [m["consent_id"] for m in merged] == [row.consent_id]
     assert referrals(eng, "K-51") == [("sent", row.consent_id)]
+
+
+def test_intake_does_not_ask_for_a_base_consent_the_register_holds(eng, api):
+    """P1 asks the register: a base consent recorded through the API before the intake
+    reaches its consent step is used; "Einwilligung Case Management erfassen" is not
+    offered, the case goes on to the clearing, and no second consent row appears."""
+    iid = eng.start("kim_intake_clearing", {"walk_in": True}, "K-61",
+                    actor=CM)["instance_id"]
+    r = api.post("/api/cases/K-61/consents", headers=api.h, json=consent_body(
+        office="KIM_CM", purpose=BASE_PURPOSE, categories=("IDENT", "CONTACT", "FINANCE")))
+    assert r.status_code == 201, r.json
+    S.complete(eng, "KIM_CM", "Task_RecordInquiryWalkIn", D.inquiry_data(0), iid)
+    S.complete(eng, "KIM_KO", "Task_AllocateCase", D.allocation_data(), iid)
+    S.complete(eng, "KIM_CM", "Task_IntakeInterview", D.interview_data(), iid)
+    assert "Task_RecordCmConsent" not in open_elements(eng, "KIM_CM")
+    assert open_elements(eng, "KIM_CM") == ["Task_Clearing"]
+    assert [c.consent_id for c in rows(eng, "K-61")] == [r.json["consent_id"]]
+    data = eng.show(iid)["data"]
+    assert data["consent_cm_given"] is True
+    S.complete(eng, "KIM_CM", "Task_Clearing", D.clearing_data(False), iid)
+    assert open_elements(eng, "KIM_CM") == ["Task_ShortAdvice"]
+
+
+def test_intake_asks_for_the_base_consent_when_the_register_has_none_valid(eng, api):
+    """Without a valid base consent (here only another office's) the task is offered."""
+    iid = eng.start("kim_intake_clearing", {"walk_in": True}, "K-62",
+                    actor=CM)["instance_id"]
+    assert api.post("/api/cases/K-62/consents", headers=api.h,
+                    json=consent_body()).status_code == 201
+    S.complete(eng, "KIM_CM", "Task_RecordInquiryWalkIn", D.inquiry_data(0), iid)
+    S.complete(eng, "KIM_KO", "Task_AllocateCase", D.allocation_data(), iid)
+    S.complete(eng, "KIM_CM", "Task_IntakeInterview", D.interview_data(), iid)
+    assert open_elements(eng, "KIM_CM") == ["Task_RecordCmConsent"]

@@ -151,8 +151,25 @@ def test_empty_canvas_to_a_task_in_the_office_worklist(live_server, page, eng):
     page.get_by_label("Bedingung (Python-Ausdruck)").fill('entscheidung == "ja"')
     page.get_by_label("Bedingung (Python-Ausdruck)").blur()
     report_settled(page)
-    expect(page.locator("#report-summary")).to_have_text(
-        "Keine Befunde: das Modell kann bereitgestellt werden.")
+    # no error is left; what remains are the KIM rule set's conventions (issue 13.1), shown
+    # live like the engine's findings: warnings, in German, which do not refuse the deploy
+    expect(page.locator("#report")).to_have_attribute("data-errors", "0")
+    expect(finding(page, "exclusive-gateway-without-default")).to_have_count(0)
+    legal = finding(page, "kim/legal-basis", task)
+    expect(legal).to_have_count(1)
+    expect(legal.locator("td").first).to_have_text("Warnung")
+    expect(legal.locator("td").nth(1)).to_contain_text("Handlungsgrundlage fehlt")
+    message = legal.locator("td").last
+    expect(message).to_have_attribute("lang", "de")
+    expect(message).to_contain_text("nennt keine Handlungsgrundlage")
+    expect(finding(page, "kim/id-convention", task)).to_have_count(1)
+    rows = page.locator("#report-list tr[data-rule]")
+    rules = {(r.get_attribute("data-rule") or "", r.get_attribute("data-severity"))
+             for r in rows.all()}
+    assert rules and all(r.startswith("kim/") and sev == "warning" for r, sev in rules), rules
+    warnings = page.locator("#report").get_attribute("data-warnings")
+    expect(page.locator("#report-summary")).to_have_text(f"Fehler: 0, Warnungen: {warnings}")
+    axe_check(page, "modeler with KIM warnings")
 
     # 5. deploy (saves first)
     page.get_by_role("button", name="Bereitstellen").click()

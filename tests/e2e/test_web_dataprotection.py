@@ -194,7 +194,8 @@ def test_fields_outside_the_consent_are_left_out_and_explicit_asks_are_403(web_a
     iid = start_case(eng, "S-1")
     refer(eng, "S-1", "JC", "JC:SGB2", ["IDENT"])
     r = api.get("/api/cases/S-1", headers=api.h["jc.demo"])
-    assert r.status_code == 200 and r.json["categories"] == ["IDENT"]
+    # REFERRAL: the referral's own process data, no consent category (issue 14)
+    assert r.status_code == 200 and r.json["categories"] == ["IDENT", "REFERRAL"]
     (inst,) = r.json["instances"]
     assert inst["instance_id"] == iid and inst["data"]["first_name"] == "Amal"
     assert "residence_status" not in inst["data"] and "case_summary" not in inst["data"]
@@ -229,6 +230,15 @@ def test_fields_outside_the_consent_are_left_out_and_explicit_asks_are_403(web_a
     # auditors never get values
     r = api.get("/api/cases/S-1/data", headers=api.h["auditor.demo"])
     assert r.status_code == 403 and r.json["error"] == "FORBIDDEN"
+    # the case itself: masked values and no "not shared" list for auditors; the JC worker
+    # gets its list, the categories only (issue 14)
+    r = api.get("/api/cases/S-1", headers=api.h["auditor.demo"])
+    assert r.status_code == 200 and r.json["not_shared"] == []
+    r = api.get("/api/cases/S-1", headers=api.h["jc.demo"])
+    assert [c["category"] for c in r.json["not_shared"]] == [
+        "CONTACT", "RESIDENCE", "FAMILY", "EDU", "WORK", "FINANCE", "HOUSING", "HEALTH", "YOUTH",
+        "PLAN", "CM_NOTES"]
+    assert r.json["not_shared"][0] == {"category": "CONTACT", "label": "Kontakt"}
 
 
 def test_task_instructions_show_only_consented_fields_escaped_once(web_app, eng):
@@ -338,7 +348,7 @@ def _running_referral(eng, api):
     items = api.get("/api/offices/JC/tasks", headers=api.h["jc.demo"]).json["items"]
     assert [t["name"] for t in items] == ["Anliegen bearbeiten"]
     r = api.get("/api/cases/R-1", headers=api.h["jc.demo"])
-    assert r.status_code == 200 and r.json["categories"] == ["FINANCE", "IDENT"]
+    assert r.status_code == 200 and r.json["categories"] == ["FINANCE", "IDENT", "REFERRAL"]
     return consent
 
 
@@ -509,17 +519,19 @@ def test_verify_endpoint_finds_a_row_tampered_with_in_sql(web_app, eng, api):
     with eng.db.engine.begin() as conn:
         conn.execute(text("UPDATE audit_event SET actor = 'mallory' "
                           "WHERE stream = 0 AND seq = 2"))
-    r = api.get("/api/audit/verify", headers=api.h["auditor.demo"])
+    # before the last verification's checkpoint: found by the full run (issue 16.7)
+    r = api.get("/api/audit/verify?full=1", headers=api.h["auditor.demo"])
     assert r.json["ok"] is False and r.json["first_bad"]["seq"] == 2
     assert r.json["first_bad"]["problem"].startswith("changed")
-    page = browser_for(web_app, "auditor.demo").get("/audit/verify").text
+    assert r.json["mode"] == "full"
+    page = browser_for(web_app, "auditor.demo").get("/audit/verify?full=1").text
     assert 'data-ok="false"' in page and '<dd class="kern-description-list-item__value" ' \
         'id="bad-seq">2</dd>' in page
     with eng.db.engine.begin() as conn:  # repair, then remove an entry instead
         conn.execute(text("UPDATE audit_event SET actor = 'cm.demo' "
                           "WHERE stream = 0 AND seq = 2"))
         conn.execute(text("DELETE FROM audit_event WHERE stream = 0 AND seq = 3"))
-    r = api.get("/api/audit/verify", headers=api.h["admin.demo"])
+    r = api.get("/api/audit/verify?full=1", headers=api.h["admin.demo"])
     assert r.json["ok"] is False and r.json["first_bad"]["problem"].startswith("removed")
 
 
@@ -558,6 +570,51 @@ def test_access_report_json_and_printable_page(web_app, eng, api):
 
 
 # ---------------------------------------------------------------- test clock
+NESTED = {"first_name": "Amal", "children": [{"first_name": "Kinda", "birth_date": "2016-03-04"}],
+          "goals": [{"text": "Sprachkurs B2", "office": "BAMF"}],
+          "shared_data": {"income": 1387, "health_needs": "Asthma-Kind"},
+          "documents_missing": ["Mietvertrag", "Lohnzettel"]}
+
+
+def test_art15_report_and_the_auditor_view_show_nested_records_field_by_field(
+        web_app, eng, api):
+    """Issue 14: children, goals and a stored referral's shared_data are no single values:
+    the Art. 15 report lists each field under its own category (a container's fields by
+    their own names, a record's fields under the record's category) - JSON and page - and
+    the auditor sees each field by path and category, masked."""
+    eng.start("kim_first_referral", dict(NESTED), "N-1", actor=CM)
+    rep = api.get("/api/cases/N-1/access-report", headers=api.h["cm.demo"]).json
+    by = rep["data_by_category"]
+    assert by["FAMILY"]["children[0].first_name"] == "Kinda"
+    assert by["FAMILY"]["children[0].birth_date"] == "2016-03-04"
+    assert by["PLAN"] == {"goals[0].text": "Sprachkurs B2", "goals[0].office": "BAMF"}
+    assert by["FINANCE"]["shared_data.income"] == 1387
+    assert by["HEALTH"]["shared_data.health_needs"] == "Asthma-Kind"
+    assert by["REFERRAL"]["documents_missing"] == ["Mietvertrag", "Lohnzettel"]
+    assert by["IDENT"]["first_name"] == "Amal"
+    assert "children" not in by.get("FAMILY", {}) and "shared_data" not in json.dumps(
+        by.get("CM_NOTES", {}))
+    page = browser_for(web_app, "cm.demo").get("/cases/N-1/access-report").text
+    assert "children[0].first_name" in page and "Kinda" in page
+    assert "shared_data.health_needs" in page and "Mietvertrag, Lohnzettel" in page
+    # the auditor: the same paths with their categories, no value
+    r = api.get("/api/cases/N-1", headers=api.h["auditor.demo"])
+    (inst,) = r.json["instances"]
+    assert inst["data"]["children[0].first_name"] == "•••"
+    assert inst["field_categories"]["children[0].first_name"] == "FAMILY"
+    assert inst["field_categories"]["shared_data.health_needs"] == "HEALTH"
+    assert inst["field_categories"]["goals[0].text"] == "PLAN"
+    assert set(inst["data"].values()) == {"•••"}
+    aud = browser_for(web_app, "auditor.demo").get("/cases/N-1").text
+    assert "children[0].first_name" in aud and "(Haushalt)" in aud
+    assert 'data-category="HEALTH">(Gesundheit (Art. 9 DSGVO))' in aud
+    for value in ("Kinda", "Asthma-Kind", "Sprachkurs", "Mietvertrag", "Amal"):
+        assert value not in aud and value not in r.get_data(as_text=True)
+    masked = entries(eng, "audit.read", view="case_data", case_id="N-1")
+    assert len(masked) == 2  # the API answer and the page, each with the field paths
+    assert all("children[0].first_name" in e.details["fields"] for e in masked)
+
+
 def test_test_clock_fires_due_timers(web_app, eng, api):
     eng.deploy_files(B.files(t__bpmn=intermediate_process("clk", '"P5D"')))
     iid = eng.start("clk", {}, "CLK-1", actor=CM)["instance_id"]

@@ -42,7 +42,9 @@ def test_build_fields_order_widgets_and_labels():
     assert by["extra"].widget == "json"
     assert by["kind"].widget == "select" and by["kind"].options[0] == ("a", "One")
     assert by["kind"].hints == [("Hilfe", "de")]  # German-only help marked lang="de"
-    assert by["when"].widget == "date" and by["when"].hints == [("Date", None)]
+    # issue 15: dates are typed as TT.MM.JJJJ, so the hint says so after the description
+    assert by["when"].widget == "date" and by["when"].hints == [("Date", None),
+                                                                ("Format: DD.MM.YYYY", None)]
 
 
 def test_errors_per_field_and_for_the_form():

@@ -2,8 +2,8 @@
 categories its active consent names - on the case page, the task page and the REST API,
 and every read is logged as ``data.read`` with its categories (never values).
 
-One case, three referrals through the shipped catalogue (kim_single_referral -> the office's
-office_referral_<office>), consents for JC, ABH and AA with different categories; SQLite
+One case, three referrals through the shipped catalogue (kim_single_referral -> the one
+office_referral, its lane the office), consents for JC, ABH and AA with different categories; SQLite
 and PostgreSQL."""
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ def test_each_office_sees_exactly_its_categories_everywhere_and_each_read_is_log
         browser = _browser(app, user)
         headers = token_for(app, user)
         # the case page
-        page = browser.get(f"/cases/{CASE}").get_data(as_text=True)
+        page = case_page = browser.get(f"/cases/{CASE}").get_data(as_text=True)
         for f in seen:
             assert SHOWN[f] in page, (office, "case page", f)
         for f in unseen:
@@ -143,6 +143,11 @@ def test_each_office_sees_exactly_its_categories_everywhere_and_each_read_is_log
         assert {c["category"] for c in body["not_shared"]} == (set(LABELS) - released)
         r = browser.get(f"/api/cases/{CASE}", headers=headers)
         assert r.status_code == 200
+        # what is not shared, by code and German name, as the case page names it; no values
+        named_on_page = [c for c in LABELS if f"{LABELS[c]}: nicht freigegeben" in case_page]
+        assert r.get_json()["not_shared"] == [{"category": c, "label": LABELS[c]}
+                                              for c in named_on_page], office
+        assert {c for c in named_on_page} == set(LABELS) - released
         (inst,) = r.get_json()["instances"]
         leaves = _leaf_values(inst["data"])
         assert {f for f in SHOWN if f in leaves} == seen, (office, "api case")
@@ -154,7 +159,10 @@ def test_each_office_sees_exactly_its_categories_everywhere_and_each_read_is_log
         for e in reads:
             assert e.office == office
             assert e.details["purposes"] == [purpose]
-            assert person_cats <= set(e.details["categories"]) <= released, (office, e.details)
+            # REFERRAL: the office's own referral protocol data (received_at, ...), seen on
+            # the referral's own basis, not a consent category
+            assert person_cats <= set(e.details["categories"]) <= released | {"REFERRAL"}, \
+                (office, e.details)
             assert {f"shared_data.{f}" for f in seen} <= set(e.details["fields"])
             blob = json.dumps(e.details, ensure_ascii=False)
             for v in SHOWN.values():
@@ -177,6 +185,67 @@ def test_asking_for_categories_cuts_inside_the_shared_data_too(office_case):
     assert set(read.details["fields"]) == {"shared_data.income", "referral.data.income"}
     r = client.get(f"/api/cases/{CASE}/data?category=RESIDENCE", headers=headers)
     assert r.status_code == 403 and r.get_json()["error"] == "CONSENT_SCOPE"
+
+
+def test_the_office_sees_what_its_own_referral_protocol_recorded(office_case):
+    """Issue 14: what the receiving office's P0 sets (received_at, office_reference,
+    expected_result_date, ...) is referral process data (REFERRAL): the office that wrote it
+    sees it on the case page, the task page and the API although its consent (ABH: IDENT,
+    RESIDENCE) names no such category; the case manager sees it too; another office does not;
+    the reads name REFERRAL, never the values."""
+    app, engine, tasks = office_case
+    ref_no = "ABH-AZ-4711-XQ"
+    with engine_clock.using(engine.clock):
+        due = engine.now().date().isoformat()
+        out = engine.complete(tasks["ABH"], {"responsible": True, "office_reference": ref_no,
+                                              "expected_result_date": due})
+    assert out["status"] != "error", out
+    work = S.find(engine, "ABH", "Task_ProcessReferral", case_ref=CASE)["task_id"]
+    browser = _browser(app, "abh.demo")
+    headers = token_for(app, "abh.demo")
+    for url in (f"/cases/{CASE}", f"/tasks/{work}"):
+        page = browser.get(url).get_data(as_text=True)
+        assert ref_no in page, url
+        assert 'data-key="office_reference"' in page or "Aktenzeichen" in page, url
+        assert "Vermittlungsvorgang: nicht freigegeben" not in page, url
+        assert "Haushalt: nicht freigegeben" in page, url  # FAMILY is still not released
+    body = browser.get(f"/api/cases/{CASE}", headers=headers).get_json()
+    (inst,) = body["instances"]
+    assert inst["data"]["office_reference"] == ref_no
+    assert inst["data"]["expected_result_date"] == due
+    assert "received_at" in inst["data"]
+    assert "REFERRAL" in body["categories"]
+    r = browser.get(f"/api/cases/{CASE}/data?category=REFERRAL", headers=headers)
+    assert r.status_code == 200
+    (inst,) = r.get_json()["instances"]
+    assert inst["data"]["office_reference"] == ref_no and "shared_data" not in inst["data"]
+    api_task = browser.get(f"/api/tasks/{work}", headers=headers).get_json()
+    assert api_task["data"]["office_reference"] == ref_no
+    assert "REFERRAL" not in {c["category"] for c in api_task["not_shared"]}
+    reads = _reads(engine, "abh.demo")
+    assert len(reads) == 5
+    for e in reads:
+        assert "REFERRAL" in e.details["categories"], e.details
+        assert ref_no not in json.dumps(e.details)
+    assert "office_reference" in reads[0].details["fields"]
+    # the case manager sees the office's answer; JC (another office of the case) does not
+    cm = _browser(app, "cm.demo")
+    assert ref_no in cm.get(f"/cases/{CASE}").get_data(as_text=True)
+    jc = _browser(app, "jc.demo")
+    assert ref_no not in jc.get(f"/cases/{CASE}").get_data(as_text=True)
+    r = jc.get(f"/api/cases/{CASE}", headers=token_for(app, "jc.demo"))
+    assert ref_no not in r.get_data(as_text=True)
+
+
+def test_a_consent_cannot_name_the_referral_category(office_case):
+    app, _engine, _ = office_case
+    cm = _browser(app, "cm.demo")
+    page = cm.get(f"/cases/{CASE}").get_data(as_text=True)
+    assert 'value="REFERRAL"' not in page  # not offered in the consent form
+    r = cm.post(f"/api/cases/{CASE}/consents", headers=token_for(app, "cm.demo"),
+                json={"office": "JC", "purpose": "JC:SGB2", "categories": ["REFERRAL"],
+                      "valid_from": "2026-01-01", "valid_until": "2026-06-30"})
+    assert r.status_code == 400, r.get_json()
 
 
 # ---------------------------------------------------------------- the task page in Chromium
@@ -216,6 +285,6 @@ def test_task_page_of_a_receiving_office_in_chromium(office_server, page, blocke
     axe_check(page, "task page of a receiving office")
     (read,) = [e for e in _reads(engine, "abh.demo") if e.details["channel"] == "page"]
     assert read.details["task_id"] == tasks["ABH"]
-    assert set(read.details["categories"]) == {"IDENT", "RESIDENCE"}
+    assert set(read.details["categories"]) == {"IDENT", "RESIDENCE", "REFERRAL"}
     assert blocked_requests == []
     assert page_errors == []

@@ -148,7 +148,7 @@ def test_task_form_rendering(web_app, eng):
             '<span aria-hidden="true"> *</span></label>') in page
     assert 'aria-describedby="f-first_name-hint0 f-first_name-hint1"' in page
     assert "Schreibweise genau wie angegeben" in page  # ui:help
-    assert 'type="date"' in page and 'type="tel"' in page and "<textarea" in page
+    assert 'placeholder="TT.MM.JJJJ"' in page and 'type="tel"' in page and "<textarea" in page
     assert 'type="radio"' in page and "Befristete Aufenthaltserlaubnis" in page  # x-enum-labels
     assert page.index('id="f-first_name"') < page.index('id="f-residence_status"')  # ui:order
     assert "Bitte erfassen Sie die Grunddaten" in page  # instructions
@@ -171,7 +171,7 @@ def test_failed_submit_keeps_values_and_shows_errors(web_app, eng):
     assert 'id="error-summary"' in page and "data-focus" in page
     assert 'href="#f-last_name"' in page and 'id="f-last_name-error"' in page
     assert 'aria-invalid="true"' in page
-    assert 'value="Олена"' in page and 'value="2999-01-01"' in page
+    assert 'value="Олена"' in page and 'value="01.01.2999"' in page  # TT.MM.JJJJ (issue 15)
     assert "&lt;b&gt;hi&lt;/b&gt;" in page and "<b>hi</b>" not in page
     assert re.search(r'value="duldung"\s+checked', page)
     assert "Pflichtfeld" in page

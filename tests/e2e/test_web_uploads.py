@@ -158,3 +158,40 @@ def test_upload_a_png_in_chromium(sqlite_app, page, tmp_path):
         expect(page.locator("body")).not_to_contain_text("Pflichtfeld")
     ref = eng.show(iid)["data"]["doc"]
     assert ref["media_type"] == "image/png" and ref["filename"] == "einwilligung.png"
+
+
+def test_a_valid_file_with_a_refused_form_is_one_transaction_and_keeps_nothing(web_app,
+                                                                               client):
+    """Issue 13.3: the page stores the file inside the completion's unit of work (it used
+    to store it, complete, and delete it again in three transactions: a crash between them
+    left an orphan file). A refused date keeps neither the file nor anything else."""
+    import io
+
+    from sqlalchemy import event
+
+    eng, iid, tid = _setup(web_app)
+    login(client, "cm.demo")
+    token = csrf(client, f"/tasks/{tid}")
+    writes: list[int] = []
+
+    def on_begin(conn):
+        if conn.get_execution_options().get("lotse_write"):
+            writes.append(1)
+
+    event.listen(eng.db.engine, "begin", on_begin)
+    try:
+        r = client.post(f"/tasks/{tid}", data={"csrf_token": token, "due": _day(eng, 0),
+                                               "doc": (io.BytesIO(PNG), "scan.png",
+                                                       "image/png")},
+                        content_type="multipart/form-data")
+    finally:
+        event.remove(eng.db.engine, "begin", on_begin)
+    assert r.status_code == 422 and "Muss nach heute" in r.get_data(as_text=True)
+    assert _stored(eng) == 0
+    completion_writes = len(writes)
+    with eng.db.reader() as s:
+        last = s.scalars(select(AuditEvent).order_by(AuditEvent.id.desc())).first()
+    assert last.event_type == "task.validation_failed"
+    # the request's one write transaction: the completion with its refusal entry (before:
+    # store, completion, delete)
+    assert completion_writes == 1, completion_writes

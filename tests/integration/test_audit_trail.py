@@ -1,5 +1,5 @@
 """Issue 14.3: the case audit alone proves who was sent what. A referral of the shipped
-catalogue (kim_single_referral -> office_referral_jc) is walked, and only the case's audit
+catalogue (kim_single_referral -> office_referral for JC) is walked, and only the case's audit
 entries, as the auditor reads them (``web.audit_queries``), are used to reconstruct: which
 office sent which message to which office, who received it (instance, element), the
 answers, why a task disappeared (element, reason, trigger), and a revocation's withdrawal
@@ -166,6 +166,7 @@ def test_cancelled_instance_and_terminate_end_event_are_reasons_too(cat, clock, 
     assert closed["details"]["reason"] == "terminate_end_event"
     assert closed["details"]["trigger"] == "End_AckReceived"
     assert closed["details"]["by_message"] == "referral_acknowledged"
+    assert closed["details"]["cause"] == "acknowledged"  # End_AckReceived's cancel_reason
 
     process = S.find(cat, "JC", "Task_ProcessReferral")
     assert cat.cancel(ack["instance_id"], reason="consent_revoked") is True

@@ -118,3 +118,73 @@ def test_p6_without_a_recorded_contact_the_rule_does_not_apply(cat):
                     case_ref="K-6")["instance_id"]
     S.complete(cat, "KIM_CM", "Task_PrepareClosure",
                D.closure_data(closure_date="2025-12-01"), iid)
+
+
+# --- cross-field rules against the case data (issue 14.7): x-lotse-compare with a sum of
+# $$keys, x-lotse-case-if (engine/form_case.py), checked by Engine.complete ----------------
+
+
+def _years_ago(cat, years: int, days: int = 0) -> str:
+    today = cat.now().astimezone(engine_clock.BERLIN).date()
+    return (today.replace(year=today.year - years) + timedelta(days=days)).isoformat()
+
+
+def test_p0_payer_assumes_at_most_arrears_plus_two_monthly_rents(cat):
+    consent = S.grant(cat, "K-5", "JC", "JC:SGB2", ["IDENT", "FINANCE", "HOUSING"])
+    iid = cat.start("kim_housing_emergency", {"case_id": "K-5", "consents": [consent]},
+                    case_ref="K-5")["instance_id"]
+    S.complete(cat, "KIM_CM", "Task_RecordHousingEmergency",  # arrears 2400, rent 800
+               D.housing_data(), iid)
+    S.complete(cat, "JC", "Task_AckReferral", D.ack_data())
+    result = D.result_data("granted", arrears_decision="grant",
+                           uebernahmeerklaerung_date=D.days_ago(0))
+    errors = _refused(cat, "JC", "Task_ProcessReferral",
+                      {**result, "arrears_amount_assumed": 4000.01})
+    assert errors == {"arrears_amount_assumed": [
+        "„Übernommener Betrag“ darf nicht größer sein als Mietrückstand + 2 × "
+        "Bruttowarmmiete (4000)"]}
+    # a rejection needs its reason (brief 4.6 b), also for the arrears decision
+    errors = _refused(cat, "JC", "Task_ProcessReferral", {
+        "outcome": "granted", "decision_date": D.days_ago(0), "arrears_decision": "rejected"})
+    assert list(errors) == ["rejection_reason"]
+    S.complete(cat, "JC", "Task_ProcessReferral", {**result, "arrears_amount_assumed": 4000})
+
+
+def test_p1_consent_signer_follows_the_clients_age(cat):
+    iid = cat.start("kim_intake_clearing", {"case_id": "K-2"}, case_ref="K-2")["instance_id"]
+    S.complete(cat, "KIM_KO", "Task_RecordInquiry",  # 16 since yesterday
+               D.inquiry_data(0, birth_date=_years_ago(cat, 16, -1)), iid)
+    S.complete(cat, "KIM_KO", "Task_AllocateCase", D.allocation_data(), iid)
+    S.complete(cat, "KIM_CM", "Task_IntakeInterview", D.interview_data(), iid)
+    errors = _refused(cat, "KIM_CM", "Task_RecordCmConsent", D.cm_consent_data(), iid)
+    assert errors == {"guardian_name": ["Pflichtfeld"], "guardian_cosigned": ["Pflichtfeld"]}
+    errors = _refused(cat, "KIM_CM", "Task_RecordCmConsent", D.cm_consent_data(
+        signed_by="parent_guardian", guardian_name="Amal Haddad", guardian_cosigned=True), iid)
+    assert errors == {"signed_by": ["Mit 16 oder 17 Jahren unterschreibt die Person selbst "
+                                    "(und Sorgeberechtigte zusätzlich)"]}
+    S.complete(cat, "KIM_CM", "Task_RecordCmConsent", D.cm_consent_data(
+        guardian_name="Amal Haddad", guardian_cosigned=True), iid)
+
+
+def test_p1_a_child_under_16_does_not_sign_alone(cat):
+    iid = cat.start("kim_intake_clearing", {"case_id": "K-3"}, case_ref="K-3")["instance_id"]
+    S.complete(cat, "KIM_KO", "Task_RecordInquiry",  # turns 16 tomorrow
+               D.inquiry_data(0, birth_date=_years_ago(cat, 16, 1)), iid)
+    S.complete(cat, "KIM_KO", "Task_AllocateCase", D.allocation_data(), iid)
+    S.complete(cat, "KIM_CM", "Task_IntakeInterview", D.interview_data(), iid)
+    errors = _refused(cat, "KIM_CM", "Task_RecordCmConsent", D.cm_consent_data(), iid)
+    assert errors == {"signed_by": ["Unter 16 Jahren unterschreiben Sorgeberechtigte oder "
+                                    "Vormund, nicht die Person selbst"]}
+    S.complete(cat, "KIM_CM", "Task_RecordCmConsent", D.cm_consent_data(
+        signed_by="parent_guardian", guardian_name="Amal Haddad"), iid)
+
+
+def test_p3_school_form_must_fit_the_track(cat):
+    iid = cat.start("kim_school_enrolment", {"case_id": "K-4"}, case_ref="K-4")["instance_id"]
+    S.complete(cat, "KI_SEB", "Task_NewcomerCounselling", D.counselling_data("2016-05-01"),
+               iid)  # 9 years old: primary
+    errors = _refused(cat, "SCHUL", "Task_AssignSchool",
+                      D.school_data(school_form="gymnasium"), iid)
+    assert errors == {"school_form": [
+        "Passt nicht zum Bildungsweg Primarstufe: Grundschule, Förderschule"]}
+    S.complete(cat, "SCHUL", "Task_AssignSchool", D.school_data(), iid)

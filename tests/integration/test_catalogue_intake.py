@@ -114,6 +114,8 @@ def test_intake_request_from_a_referring_office_and_feedback(cat):
     S.complete(cat, "KIM_CM", "Task_Clearing", D.clearing_data(True))
     (ack,) = S.messages(cat, "intake_acknowledged")
     assert ack["status"] == "unmatched"  # for the referrer's adapter; no process receives it
+    # the referrer correlates on intake_id; the case reference goes along (lint-clean)
+    assert ack["correlation"] == {"case_id": "K-7"}
     with cat.db.reader() as s:
         purposes = sorted(c.purpose for c in s.scalars(select(Consent)))
     assert purposes == ["KIM:FEEDBACK_REFERRER", "KIM_CM:CASE_MANAGEMENT"]
@@ -126,7 +128,13 @@ def test_no_feedback_without_the_referrer_consent(cat):
         3, source_channel="referral_office", referring_office="JC"))
     S.complete(cat, "KIM_KO", "Task_AllocateCase", D.allocation_data())
     S.complete(cat, "KIM_CM", "Task_IntakeInterview", D.interview_data())
-    S.complete(cat, "KIM_CM", "Task_RecordCmConsent", D.cm_consent_data())
+    # a referred inquiry must answer the feedback question (brief F1.4, 422 without it)
+    task = S.find(cat, "KIM_CM", "Task_RecordCmConsent")
+    with pytest.raises(FormInvalid) as exc:
+        cat.complete(task["task_id"], D.cm_consent_data())
+    assert list(exc.value.errors) == ["feedback_to_referrer"]
+    S.complete(cat, "KIM_CM", "Task_RecordCmConsent", D.cm_consent_data(
+        feedback_to_referrer=False))
     S.complete(cat, "KIM_CM", "Task_Clearing", D.clearing_data(True))
     assert S.messages(cat, "intake_acknowledged") == []
 

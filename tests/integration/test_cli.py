@@ -147,9 +147,67 @@ def test_audit_verify_command(cli, db):
     cli("deploy", "bpmn/kim_first_referral", "--json")
     cli("start", "kim_first_referral", "--case", "AV-1", "--json")
     out = cli("audit", "verify", "--json")
-    assert out["ok"] is True and out["entries"] >= 2
+    assert out["ok"] is True and out["entries"] >= 2 and out["mode"] == "full"
+    cli("start", "kim_first_referral", "--case", "AV-2", "--json")
+    out = cli("audit", "verify", "--json")  # from the last checkpoint: the new start only
+    assert out["ok"] is True and out["mode"] == "incremental" and out["entries"] >= 1
     with db.engine.begin() as c:
         c.execute(text("UPDATE audit_event SET event_type = 'nothing' WHERE seq = 1"))
-    proc = cli("audit", "verify", "--json", ok=False)
+    proc = cli("audit", "verify", "--full", "--json", ok=False)
     assert proc.returncode == 1
     assert json.loads(proc.stderr.splitlines()[0])["first_bad"]["seq"] == 1
+
+
+def _lint_cli(tmp_path, *args):
+    env = dict(os.environ, LOTSE_ENV="test",
+               LOTSE_DATABASE_URL=f"sqlite:///{tmp_path / 'unused.db'}")
+    return subprocess.run([*LOTSE, "lint", *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_lint_exit_status_errors_warnings_and_strict(tmp_path):
+    """Issue 13.1: as eslint and bpmnlint - exit 1 on errors; warnings only exit 0, and 1
+    with --strict; 2 stays for usage errors."""
+    from tests import bpmn_builder as B
+
+    def model(folder: str, lane: str = "KIM_CM", extra: str = "") -> str:
+        body = ('<bpmn:startEvent id="S"/>' + B.user_task("A", "Erfassen", "f.json")
+                + '<bpmn:endEvent id="E"/>' + B.flow("f1", "S", "A") + B.flow("f2", "A", "E")
+                + extra)
+        ids = ["S", "A", "E"] + (["Lonely"] if extra else [])
+        d = tmp_path / folder
+        d.mkdir()
+        (d / "p.bpmn").write_text(B.process("p_" + folder, {lane: ids}, body), "utf-8")
+        (d / "f.json").write_text(B.simple_form("note"), "utf-8")
+        return str(d)
+
+    # `lotse lint` runs the KIM rule set too (issue 13): a clean model keeps its conventions
+    from tests import kim_model
+
+    clean = str(tmp_path / "clean")
+    (tmp_path / "clean").mkdir()
+    for f in kim_model.files():
+        (tmp_path / "clean" / f.name).write_bytes(f.content)
+    # a manual task nothing leads to: unreachable and a dead end, both warnings
+    warned = model("warned", extra='<bpmn:manualTask id="Lonely" name="Vergessen"/>')
+    broken = model("broken", lane="Hausmeister")  # no office: an error
+
+    proc = _lint_cli(tmp_path, clean)
+    assert proc.returncode == 0 and "keine Befunde" in proc.stdout, proc.stdout + proc.stderr
+    proc = _lint_cli(tmp_path, warned, "--json")
+    found = json.loads(proc.stdout)
+    assert {f["severity"] for f in found} == {"warning"}
+    assert {f["rule"] for f in found} >= {"unreachable-element"}
+    assert proc.returncode == 0, proc.stdout  # warnings alone do not fail
+    proc = _lint_cli(tmp_path, warned, "--strict", "--json")
+    assert proc.returncode == 1 and json.loads(proc.stdout) == found
+    proc = _lint_cli(tmp_path, warned)
+    assert proc.returncode == 0 and "warning [unreachable-element]" in proc.stdout
+    for args in ((broken,), (broken, "--strict"), (broken, warned, "--json")):
+        proc = _lint_cli(tmp_path, *args)
+        assert proc.returncode == 1, (args, proc.stdout)
+        assert "lane-without-office" in proc.stdout
+    # usage errors: 2
+    assert _lint_cli(tmp_path, str(tmp_path / "missing"), "--json").returncode == 2
+    assert _lint_cli(tmp_path, clean, "--no-such-option").returncode == 2
+    assert _lint_cli(tmp_path).returncode == 2  # no path

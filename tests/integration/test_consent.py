@@ -107,7 +107,8 @@ def test_an_office_sees_a_case_only_with_referral_and_consent(engine, db):
         jc = case_access(s, policy, "K-1", frozenset({"JC"}), engine.now())
         abh = case_access(s, policy, "K-1", frozenset({"ABH"}), engine.now())
         other = case_access(s, policy, "K-2", frozenset({"JC"}), engine.now())
-    assert jc.visible and jc.categories == {"IDENT", "FINANCE"}  # CM_NOTES never shared
+    # CM_NOTES never shared; REFERRAL: the referral's own process data (issue 14)
+    assert jc.visible and jc.categories == {"IDENT", "FINANCE", "REFERRAL"}
     assert not abh.visible  # consent alone is not enough: no referral to ABH
     assert not other.visible
     assert policy.cut(CASE_DATA, jc.categories) == {"case_id": "K-1", "first_name": "Amal",

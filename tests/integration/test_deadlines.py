@@ -18,6 +18,7 @@ from processes import demo_catalogue as D
 from processes.referrals import list_referrals
 from tests.integration import test_catalogue_support as S
 from tests.integration.test_catalogue_referral import _start
+from web import audit_queries as aq
 
 
 @pytest.fixture
@@ -85,14 +86,38 @@ def test_escalation_notifies_the_receiving_offices_team_lead(cat, clock):
     assert data["escalation"]["referral_id"] == _ref(cat)["referral_id"]
     assert data["escalation"]["reason"] == "no_ack"
     assert datetime.fromisoformat(data["escalation"]["due_ack"]) == due_ack
-    # the acknowledgement closes the coordination's escalation; the team lead's notice stays
-    # until the team lead has taken note (or the referral ends)
+    # the acknowledgement closes the coordination's escalation and the team lead's notice
+    # (brief 4.3: open chase/escalation tasks close with the reason "acknowledged")
     S.complete(cat, "JC", "Task_AckReferral", D.ack_data())
     assert S.names(cat, "KIM_KO") == []
-    assert S.names(cat, "JC") == ["Task_ProcessReferral", "Task_TeamLeadNoAck"]
-    S.complete(cat, "JC", "Task_TeamLeadNoAck", D.acknowledge_data())
     assert S.names(cat, "JC") == ["Task_ProcessReferral"]
     assert {m["status"] for m in S.messages(cat, "referral_escalated")} == {"delivered"}
+    closed = {r["details"]["element"]: r for r in
+              aq.export_rows(cat.db, aq.AuditFilter(case_ref="K-1"))
+              if r["event_type"] == "task.cancelled"}
+    assert set(closed) == {"Task_TeamLeadNoAck", "Task_EscalateNoAck", "Task_ChaseAck"}
+    notice_closed = closed["Task_TeamLeadNoAck"]
+    assert notice_closed["details"]["task_id"] == notice["task_id"]
+    assert notice_closed["office"] == "JC"
+    assert {k: notice_closed["details"].get(k) for k in ("reason", "cause")} == {
+        "reason": "terminate_end_event", "cause": "acknowledged"}
+    # the case manager's chase and the coordination's escalation close the same way
+    assert {closed[e]["details"]["cause"] for e in ("Task_EscalateNoAck", "Task_ChaseAck")} \
+        == {"acknowledged"}
+
+
+def test_a_forwarding_closes_the_team_leads_notice_as_forwarded(cat, clock):
+    clock.set(SENT["winter"])
+    _start(cat)
+    clock.advance(timedelta(days=11))
+    cat.fire_due_timers()
+    notice = S.find(cat, "JC", "Task_TeamLeadNoAck")
+    S.complete(cat, "JC", "Task_AckReferral", D.ack_data(responsible=False))
+    assert "Task_TeamLeadNoAck" not in S.names(cat, "JC")
+    (row,) = [r for r in aq.export_rows(cat.db, aq.AuditFilter(case_ref="K-1"))
+              if r["event_type"] == "task.cancelled"
+              and r["details"]["task_id"] == notice["task_id"]]
+    assert row["details"]["cause"] == "forwarded"
 
 
 # --- the permit watch (§ 81 Abs. 4 AufenthG) --------------------------------------------------

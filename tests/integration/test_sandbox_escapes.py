@@ -18,10 +18,10 @@ import json
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
+from sqlalchemy import select
 
 from engine import serialization as ser
 from engine.models import ProcessInstance
@@ -106,7 +106,8 @@ def _message_pair(payload: str, receiver_script: str) -> str:
          '<bpmn:startEvent id="B_S"><bpmn:messageEventDefinition messageRef="M_esc">'
          "<spiffworkflow:messageVariable>m</spiffworkflow:messageVariable>"
          "</bpmn:messageEventDefinition></bpmn:startEvent>"
-         + B.script_task("B_Script", receiver_script) + B.user_task("B_Task", "Empfangen", form=FORM)
+         + B.script_task("B_Script", receiver_script)
+         + B.user_task("B_Task", "Empfangen", form=FORM)
          + '<bpmn:endEvent id="B_E"/>'
          + B.flow("BF1", "B_S", "B_Script") + B.flow("BF2", "B_Script", "B_Task")
          + B.flow("BF3", "B_Task", "B_E") + "</bpmn:process>")

@@ -28,7 +28,8 @@ def test_a_referral_payload_is_cut_field_by_field():
         "shared_data.first_name", "shared_data.income", "referral.data.first_name",
         "referral.data.income"]
     assert POLICY.categories_in(out) == ["FINANCE", "IDENT"]
-    assert POLICY.categories_in(data) == ["CM_NOTES", "FINANCE", "HEALTH", "IDENT"]
+    # outcome and sent_at are referral process data (REFERRAL, issue 14)
+    assert POLICY.categories_in(data) == ["FINANCE", "HEALTH", "IDENT", "REFERRAL"]
 
 
 def test_the_case_manager_without_health_consent_no_longer_sees_the_person_record_whole():

@@ -198,3 +198,83 @@ def test_catalogue_school_counselling_limits_schooling_by_age():
     schema = forms.load_form(path.read_text(encoding="utf-8"))
     assert forms.check_schema(schema, format_checker=CHECKER) is None
     assert catalogue.SCHOOLING_AT_MOST_AGE_MINUS_5 in schema["x-lotse-compare"]
+
+
+# --- a bound that is a sum of fields and case data: "arrears + 2 × monthly rent" -------------
+
+MONEY = {"amount": {"type": "number", "title": "Übernommener Betrag",
+                    "x-title-en": "Amount assumed"},
+         "rent": {"type": "number", "title": "Monatsmiete", "x-title-en": "Monthly rent"}}
+SUM_RULE = {"field": "amount", "op": "<=",
+            "other": "$$shared_data.arrears + 2 * $$shared_data.rent"}
+
+
+def _money(*rules):
+    return {"type": "object", "properties": MONEY, "x-lotse-compare": list(rules)}
+
+
+@pytest.mark.parametrize("amount,ok", [(1850, True), (1850.01, False), (100, True)])
+def test_a_sum_of_case_values_bounds_a_field(amount, ok):
+    s = _money(SUM_RULE)
+    assert forms.check_schema(s) is None
+    case = {"shared_data": {"arrears": 1050, "rent": 400}}
+    errors = forms.validate_form(s, {"amount": amount}, context=case)
+    assert (errors == {}) is ok, errors
+    if not ok:
+        assert errors == {"amount": [
+            "„Übernommener Betrag“ darf nicht größer sein als shared_data.arrears + 2 × "
+            "shared_data.rent (1850)"]}
+
+
+def test_a_label_names_the_bound_in_both_languages_and_fields_mix_with_case_data():
+    rule = {"field": "amount", "op": "<=", "other": "3 * rent + $$arrears - 50",
+            "label": {"de": "Rückstand + 3 Monatsmieten − 50", "en": "arrears + 3 rents − 50"}}
+    s = _money(rule)
+    assert forms.check_schema(s) is None
+    data, case = {"amount": 1000.5, "rent": 300}, {"arrears": 100}
+    assert forms.validate_form(s, data, context=case) == {"amount": [
+        "„Übernommener Betrag“ darf nicht größer sein als Rückstand + 3 Monatsmieten − 50 (950)"]}
+    assert forms.validate_form(s, data, context=case, lang="en") == {"amount": [
+        "'Amount assumed' must not be greater than arrears + 3 rents − 50 (950)"]}
+    assert forms.validate_form(s, {**data, "amount": 950}, context=case) == {}
+
+
+@pytest.mark.parametrize("case", [None, {}, {"shared_data": {"arrears": 1050}},
+                                  {"shared_data": {"arrears": "viel", "rent": 400}},
+                                  {"shared_data": {"arrears": True, "rent": 400}}])
+def test_a_sum_with_a_missing_case_value_does_not_apply(case):
+    assert forms.validate_form(_money(SUM_RULE), {"amount": 10**6}, context=case) == {}
+
+
+@pytest.mark.parametrize("other,words", [
+    ("$$a + ", "is not a sum"), ("2 ** $$a", "is not a sum"), ("$$a + nobody", "'nobody'"),
+    ("$$a.", "is not a sum"), ("$$a + 2 * $$", "is not a sum"), ("", "is not a sum"),
+])
+def test_malformed_sums_are_refused(other, words):
+    problem = forms.check_schema(_money({"field": "amount", "op": "<=", "other": other}))
+    assert problem and "x-lotse-compare[0].other" in problem and words in problem, problem
+
+
+def test_a_label_must_give_both_languages_and_age_takes_one_date_field():
+    bad_label = {**SUM_RULE, "label": {"de": "Rückstand"}}
+    assert "label" in (forms.check_schema(_money(bad_label)) or "")
+    s = {"type": "object", "properties": AGE_PROPS, "x-lotse-compare": [
+        {**AGE_RULE, "other": "born + 1"}]}
+    assert "other_as" in (forms.check_schema(s) or "")
+
+
+def test_catalogue_payer_amount_is_at_most_arrears_plus_two_rents():
+    """Brief 4.6 b: amount ≤ arrears_amount + 2 × monthly_rent_gross (JC and SOZ)."""
+    for office in ("jc", "soz"):
+        path = BPMN_DIR / f"p0_referral_protocol/p0-bearbeiten-{office}-schema.json"
+        schema = forms.load_form(path.read_text(encoding="utf-8"))
+        assert forms.check_schema(schema, format_checker=CHECKER) is None
+        data = {"outcome": "granted", "decision_date": "2020-01-01",
+                "arrears_decision": "grant", "arrears_amount_assumed": 2000.0,
+                "uebernahmeerklaerung_date": "2020-01-01"}
+        case = {"shared_data": {"arrears_amount": 1000, "monthly_rent_gross": 450}}
+        errors = forms.validate_form(schema, data, format_checker=CHECKER, context=case)
+        assert list(errors) == ["arrears_amount_assumed"], errors
+        ok = forms.validate_form(schema, {**data, "arrears_amount_assumed": 1900.0},
+                                 format_checker=CHECKER, context=case)
+        assert ok == {}, ok

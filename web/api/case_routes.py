@@ -36,6 +36,7 @@ from web.api.case_schemas import (
 from web.api.dp_routes import CaseNotFound, _require_token
 from web.api.schemas import CASE_REF, ErrorSchema
 from web.ctx import services
+from web.designer import drafts
 from web.errors import Forbidden
 
 blp = Blueprint("case_api", __name__, url_prefix="/api",
@@ -131,8 +132,11 @@ def _history(referral_ids: list[str]) -> dict[str, list[dict]]:
     with services().db.reader() as s:
         for e in s.scalars(q):
             d = e.details or {}
-            out.setdefault(d.get("referral_id"), []).append({
-                "at": e.at.isoformat(), "event": EVENTS.get(d.get("message"), d.get("message")),
+            message = d.get("message")
+            # d["referral_id"]: present, the query matched on it
+            out.setdefault(d["referral_id"], []).append({
+                "at": e.at.isoformat(),
+                "event": EVENTS.get(message, message) if message is not None else None,
                 "from_state": d.get("from"), "to_state": d.get("to"),
                 "reason": d.get("reason")})
     return out
@@ -225,8 +229,12 @@ def deploy(_form):
                         "may deploy")
     files = _uploaded()
     svc = services()
+    # as the designer's requests: a model over LOTSE_MAX_MODEL_ELEMENTS is 413
+    # MODEL_TOO_LARGE before lint spends time on it (issue 16.6)
+    drafts.check_model_size(files, svc.settings.max_model_elements)
     findings = [f.to_dict() for f in lint_files(files, resolve_lane=svc.offices.resolve_lane,
-                                                helpers=list(svc.engine.helpers))]
+                                                helpers=list(svc.engine.helpers),
+                                                rules=svc.engine.lint_rules)]
     if any(f["severity"] == ERROR for f in findings):
         return jsonify({"error": "LINT_ERRORS", "findings": findings,
                         "message": "Der Prüfbericht enthält Fehler / the lint report has "
@@ -254,7 +262,7 @@ def _uploaded() -> list[SourceFile]:
     out: list[SourceFile] = []
     names: set[str] = set()
     for f in sent:
-        name = UPLOAD_NAME_RE.sub("_", PurePosixPath(f.filename.replace("\\", "/")).name)
+        name = UPLOAD_NAME_RE.sub("_", PurePosixPath((f.filename or "").replace("\\", "/")).name)
         if not name.lower().endswith(DEPLOY_SUFFIXES) or name.startswith("."):
             raise InvalidInput(f"{name}: nur .bpmn, .dmn und .json / only .bpmn, .dmn and "
                                f".json files", field="files", file=name)

@@ -31,6 +31,7 @@ from web.api.dp_schemas import (
     ConsentBody,
     ConsentSchema,
     RevokeBody,
+    VerifyArgs,
     VerifySchema,
 )
 from web.api.schemas import CASE_REF, ErrorSchema
@@ -91,7 +92,8 @@ def _instances(case_ref: str) -> list[dict]:
 @errors(blp, 404)
 def get_case(case_ref):
     """A case: its instances the caller may see, each with the case data within the
-    caller's consent scope."""
+    caller's consent scope, and ``not_shared``: the categories outside that scope by code
+    and German name (never values), as the case page names them "nicht freigegeben"."""
     eng = services().engine
     view = visibility.access(g.user, case_ref)
     out = []
@@ -101,8 +103,22 @@ def get_case(case_ref):
                                     instance_id=inst["instance_id"])
         out.append({"instance_id": inst["instance_id"], "process_id": inst["process_id"],
                     "version": inst["version"], "status": inst["status"], "data": seen.data,
-                    "data_masked": seen.masked, "hidden_fields": seen.hidden})
-    return {"case_ref": case_ref, "categories": sorted(view.categories), "instances": out}
+                    "data_masked": seen.masked, "hidden_fields": seen.hidden,
+                    **_field_categories(seen)})
+    return {"case_ref": case_ref, "categories": sorted(view.categories), "instances": out,
+            "not_shared": _not_shared(view)}
+
+
+def _field_categories(seen) -> dict:
+    """Masked answers (auditors) name each field's category: ``{path: category}``."""
+    return {"field_categories": seen.field_categories} if seen.masked else {}
+
+
+def _not_shared(view) -> list[dict]:
+    """The categories outside the caller's scope, by code and German name (the case page's
+    "nicht freigegeben" list); no values."""
+    pol = visibility.policy()
+    return [{"category": c, "label": pol.label(c)} for c in visibility.not_shared(view)]
 
 
 @blp.route("/cases/<path:case_ref>/data", methods=["GET"])
@@ -129,9 +145,10 @@ def get_case_data(args, case_ref):
         seen = visibility.case_data(g.user, case_ref, data, instance_id=inst["instance_id"])
         out.append({"instance_id": inst["instance_id"], "process_id": inst["process_id"],
                     "version": inst["version"], "status": inst["status"], "data": seen.data,
-                    "data_masked": seen.masked, "hidden_fields": seen.hidden})
+                    "data_masked": seen.masked, "hidden_fields": seen.hidden,
+                    **_field_categories(seen)})
     return {"case_ref": case_ref, "categories": requested or sorted(view.categories),
-            "instances": out}
+            "instances": out, "not_shared": _not_shared(view)}
 
 
 # ---------------------------------------------------------------- consents
@@ -204,16 +221,18 @@ def access_report(case_ref):
 
 # ---------------------------------------------------------------- audit log
 @blp.route("/audit/verify", methods=["GET"])
+@blp.arguments(VerifyArgs, location="query")
 @blp.response(200, VerifySchema)
-@errors(blp, 403)
-def audit_verify():
-    """Recompute the audit hash chain; name the first changed, removed or inserted entry
-    (auditor, admin)."""
+@errors(blp, 400, 403)
+def audit_verify(args):
+    """Verify the audit hash chain from the last intact verification on (``?full=1``: the
+    whole chain); name the first changed, removed or inserted entry (auditor, admin)."""
     if not g.user.has("auditor", "admin"):
         raise Forbidden("nur Prüfer:innen und Admins prüfen das Audit-Log / only auditors and "
                         "admins verify the audit log")
-    result = engine_audit.verify(services().db)
-    readlog.note_audit_read("verify", ok=result["ok"])
+    svc = services()
+    result = engine_audit.verify(svc.db, incremental=not args["full"], now=svc.engine.now())
+    readlog.note_audit_read("verify", ok=result["ok"], mode=result.get("mode"))
     return result
 
 

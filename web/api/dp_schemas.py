@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import INCLUDE, Schema, fields, validate
 
-from web.api.schemas import _dt
+from web.api.schemas import NotSharedSchema, _dt
 
 
 class CaseInstanceSchema(Schema):
@@ -14,10 +14,15 @@ class CaseInstanceSchema(Schema):
     status = fields.String(required=True)
     data = fields.Dict(required=True, metadata={
         "description": "case data within the caller's consent scope (fields outside it are "
-                       "left out; auditors get masked values)"})
+                       "left out); auditors get every single value masked, keyed by its "
+                       "path (children[0].first_name)"})
     data_masked = fields.Boolean(required=True)
     hidden_fields = fields.Integer(required=True, metadata={
         "description": "how many fields the consent scope leaves out"})
+    field_categories = fields.Dict(keys=fields.String(), values=fields.String(), metadata={
+        "description": "masked answers only (auditors): the data category of each field, "
+                       "by its path (nested records field by field: "
+                       "children[0].first_name, shared_data.income)"})
 
 
 class CaseSchema(Schema):
@@ -25,6 +30,10 @@ class CaseSchema(Schema):
     categories = fields.List(fields.String(), required=True, metadata={
         "description": "data categories the caller may see in this case"})
     instances = fields.List(fields.Nested(CaseInstanceSchema), required=True)
+    not_shared = fields.List(fields.Nested(NotSharedSchema), required=True, metadata={
+        "description": "the data categories the caller may not see in this case (code and "
+                       "German name, never values): what the case page names as \"nicht "
+                       "freigegeben\"; empty for auditors (they see every field masked)"})
 
 
 class CaseDataArgs(Schema):
@@ -77,7 +86,11 @@ class AccessReportSchema(Schema):
     case_id = fields.String(required=True)
     generated_at = _dt(required=True)
     answer_due_by = fields.String(required=True)
-    data_by_category = fields.Dict(required=True)
+    data_by_category = fields.Dict(required=True, metadata={
+        "description": "category -> {field path: value}: every single value under its own "
+                       "category, nested records field by field (children[0].first_name "
+                       "under the category of children, a referral's "
+                       "shared_data.income under FINANCE)"})
     purposes = fields.List(fields.String(), required=True)
     recipients = fields.List(fields.Dict(), required=True)
     consents = fields.List(fields.Dict(), required=True)
@@ -94,8 +107,18 @@ class BadEntrySchema(Schema):
     problem = fields.String(required=True)
 
 
+class VerifyArgs(Schema):
+    full = fields.Boolean(load_default=False, metadata={
+        "description": "recompute the whole chain (auditors); default: only the entries "
+                       "added since the last intact verification"})
+
+
 class VerifySchema(Schema):
     ok = fields.Boolean(required=True)
+    mode = fields.String(metadata={"description": "full or incremental (from the last "
+                                                  "checkpoint; the first run is full)"})
+    since = fields.Integer(metadata={"description": "incremental: the global chain's "
+                                                    "checkpoint it started from"})
     entries = fields.Integer(metadata={"description": "entries verified (chain intact)"})
     head = fields.String(metadata={"description": "hash of the newest global entry"})
     streams = fields.Integer(metadata={"description": "instance streams verified"})

@@ -16,7 +16,7 @@ from engine.errors import (
     TaskClaimedByOther,
     TaskNotFound,
 )
-from web import accounts, queries, starting, uploads, visibility
+from web import accounts, idempotency, queries, starting, uploads, visibility
 from web.api import Blueprint
 from web.api.schemas import (
     CompleteBody,
@@ -186,22 +186,48 @@ def download_file(file_id):
     return uploads.download(file_id)
 
 
+_IDEMPOTENCY_HEADER = {
+    "in": "header", "name": idempotency.HEADER, "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[!-~]+$"},
+    "description": "Send the same request again with the same key (within 24 h) and get the "
+                   "first answer (same status and body, header Idempotent-Replayed: true) "
+                   "instead of a second instance; the same key with another body is 422 "
+                   "IDEMPOTENCY_KEY_REUSED. Only successful answers are kept: after an error "
+                   "(e.g. 503) the same request runs again."}
+
+
 @blp.route("/process-instances", methods=["POST"])
 @blp.arguments(StartBody)
 @blp.response(201, InstanceResultSchema)
+@blp.doc(parameters=[_IDEMPOTENCY_HEADER])
 @errors(400, 403, 404, 422)
 def start(body):
     """Start a process instance (latest version) for a case: only staff of the office of
     the process's start lane (403 START_OFFICE_FORBIDDEN), for a case they can see when it
     exists (403 CASE_FORBIDDEN), with data the start form accepts (422; without a start
-    form only the process's declared data inputs)."""
+    form only the process's declared data inputs). With an ``Idempotency-Key`` header a
+    repeated request returns the first answer (422 IDEMPOTENCY_KEY_REUSED for another
+    body)."""
     svc = services()
     lang = request.accept_languages.best_match(["de", "en"], default="de")
-    data = starting.check_start(
-        svc.db, g.user, body["process_id"], body.get("case_ref"), body["data"],
-        sees_case=lambda ref: visibility.require_case(g.user, ref).visible,
-        format_checker=svc.engine.format_checker, lang=lang)
-    return svc.engine.start(body["process_id"], data, body["case_ref"], actor=actor())
+
+    def create(tx=None):
+        data = starting.check_start(
+            svc.db, g.user, body["process_id"], body.get("case_ref"), body["data"],
+            sees_case=lambda ref: visibility.require_case(g.user, ref).visible,
+            format_checker=svc.engine.format_checker, lang=lang)
+        return (tx or svc.engine).start(body["process_id"], data, body["case_ref"],
+                                        actor=actor())
+
+    key = idempotency.request_key()
+    if key is None:
+        return create()
+    scope = "POST /api/process-instances"
+    status, out, replayed = idempotency.run(
+        svc.engine, key=key, actor=g.user.name, scope=scope,
+        request_hash=idempotency.body_hash(scope),
+        create=lambda tx: (201, InstanceResultSchema().dump(create(tx))))
+    return out, status, {idempotency.REPLAYED_HEADER: "true"} if replayed else {}
 
 
 @blp.route("/process-instances/<int:instance_id>", methods=["GET"])

@@ -26,6 +26,9 @@ class ErrorSchema(Schema):
     errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()),
                          metadata={"description": "field -> messages (VALIDATION_FAILED, "
                                                   "INVALID_INPUT)"})
+    retry_after = fields.Integer(metadata={
+        "description": "INSTANCE_BUSY / DATABASE_UNAVAILABLE (503): seconds to wait, as the "
+                       "Retry-After header"})
 
 
 class OfficeSchema(Schema):

@@ -16,9 +16,9 @@ from xml.sax.saxutils import escape, quoteattr
 from lxml import etree
 from sqlalchemy import select, update
 
-from engine.bpmn_xml import UnsafeXml, parse_xml
-from engine.deploy import BPMN_NS, SourceFile
-from engine.errors import Conflict, InvalidInput, NotFound
+from engine.bpmn_xml import UnsafeXml, count_model_elements, model_elements, parse_xml
+from engine.deploy import BPMN_NS, BPMN_SUFFIXES, SourceFile
+from engine.errors import Conflict, InvalidInput, LotseError, NotFound
 from web.designer.models import Draft
 
 MAX_BPMN_CHARS = 2_000_000
@@ -37,6 +37,36 @@ class DraftChanged(Conflict):
     """The draft was saved by someone (or another tab) since it was loaded."""
 
     code = "DRAFT_CHANGED"
+
+
+class ModelTooLarge(LotseError):
+    """More model elements than a request may check (``Settings.max_model_elements``);
+    the designer answers 413 (``web.designer.modeler``)."""
+
+    code = "MODEL_TOO_LARGE"
+    http_status = 413
+
+    def __init__(self, elements: int, limit: int, file: str | None = None) -> None:
+        super().__init__(f"Das Modell hat {elements} BPMN-Elemente; höchstens {limit} werden "
+                         "in einer Anfrage geprüft (LOTSE_MAX_MODEL_ELEMENTS) / the model has "
+                         f"{elements} BPMN elements; at most {limit} may be checked in one "
+                         "request", elements=elements, limit=limit, file=file)
+        self.elements, self.limit, self.file = elements, limit, file
+
+
+def check_model_size(files: list[SourceFile], limit: int | None) -> None:
+    """Refuse (``ModelTooLarge``) BPMN/DMN files with more than ``limit`` model elements
+    together (``engine.bpmn_xml.model_elements``), before lint or import check spend time
+    on them. Unreadable files count 0: the checks report them."""
+    if limit is None:
+        return
+    total, name = 0, None
+    for f in files:
+        if f.name.lower().endswith((*BPMN_SUFFIXES, ".xml", ".dmn")):
+            total += count_model_elements(f.content) or 0
+            name = name or f.name
+    if total > limit:
+        raise ModelTooLarge(total, limit, name)
 
 
 # ------------------------------------------------------------------------------ template
@@ -97,8 +127,9 @@ def declared_encoding(text: str) -> str:
     return m.group(1) if m else "UTF-8"
 
 
-def parse_bpmn_text(text: str) -> tuple[etree._ElementTree, str]:
-    """Parse BPMN text (safe XML, BPMN 2.0 definitions); (tree, declared encoding)."""
+def parse_bpmn_text(text: object) -> tuple[etree._ElementTree, str]:
+    """Parse BPMN text (safe XML, BPMN 2.0 definitions); (tree, declared encoding). ``text``
+    may be any value of a JSON body: what is not a non-empty string is refused."""
     if not isinstance(text, str) or not text.strip():
         raise InvalidInput("the BPMN document is empty", field="xml")
     if len(text) > MAX_BPMN_CHARS:
@@ -213,10 +244,15 @@ def list_drafts(db) -> list[dict]:
         return [_dict(d, full=False) for d in rows]
 
 
-def save(db, draft_id: int, *, bpmn: str, files, revision, actor: str | None,
-         now: datetime) -> dict:
-    """Store new content; refuse it when the draft changed since ``revision`` was read."""
+def save(db, draft_id: int, *, bpmn: object, files, revision, actor: str | None,
+         now: datetime, max_elements: int | None = None) -> dict:
+    """Store new content; refuse it when the draft changed since ``revision`` was read, and
+    when it has more than ``max_elements`` model elements (``ModelTooLarge``)."""
     tree, encoding = parse_bpmn_text(bpmn)
+    if max_elements is not None:
+        elements = model_elements(tree.getroot())
+        if elements > max_elements:
+            raise ModelTooLarge(elements, max_elements)
     files = check_files(files)
     if not isinstance(revision, int) or isinstance(revision, bool):
         raise InvalidInput("revision must be the number the draft was loaded with",

@@ -3,12 +3,10 @@ deploy, delete."""
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import PurePosixPath
 
 from flask import (
-    flash,
     g,
     jsonify,
     redirect,
@@ -19,11 +17,14 @@ from flask import (
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from engine import forms as engine_forms
+from engine.deploy import SourceFile
 from engine.errors import DeployError, InvalidInput
 from engine.interop import inspect_import
-from engine.lint import ERROR, RULES, lint_files
+from engine.lint import ERROR, lint_files, rule_descriptions
 from web.ctx import lang, services, t
 from web.designer import bp, can_edit, designer_required, drafts, viewer_required, wants_json
+from web.errors import check_form_tree, load_form_json
+from web.flashes import flash
 from web.forms_ui import build_fields
 
 UPLOAD_NAME_RE = re.compile(r"[^A-Za-z0-9._ -]+")
@@ -36,20 +37,39 @@ def _now():
 
 def _lint(files) -> list[dict]:
     svc = services()
+    # the engine's rule sets (KIM's) too: the same findings as deploy and `lotse lint`
     findings = lint_files(files, resolve_lane=svc.offices.resolve_lane,
-                          helpers=list(svc.engine.helpers))
+                          helpers=list(svc.engine.helpers), rules=svc.engine.lint_rules)
     order = {ERROR: 0}
     out = [f.to_dict() for f in findings]
     out.sort(key=lambda f: (order.get(f["severity"], 1), f["file"] or "", f["element"] or ""))
+    german = lang() != "en"
     for f in out:
         f["rule_label"] = _rule_label(f["rule"])
+        # the message in the viewer's language where the rule gives one (KIM rules do);
+        # the engine's own rules speak English only
+        use_de = german and bool(f.get("message_de"))
+        f["text"] = f["message_de"] if use_de else f["message"]
+        f["text_lang"] = "de" if use_de else "en"
     return out
+
+
+def _max_elements() -> int:
+    return services().settings.max_model_elements
+
+
+def _check_size(files) -> None:
+    """413 (``drafts.ModelTooLarge``) before lint or import check work on a model that is
+    too large for one request (issue 16.6)."""
+    drafts.check_model_size(files, _max_elements())
 
 
 def _rule_label(rule: str) -> str:
     key = f"designer.rule.{rule}"
     text = t(key)
-    return RULES.get(rule, rule) if text == key else text
+    if text != key:
+        return text
+    return rule_descriptions(services().engine.lint_rules).get(rule, rule)
 
 
 def _offices() -> list[dict]:
@@ -126,9 +146,11 @@ def import_upload():
     name = UPLOAD_NAME_RE.sub("_", PurePosixPath(upload.filename.replace("\\", "/")).name)
     name = name.strip()[:200] or "import.bpmn"
     content = upload.read()
+    _check_size([SourceFile(name, content)])
     svc = services()
     out = inspect_import(name, content, resolve_lane=svc.offices.resolve_lane,
-                         catalogue_sources=svc.engine._catalogue_sources)
+                         catalogue_sources=svc.engine._catalogue_sources,
+                         rules=svc.engine.lint_rules)
     if out["status"] == "refused":
         return _import_refused("; ".join(out["reasons"]), 422, name, engine_text=True)
     report = {k: out[k] for k in ("status", "reasons", "processes", "has_diagram",
@@ -156,6 +178,18 @@ def _too_large(exc):
     from web.errors import handle_http_exception
 
     return handle_http_exception(exc)
+
+
+@bp.errorhandler(drafts.ModelTooLarge)
+def _model_too_large(exc: drafts.ModelTooLarge):
+    message = t("designer.model_too_large", elements=exc.elements, limit=exc.limit)
+    if request.endpoint == "designer.import_upload" and not wants_json():
+        return _import_refused(message, 413, exc.file)
+    if wants_json():
+        return jsonify({"error": exc.code, "message": message, "elements": exc.elements,
+                        "limit": exc.limit}), 413
+    return render_template("error.html", status=413, message=message, message_en=None,
+                           detail=None), 413
 
 
 # ------------------------------------------------------------------------------ pages
@@ -212,10 +246,12 @@ def view(draft_id: int):
     db = services().db
     d = drafts.get(db, draft_id)
     files = drafts.source_files(d)
+    _check_size(files)
     svc = services()
     structure = inspect_import(d["bpmn_name"], files[0].content,
                                resolve_lane=svc.offices.resolve_lane,
-                               catalogue_sources=svc.engine._catalogue_sources)
+                               catalogue_sources=svc.engine._catalogue_sources,
+                               rules=svc.engine.lint_rules)
     findings = _lint(files) if structure["status"] != "refused" else []
     return render_template("designer/view.html", d=d, structure=structure, findings=findings,
                            report=d["import_report"], can_edit=can_edit(), nav="designer")
@@ -237,7 +273,8 @@ def save(draft_id: int):
     """Save ``{"xml", "files", "revision"}``; 409 when the draft changed meanwhile."""
     body = _json_body()
     out = drafts.save(services().db, draft_id, bpmn=body.get("xml"), files=body.get("files"),
-                      revision=body.get("revision"), actor=g.user.name, now=_now())
+                      revision=body.get("revision"), actor=g.user.name, now=_now(),
+                      max_elements=_max_elements())
     return jsonify(out)
 
 
@@ -255,6 +292,7 @@ def lint(draft_id: int):
         sources = drafts.files_for(d["bpmn_name"], xml, files)
     else:
         sources = drafts.source_files(d)
+    _check_size(sources)
     findings = _lint(sources)
     errors = sum(1 for f in findings if f["severity"] == ERROR)
     return jsonify({"findings": findings, "errors": errors,
@@ -279,6 +317,7 @@ def form_preview():
         except ValueError as exc:
             error = t("designer.preview_bad_json", detail=str(exc))
         else:
+            check_form_tree(schema)  # a lone surrogate cannot be rendered: 400
             problem = engine_forms.check_schema(
                 schema, format_checker=services().engine.format_checker)
             if problem:
@@ -287,8 +326,8 @@ def form_preview():
                 ui = None
                 ui_text = request.form.get("ui")
                 if ui_text and ui_text.strip():
-                    try:
-                        ui = json.loads(ui_text)
+                    try:  # too deep, a lone surrogate, control characters: 400
+                        ui = load_form_json(ui_text)
                     except ValueError:
                         ui = None
                 fields = build_fields(schema, ui if isinstance(ui, dict) else None,
@@ -325,12 +364,15 @@ def deploy(draft_id: int):
         raise drafts.DraftChanged("save the draft before deploying it; it changed meanwhile",
                                   revision=d["revision"])
     files = drafts.source_files(d)
+    _check_size(files)
     findings = _lint(files)
     if any(f["severity"] == ERROR for f in findings):
         return jsonify({"error": "LINT_ERRORS", "findings": findings,
                         "message": "the validation report has errors; fix them first"}), 422
     try:
-        outcomes = svc.engine.deploy_files(files, actor=g.user.name)
+        # deploying a draft is a designer's explicit choice: also when it equals an earlier
+        # version (a rollback); only a repeated file deploy skips older content
+        outcomes = svc.engine.deploy_files(files, actor=g.user.name, force=True)
     except DeployError as exc:
         return jsonify({"error": "DEPLOY_REFUSED", "message": exc.message,
                         "problems": exc.problems, "findings": findings}), 422

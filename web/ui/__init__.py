@@ -55,7 +55,7 @@ def t_opt(key: str, default: str) -> str:
 
 def init_app(app: Flask) -> None:
     from web import uploads
-    from web.ui import audit, board, cases, dataprotection, files, start, tasks  # noqa: F401
+    from web.ui import audit, board, cases, dataprotection, files, ops, start, tasks  # noqa: F401
 
     uploads.init_app(app)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import date
 
 from flask import Response, abort, g, redirect, render_template, request, url_for
 
@@ -11,30 +10,18 @@ from web import case_queries as cq
 from web import consents, readlog, visibility
 from web.auth import login_required
 from web.ctx import lang, services
-from web.forms_ui import DATE_FORMATS
-from web.i18n import format_date, localized
 from web.ui import bp
 
 CASE_REF_MAX = 100
 
 
-def _display(value, node: dict | None) -> str:
-    if isinstance(value, bool):
-        from web.ctx import t
+def _display(value, node: dict | None, key: str | None = None,
+             labels: dict | None = None) -> str:
+    """A value in words (web/display.py: Ja/Nein, enum labels, dates, office names, lists
+    and records in a line), never JSON."""
+    from web import display
 
-        return t("task.yes") if value else t("task.no")
-    if node and isinstance(value, str):
-        labels = (node.get("x-enum-labels") or {}).get(lang()) or {}
-        if isinstance(labels, dict) and value in labels:
-            return str(labels[value])
-        if node.get("format") in DATE_FORMATS:
-            try:
-                return format_date(date.fromisoformat(value), lang())
-            except ValueError:
-                return value
-    if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False)
-    return "" if value is None else str(value)
+    return display.display_value(value, node, lang(), key=key, labels=labels)
 
 
 def visible_data(inst: dict, data: dict, *, task_id: str | None = None) -> dict:
@@ -45,6 +32,8 @@ def visible_data(inst: dict, data: dict, *, task_id: str | None = None) -> dict:
     viewer's scope, by name)."""
     seen = visibility.case_data(g.user, inst["case_ref"], data, instance_id=inst["instance_id"],
                                 task_id=task_id)
+    from web.display import field_label
+
     labels = cq.form_fields(services().db, inst["definition_id"])
     pol = visibility.policy()
     rows: list[dict] = []
@@ -62,10 +51,16 @@ def visible_data(inst: dict, data: dict, *, task_id: str | None = None) -> dict:
             shown.add(ident)
             node = labels.get(key)
             rows.append({"key": prefix + key,
-                         "value": value if seen.masked else _display(value, node),
-                         "label": (localized(node, "title", lang()) if node else None) or key})
+                         "value": value if seen.masked else _display(value, node, key, labels),
+                         "label": field_label(key, node, lang())})
 
-    add(seen.data, "")
+    if seen.masked:  # auditors: one row per single value, with its category, masked
+        cats = seen.field_categories or {}
+        rows = [{"key": path, "value": value, "label": path,
+                 "category": pol.label(cats.get(path, ""), lang()),
+                 "category_code": cats.get(path)} for path, value in seen.data.items()]
+    else:
+        add(seen.data, "")
     not_shared = [{"category": c, "label": pol.label(c, lang())} for c in seen.not_shared]
     return {"rows": rows, "masked": seen.masked, "hidden": seen.hidden,
             "not_shared": not_shared}
@@ -78,12 +73,17 @@ def _instance_view(inst: dict) -> dict:
     xml = cq.diagram_xml(svc.db, inst["definition_id"], inst["process_id"])
     names = cq.element_names(xml)
     states = cq.element_states(svc.db, inst["instance_id"])
-    steps = [{"id": el, "name": names.get(el, el), "state": state}
+    # a run-time lane (the one referral protocol) takes its office from the instance's data
+    lanes = cq.element_offices(svc.db, inst["definition_id"], inst["process_id"],
+                               shown.get("data") or {})
+    steps = [{"id": el, "name": names.get(el, el), "state": state, "office": lanes.get(el)}
              for state in ("active", "waiting", "completed") for el in states[state]
              if el in names]
     return {**inst, "data_rows": seen["rows"], "masked": seen["masked"],
             "hidden": seen["hidden"], "not_shared": seen["not_shared"],
             "states": states,
+            # the office of each marked step, for the diagram's badges (its lane's office)
+            "step_offices": {st["id"]: st["office"] for st in steps if st["office"]},
             "steps": steps, "names": names, "tasks": shown.get("tasks") or [],
             "has_diagram": xml is not None, "error": shown.get("error")}
 
@@ -101,7 +101,7 @@ def _render(instances: list[dict], *, case_ref: str | None, consent_values: dict
                                 entries=len(events))
     manage = bool(case_ref) and visibility.may_manage_consents(g.user)
     consent_view = consent_form_context(case_ref, values=consent_values,
-                                        error=consent_error) if manage else None
+                                        error=consent_error) if manage and case_ref else None
     from web import deadlines  # the "Fristen / Deadlines" section (web/deadlines.py)
 
     return render_template("case.html", case_ref=case_ref, instances=views, events=events,
@@ -124,8 +124,10 @@ def consent_form_context(case_ref: str, *, values: dict | None = None,
     cats = visibility.policy().categories
     return {"consents": consents.for_case(case_ref), "purposes": consents.purposes(),
             "offices": [o for o in svc.offices if o.active],
+            # referral process data need no consent category ([referral_data])
             "categories": [(c, names.get(lang()) or names.get("de") or c)
-                           for c, names in cats.items()],
+                           for c, names in cats.items()
+                           if c != visibility.policy().referral_category],
             "channels": consents.CHANNELS, "base_purpose": BASE_PURPOSE,
             "form": values or {}, "error": error,
             "today": svc.engine.now().date().isoformat()}

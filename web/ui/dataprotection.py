@@ -3,7 +3,7 @@ and the printable Art. 15 access report (case manager, data-protection officer).
 
 from __future__ import annotations
 
-from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask import abort, g, redirect, render_template, request, url_for
 
 from engine.errors import Conflict, InvalidInput
 from processes.access_report import access_report
@@ -12,6 +12,7 @@ from web import consents, visibility
 from web.auth import login_required
 from web.ctx import actor, lang, office_name, services, t
 from web.errors import Forbidden
+from web.flashes import flash
 from web.ui import bp
 from web.ui.cases import CASE_REF_MAX, _render, may_access_report
 

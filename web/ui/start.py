@@ -5,15 +5,16 @@ from __future__ import annotations
 import re
 import secrets
 
-from flask import flash, g, redirect, render_template, request, url_for
+from flask import g, redirect, render_template, request, url_for
 
 from engine import forms as engine_forms
 from engine.errors import FormInvalid
 from web import case_queries as cq
-from web import queries, starting, visibility
+from web import feedback, queries, starting, visibility
 from web.auth import login_required
 from web.ctx import actor, lang, services, t
 from web.errors import Forbidden
+from web.flashes import flash, message
 from web.forms_ui import build_fields, parse_submission
 from web.ui import bp
 
@@ -43,15 +44,35 @@ def _require_worker():
         raise Forbidden("only caseworkers, case managers and team leads start cases")
 
 
+# the intake (P1): where a new case begins, so the case manager's default
+INTAKE_PROCESS = "kim_intake_clearing"
+
+
 def _startable(procs: list[dict]) -> list[dict]:
-    """The processes the user may start (an office of the start lane is theirs)."""
+    """The processes the user starts by hand: a plain (none) start event, an office of the
+    start lane is theirs (processes started only by a message or a timer are the engine's,
+    never offered). Sorted by name, the intake first."""
+    from engine.read_model import hand_started
+
     db = services().db
     out = []
     for p in procs:
         info = starting.start_info(db, p["process_id"])
-        if info is not None and starting.may_start(g.user, info):
+        if info is not None and starting.may_start(g.user, info) \
+                and hand_started(db, p["id"], p["process_id"]):
             out.append(p)
-    return out
+    return sorted(out, key=lambda p: (p["process_id"] != INTAKE_PROCESS,
+                                      (p["name"] or p["process_id"]).casefold()))
+
+
+def _default(procs: list[dict]) -> dict | None:
+    """The process chosen before the user chooses: the only one, or the intake for case
+    management."""
+    if len(procs) == 1:
+        return procs[0]
+    if visibility.is_case_manager(g.user):
+        return next((p for p in procs if p["process_id"] == INTAKE_PROCESS), None)
+    return None
 
 
 @bp.get("/start")
@@ -65,8 +86,8 @@ def start():
     chosen = next((p for p in procs if p["process_id"] == pid), None)
     if chosen is None and any(p["process_id"] == pid for p in every):
         raise starting.StartForbidden("not an office of the start lane", process_id=pid)
-    if chosen is None and len(procs) == 1:
-        chosen = procs[0]
+    if chosen is None and (not pid or len(procs) == 1):
+        chosen = _default(procs)
     return _page(procs, chosen, case_ref=suggest_ref())
 
 
@@ -100,6 +121,7 @@ def start_submit():
             svc.db, g.user, chosen["process_id"], case_ref, data,
             sees_case=lambda ref: visibility.require_case(g.user, ref).visible,
             format_checker=svc.engine.format_checker, lang=lang())
+        before = feedback.open_tasks(svc.db, case_ref=case_ref, instance_id=None)
         out = svc.engine.start(chosen["process_id"], data, case_ref, actor=actor())
     except starting.CaseForbidden:
         return _page(procs, chosen, case_ref=case_ref, values=raw,
@@ -107,7 +129,10 @@ def start_submit():
     except FormInvalid as exc:
         return _page(procs, chosen, case_ref=case_ref, values=raw, errors=exc.errors,
                      status=422)
-    flash({"key": "start.started", "params": {"id": out["instance_id"]}}, "success")
+    opened = feedback.opened_since(svc.db, before, case_ref=case_ref,
+                                   instance_id=out["instance_id"])
+    flash(message("start.started_next" if opened else "start.started_none", ref=case_ref,
+                  id=out["instance_id"], next=feedback.next_tasks_param(opened)), "success")
     mine = [r for r in svc.engine.tasks(instance_id=out["instance_id"])
             if r["office"] in g.user.work_offices]
     if mine:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import date, datetime
 
-from flask import flash, g, redirect, render_template, request, url_for
-from jinja2 import TemplateError
+from flask import g, redirect, render_template, request, url_for
+from jinja2 import ChainableUndefined, TemplateError, Undefined
 from jinja2 import meta as jinja_meta
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -19,21 +20,96 @@ from engine.errors import (
     TaskNotFound,
     TaskNotOpen,
 )
-from engine.runtime import Actor
 from processes.consent import ConsentMissing
 from web import case_queries as cq
-from web import queries, uploads, visibility
+from web import feedback, queries, uploads, visibility, worklist_rows
 from web.accounts import UserNotFound, get_user
 from web.auth import login_required, safe_next
-from web.ctx import actor, lang, services, t
+from web.ctx import actor, lang, office_name, services, t
 from web.errors import Forbidden
-from web.forms_ui import build_fields, group_errors, parse_submission
-from web.i18n import format_datetime
+from web.flashes import flash, message, names, render
+from web.flashes import office as office_param
+from web.forms_ui import (
+    apply_action,
+    build_fields,
+    form_action,
+    group_errors,
+    iter_fields,
+    parse_submission,
+)
+from web.i18n import format_date, format_datetime
 from web.ui import bp, is_htmx
 
+_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_ISO_MOMENT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?"
+                         r"(Z|[+-][0-9]{2}:[0-9]{2})?")
+
+
+def german_value(value):
+    """A value as German instruction text shows it: a day TT.MM.JJJJ, a moment
+    "TT.MM.JJJJ, HH:MM Uhr" in Europe/Berlin (ISO strings too; without an offset a moment is
+    Berlin wall time), a list comma-separated ("keine" when empty), a record by its office,
+    what it is about and its state, yes/no as "ja"/"nein", nothing as "–"; anything else
+    unchanged."""
+    if value is None or isinstance(value, Undefined):
+        return "–"
+    if isinstance(value, bool):
+        return "ja" if value else "nein"
+    if isinstance(value, list | tuple):
+        if not value:
+            return "keine"
+        sep = "; " if any(isinstance(v, dict) for v in value) else ", "
+        return sep.join(str(german_value(v)) for v in value)
+    if isinstance(value, dict):
+        return _record_text(value)
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            if _ISO_DAY.fullmatch(text):
+                value = date.fromisoformat(text)
+            elif _ISO_MOMENT.fullmatch(text):
+                value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            return value
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=engine_clock.BERLIN)
+        return format_datetime(value, "de")
+    if isinstance(value, date):
+        return format_date(value, "de")
+    return value
+
+
+# what a record (a suggestion, a referral, a consent request) is about, in this order
+_RECORD_ABOUT = ("requested_service", "reason", "purpose")
+_REFERRAL_STATES = {"sent": "gesendet", "acknowledged": "Eingang bestätigt",
+                    "in_progress": "in Bearbeitung", "info_requested": "Unterlagen angefordert",
+                    "completed": "abgeschlossen", "forwarded": "weitergeleitet",
+                    "withdrawn": "zurückgenommen"}
+
+
+def _record_text(record: dict) -> str:
+    """A record in a sentence: "Jobcenter: Bürgergeld prüfen (Eingang bestätigt)"; a record
+    without those keys lists its plain values."""
+    office = record.get("office") or record.get("recipient_office")
+    about = next((record[k] for k in _RECORD_ABOUT if isinstance(record.get(k), str)
+                  and record[k].strip()), None)
+    state = record.get("status") or record.get("state")
+    if office or about:
+        text = ": ".join(str(x) for x in (office, about) if x)
+        if isinstance(state, str) and state in _REFERRAL_STATES:
+            text += f" ({_REFERRAL_STATES[state]})"
+        return text
+    return ", ".join(str(german_value(v)) for v in record.values()
+                     if not isinstance(v, dict | list) and v not in (None, ""))
+
+
 # Plain text out (the page template escapes it once); sandboxed because process designers,
-# not developers, write these templates.
-_sandbox = SandboxedEnvironment(autoescape=False)
+# not developers, write these templates. The text is German: every value is shown the
+# German way (dates, Berlin times), also nested ones ({{ info_request.required_by }}).
+# A name the task's data lack reads "–" (never the raw ``{{ placeholder }}``).
+_sandbox = SandboxedEnvironment(autoescape=False, finalize=german_value,
+                                undefined=ChainableUndefined)
 
 
 def render_instructions(text: str | None, data: dict) -> str | None:
@@ -77,7 +153,9 @@ def case_data_view(task: dict) -> dict | None:
     if not ref or not visibility.access(g.user, ref).visible:
         return None
     with services().db.reader() as s:
-        definition_id = s.get(ProcessInstance, task["instance_id"]).definition_id
+        row = s.get(ProcessInstance, task["instance_id"])
+        assert row is not None  # human_task.instance_id is a foreign key; never deleted
+        definition_id = row.definition_id
     inst = {"case_ref": ref, "instance_id": task["instance_id"], "definition_id": definition_id}
     return visible_data(inst, _instance_data(task), task_id=task["task_id"])
 
@@ -88,12 +166,15 @@ def instruction_data(task: dict) -> dict:
     names = referenced_fields(task.get("instructions"))
     if task["state"] != "READY" or not names:
         return {}
-    data = _instance_data(task)
+    from web import task_context
+
+    # the task's own data: a loop item (``consent_request``) exists only there
+    data = task_context.task_data(task)
     wanted = {k: data[k] for k in names if k in data}
     seen = visibility.case_data(g.user, task.get("case_ref"), wanted,
                                 instance_id=task["instance_id"], task_id=task["task_id"])
     out = {k: t("dp.not_shared") for k in wanted}
-    out.update(seen.data)
+    out.update(task_context.with_office_names(seen.data))  # office names, not codes
     return out
 
 
@@ -108,6 +189,10 @@ def _task_view(task_id: str) -> dict:
     task = eng.get_task(task_id, actor=actor())
     task["title"] = _title(task)
     task["overdue"] = queries.is_overdue(task, eng.now())
+    from web import task_context
+
+    # whose case it is, where the office may see it (web/visibility.py decides)
+    task["person_name"] = task_context.person_of(task) if task.get("case_ref") else None
     return task
 
 
@@ -122,16 +207,16 @@ def _may_complete(task: dict) -> bool:
     return task["state"] == "READY" and task["assignee"] in (None, g.user.name)
 
 
-def _page(task: dict, *, values=None, errors=None, notice=None, status=200):
+def _page(task: dict, *, values=None, errors=None, notice=None, status=200, focus=None):
     task["instructions_html"] = render_instructions(task.get("instructions"),
                                                     instruction_data(task))
     fields = build_fields(task.get("form_schema"), task.get("ui_schema"), lang=lang(),
-                          values=values, errors=errors, today=_today())
+                          values=values, errors=errors, today=_today(), focus=focus)
     per_field = group_errors(errors or {}, task.get("form_schema") or {})
     summary = []
-    for f in fields:
+    for f in iter_fields(fields):  # nested fields of groups too (issue 15)
         for m in f.errors:
-            summary.append((f.id, f.label, m))
+            summary.append((f.id, f.full_label, m))
     for m in per_field.get(engine_forms.FORM_KEY, []):
         summary.append(("task-form", "", m))
     members = []
@@ -161,7 +246,11 @@ def task(task_id: str):
     except TaskNotFound:
         visibility.task_refused(task_id)  # another office's task: a refused read
         raise
-    return _page(view)
+    worklist_rows.remember_return(view["task_id"], request.args.get("next"))
+    from web import task_context
+
+    # data the case already holds is not asked again (fields of the same name)
+    return _page(view, values=task_context.prefill_for(view))
 
 
 def _not_open_notice(exc: TaskNotOpen, task: dict) -> str:
@@ -188,6 +277,11 @@ def complete(task_id: str):
         raise TaskNotFound(f"task '{task_id}' not found", task_id=task_id)
     task["title"] = _title(task)
     schema = task.get("form_schema")
+    action = form_action(request.form)
+    if action is not None:  # "add entry"/"remove": the form again, nothing is stored
+        _, raw = parse_submission(schema, request.form, keep_empty=True)
+        raw, focus = apply_action(schema, raw, action)
+        return _page(_task_view(task_id), values=raw, focus=focus)
     data, raw = parse_submission(schema, request.form)
     accepted, file_errors = uploads.check_files(schema, request.files, lang=lang())
     if file_errors:  # refuse with every other field error too; nothing is stored
@@ -198,19 +292,18 @@ def complete(task_id: str):
         for name, msgs in file_errors.items():
             errors.setdefault(name, []).extend(msgs)
         return _page(_task_view(task_id), values=raw, errors=errors, status=422)
-    stored: dict[str, dict] = {}
+    scope = {"case_ref": task.get("case_ref"), "instance_id": task["instance_id"]}
+    before = feedback.open_tasks(services().db, **scope)
     try:
-        if accepted:
-            stored = uploads.store_for_task(task, list(accepted.values()), g.user.name)
-            data.update(stored)
-        eng.complete(task_id, data, actor=actor())
-        stored = {}
+        # the files are stored in the completion's own transaction (none kept if refused)
+        out = eng.complete(task_id, data, actor=actor(), uploads=accepted.values())
     except FormInvalid as exc:
         errors = exc.errors
         if lang() != "de" and schema:
             with engine_clock.using(eng.clock):
                 _, local = engine_forms.clean_and_validate(
-                    schema, data, format_checker=eng.format_checker, lang=lang())
+                    schema, {**data, **{n: uploads.placeholder() for n in accepted}},
+                    format_checker=eng.format_checker, lang=lang())
             # the engine also checked $$key date rules against the task's data
             errors = engine_forms.relocalized(exc.errors, local)
         return _page(_task_view(task_id), values=raw, errors=errors, status=422)
@@ -224,12 +317,30 @@ def complete(task_id: str):
         return _page(_task_view(task_id), values=raw, status=409,
                      notice=t("consent.missing", office=exc.fields.get("office") or "?",
                               purpose=exc.fields.get("purpose") or "?"))
-    finally:
-        uploads.discard(stored)  # a completion that did not happen keeps no file
-    flash({"key": "task.completed_ok", "params": {"name": task["title"]}}, "success")
+    flash(_completed_notice(task, out, feedback.opened_since(services().db, before, **scope)),
+          "success")
+    if accepted:
+        flash(message("task.files_uploaded", n=len(accepted)), "success")
+    back = worklist_rows.return_to(task["task_id"], request.args.get("next"))
+    if back is not None:  # the worklist page (filter, page) the task was opened from
+        return redirect(back)
     if task["office"] in g.user.work_offices:
         return redirect(url_for("ui.worklist", code=task["office"]))
     return redirect(url_for("ui.board"))
+
+
+def _completed_notice(task: dict, out: dict, opened: list[dict]) -> dict:
+    """What the completion did: the next tasks it opened (with their offices), or that the
+    instance ended, failed on its next step or waits."""
+    name = names(task["name"], (task.get("form_schema") or {}).get("x-title-en"))
+    if opened:
+        return message("task.completed_next", name=name,
+                       next=feedback.next_tasks_param(opened))
+    if out.get("status") == "completed":
+        return message("task.completed_end", name=name)
+    if out.get("status") == "error":
+        return message("task.completed_error", name=name)
+    return message("task.completed_none", name=name)
 
 
 def _after_action(task_id: str, row: dict | None, message_key: str, params=None,
@@ -239,15 +350,17 @@ def _after_action(task_id: str, row: dict | None, message_key: str, params=None,
         eng = services().engine
         if row is None:
             row = eng.get_task(task_id, actor=actor())
-        row["overdue"] = queries.is_overdue(row, eng.now())
+        worklist_rows.enrich([row], now=eng.now())
         procs = {p["process_id"]: p["name"] for p in queries.processes(services().db)}
         office = request.form.get("office_view") or None
+        text = error or render(message(message_key, **(params or {})), t=t,
+                               office_name=office_name, lang=lang())
         return render_template("_task_row.html", r=row, process_names=procs,
-                               office=office, row_message=error or t(message_key, **(params or {})))
+                               office=office, back=worklist_rows.back_path(), row_message=text)
     if error:
         flash(error, "error")
     else:
-        flash({"key": message_key, "params": params or {}}, "success")
+        flash(message(message_key, **(params or {})), "success")
     return redirect(safe_next(request.form.get("next")) if request.form.get("next")
                     else url_for("ui.task", task_id=task_id))
 
@@ -266,7 +379,7 @@ def claim(task_id: str):
         row = services().engine.claim(task_id, actor=actor())
     except Conflict as exc:
         return _after_action(task_id, None, "", error=_conflict_text(exc))
-    return _after_action(task_id, row, "task.claimed_ok")
+    return _after_action(task_id, row, "task.claimed_named", {"name": row["name"]})
 
 
 @bp.post("/tasks/<task_id>/unclaim")
@@ -280,7 +393,8 @@ def unclaim(task_id: str):
         row = eng.unclaim(task_id, actor=actor(), force=force)
     except Conflict as exc:
         return _after_action(task_id, None, "", error=_conflict_text(exc))
-    return _after_action(task_id, row, "task.unclaimed_ok")
+    return _after_action(task_id, row, "task.unclaimed_named",
+                         {"name": row["name"], "office": office_param(row["office"])})
 
 
 @bp.post("/tasks/<task_id>/reassign")
@@ -299,11 +413,9 @@ def reassign(task_id: str):
     if current["office"] not in target.work_offices:
         raise InvalidInput("the user does not work in this office", user=target_name)
     try:
-        if current["assignee"] and current["assignee"] != target.name:
-            eng.unclaim(task_id, actor=actor(), force=True)
-        # TODO(engine): one atomic Engine.assign(task, assignee, actor) with the lead as actor.
-        row = eng.claim(task_id, actor=Actor(user=target.name,
-                                             offices=frozenset({current["office"]})))
+        # one step, audited as task.assigned with the lead as actor and the previous assignee
+        row = eng.assign(task_id, target.name, actor=actor())
     except Conflict as exc:
         return _after_action(task_id, None, "", error=_conflict_text(exc))
-    return _after_action(task_id, row, "task.reassigned_ok", {"user": target.name})
+    return _after_action(task_id, row, "task.reassigned_named",
+                         {"name": row["name"], "user": target.name})

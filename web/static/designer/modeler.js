@@ -576,7 +576,7 @@
             [el("span", { className: "kern-label kern-label--small", text: text("severity." + f.severity) })])]),
           el("td", { className: "kern-table__cell" }, [f.rule_label + " ", el("code", { className: "kern-body--small", text: f.rule })]),
           cell,
-          el("td", { className: "kern-table__cell", lang: "en", text: f.message })
+          el("td", { className: "kern-table__cell", lang: f.text_lang || "en", text: f.text || f.message })
         ]));
       });
       table.appendChild(tbody);

@@ -33,6 +33,19 @@
           badge.textContent = order[id].join(", ");
           overlays.add(id, "lotse-order", { position: { top: -12, left: -8 }, html: badge });
         });
+        // Case page: each marked step carries the code of its office (its lane's office),
+        // so the picture shows who has the case where; the step list names it in full.
+        var offices = {};
+        try { offices = JSON.parse(el.getAttribute("data-offices") || "{}"); } catch (e) { offices = {}; }
+        Object.keys(offices).forEach(function (id) {
+          if (!registry.get(id)) { return; }
+          var badge = document.createElement("span");
+          badge.className = "lotse-office-badge";
+          badge.setAttribute("aria-hidden", "true");
+          badge.setAttribute("data-office-of", id);
+          badge.textContent = offices[id];
+          overlays.add(id, "lotse-office", { position: { bottom: 2, right: 2 }, html: badge });
+        });
         // A read-only picture: out of the tab order, announced as one image with a
         // label; the list below the diagram names every marked step in text.
         el.querySelectorAll("svg[tabindex]").forEach(function (svg) {

@@ -23,9 +23,50 @@
       });
     });
   }
+  // Notices (role=status, always in the page): a live region announces changes, not what
+  // the page loaded with, so the text of this load's notices is added once more, for
+  // screen readers only, a moment after load; the visible ones stay as they are (hidden
+  // from the accessibility tree, so nothing is read twice).
+  function announceLoaded() {
+    var region = document.getElementById("lotse-notices");
+    if (!region || !region.children.length) { return; }
+    var items = Array.prototype.slice.call(region.children);
+    var text = items.map(function (n) { return n.textContent.replace(/\s+/g, " ").trim(); });
+    items.forEach(function (n) { n.setAttribute("aria-hidden", "true"); });
+    window.setTimeout(function () {
+      text.forEach(function (line) {
+        var p = document.createElement("p");
+        p.className = "kern-sr-only";
+        p.textContent = line;
+        region.appendChild(p);
+      });
+      region.setAttribute("data-announced", "true");
+    }, 150);
+  }
+  // An htmx action answers a row with its message: said once, through the page's region.
+  // (a row's message still has role=status until it was said: outerHTML swaps replace the
+  // target, so the new ones are looked up in the whole document)
+  function announceSwapped() {
+    var region = document.getElementById("lotse-notices");
+    if (!region) { return; }
+    var msgs = document.querySelectorAll(".lotse-row-message[role=status]");
+    if (!msgs.length) { return; }
+    region.textContent = "";
+    msgs.forEach(function (m) {
+      m.removeAttribute("role");
+      var p = document.createElement("p");
+      p.className = "kern-sr-only";
+      p.textContent = m.textContent;
+      region.appendChild(p);
+    });
+  }
   document.addEventListener("DOMContentLoaded", function () {
     focusFirst();
     guardForms();
+    announceLoaded();
   });
-  document.addEventListener("htmx:afterSwap", function (evt) { guardForms(evt.target); });
+  document.addEventListener("htmx:afterSwap", function (evt) {
+    guardForms(evt.target);
+    announceSwapped();
+  });
 })();
