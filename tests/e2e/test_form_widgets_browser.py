@@ -153,7 +153,8 @@ def test_two_children_added_an_error_at_the_nested_field_and_an_amount(
     page.goto(url)
     group = _group(page, x["children"])
     expect(group.locator(".lotse-repeat__empty")).to_be_visible()  # a clear empty state
-    axe_check(page, f"children, empty ({lang})")
+    if javascript:  # axe is injected as a script; the same HTML is checked with JS on
+        axe_check(page, f"children, empty ({lang})")
     for n in (1, 2):
         with page.expect_navigation():
             group.get_by_role("button", name=re.compile("^" + x["add"])).click()
@@ -161,7 +162,8 @@ def test_two_children_added_an_error_at_the_nested_field_and_an_amount(
         expect(entry).to_be_visible()
         if javascript:  # the new entry's first field has the focus
             expect(_lab(entry, x["kid_first"])).to_be_focused()
-    axe_check(page, f"children, two entries ({lang})")
+    if javascript:  # axe is injected as a script; the same HTML is checked with JS on
+        axe_check(page, f"children, two entries ({lang})")
     first, second = page.locator("#f-children-0"), page.locator("#f-children-1")
     _lab(first, x["kid_first"]).press_sequentially("Lina")
     _lab(first, x["birth"]).press_sequentially("03.04.2016")
@@ -182,7 +184,8 @@ def test_two_children_added_an_error_at_the_nested_field_and_an_amount(
     # what was typed is shown again as typed
     expect(_lab(first, x["birth"])).to_have_value("03.04.2016")
     expect(page.get_by_label(re.compile("^" + x["rent"]))).to_have_value("1.850,00")
-    axe_check(page, f"children, error ({lang})")
+    if javascript:  # axe is injected as a script; the same HTML is checked with JS on
+        axe_check(page, f"children, error ({lang})")
     link.click()
     second = page.locator("#f-children-1")
     _lab(second, x["birth"]).press_sequentially("05.06.2019")
