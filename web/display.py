@@ -15,6 +15,7 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "case_id": ("Fallnummer", "Case reference"),
     "case_status": ("Fallstatus", "Case status"),
     "case_opened": ("Fall eröffnet am", "Case opened on"),
+    "case_summary": ("Fallzusammenfassung", "Case summary"),
     "walk_in": ("Offene Sprechstunde", "Walk-in"),
     "intake_id": ("Anfragenummer", "Inquiry number"),
     "inquiry_date": ("Anfragedatum", "Inquiry date"),

@@ -194,11 +194,18 @@ def test_ui_completion_reads_the_task_once_before_the_engine(web_app, eng, defs,
         r = cm.post(f"/tasks/{tid}", data={"csrf_token": cm.token, **CASE})
     assert r.status_code == 302 and r.headers["Location"] == "/offices/KIM_CM/tasks"
     assert eng.get_task(tid)["state"] == "COMPLETED"
+    reads = c.reading("human_task")
+    by_id = [q for q in reads if "WHERE human_task.id = " in q]
     # one joined read of the task row (the engine's own locked read comes after it)
-    assert len(c.reading("human_task")) == 2, c.statements
+    assert len(by_id) == 2, c.statements
+    # and the notice's two reads of the case's open tasks, before and after (issue 15.5)
+    notice = [q for q in reads if q not in by_id]
+    assert len(notice) == 2 and all("human_task.case_ref" in q and "human_task.state" in q
+                                    for q in notice), c.statements
     assert c.reading("process_instance") == [], c.statements  # not read separately
     assert c.reading("process_definition") == [], c.statements  # cached definition
-    assert c.checkouts == 2  # the read and the engine's unit of work
+    # the read, the engine's unit of work and the notice's two reads of open tasks
+    assert c.checkouts == 4
 
 
 def test_ui_completion_errors_still_render_the_full_form(web_app, eng, defs):

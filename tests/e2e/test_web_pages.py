@@ -311,7 +311,7 @@ def test_instructions_show_only_shared_case_data(web_app, eng):
     instructions = page.split('id="instructions-heading"', 1)[1].split("</section>", 1)[0]
     assert "für: nicht freigegeben." in instructions and "Brien" not in instructions
     shared = page.split('id="case-data"', 1)[1].split("</section>", 1)[0]
-    assert "O&#39;Brien" in shared and "case_summary" not in page
+    assert "O&#39;Brien" in shared and "Fallzusammenfassung" not in page
     assert "{{" not in page
 
 
@@ -320,8 +320,9 @@ def test_case_data_follows_the_consent_scope(web_app, eng):
     cm = browser_for(web_app, "cm.demo")
     page = cm.get("/cases/CS-1").text  # no base consent yet: identity and contact only
     assert "Amal" in page and "Befristete Aufenthaltserlaubnis" not in page
-    assert "nicht sichtbar" in page and "case_summary" not in page
+    assert "nicht sichtbar" in page and "Fallzusammenfassung" not in page
     base_consent(eng, "CS-1", ["IDENT", "CONTACT", "RESIDENCE", "EDU"])
     page = cm.get("/cases/CS-1").text
     assert "Befristete Aufenthaltserlaubnis" in page and "Haddad" in page
-    assert "case_summary" in page  # uncategorised fields are case-management notes
+    # uncategorised fields are case-management notes, shown under their German name
+    assert "Fallzusammenfassung" in page and "case_summary" not in page
