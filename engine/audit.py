@@ -198,19 +198,10 @@ def _verify_all(s, batch: int) -> tuple[dict, dict]:
     heads = {i: (n, h or GENESIS) for i, n, h in s.execute(
         select(ProcessInstance.id, ProcessInstance.audit_seq, ProcessInstance.audit_hash)
         .where(ProcessInstance.audit_seq > 0))}
-    anchors: dict[tuple[int, int], tuple[str, AuditEvent]] = {}
     walk = _Walk()
-    for e in _entries(s, batch, AuditEvent.stream == GLOBAL):
-        bad = walk.step(e)
-        if bad:
-            return _bad(count, e.id, e.seq, bad, e.stream), {}
-        count += 1
-        d = e.details or {}
-        if e.instance_id is not None and "stream_seq" in d:
-            anchors[(e.instance_id, int(d["stream_seq"]))] = (str(d.get("stream_hash")), e)
-    if head is not None and (head.seq != walk.seq or head.hash != walk.prev):
-        return _bad(count, None, head.seq, "removed: the newest entries are missing "
-                    "(chain head is further)", GLOBAL), {}
+    count, anchors, failed = _walk_global(s, batch, walk, head, count)
+    if failed:
+        return failed, {}
     global_head = walk.prev
     ends[GLOBAL] = (walk.seq, walk.prev)
     streams = 0
@@ -269,18 +260,9 @@ def _verify_since(s, batch: int, checkpoints: dict) -> tuple[dict, dict]:
     g_seq, g_hash = checkpoints.get(GLOBAL, (0, GENESIS))
     walk = _Walk()
     walk.seq, walk.prev = g_seq, g_hash
-    anchors: dict[tuple[int, int], tuple[str, AuditEvent]] = {}
-    for e in _entries(s, batch, AuditEvent.stream == GLOBAL, after=(GLOBAL, g_seq)):
-        bad = walk.step(e)
-        if bad:
-            return _bad(count, e.id, e.seq, bad, e.stream), {}
-        count += 1
-        d = e.details or {}
-        if e.instance_id is not None and "stream_seq" in d:
-            anchors[(e.instance_id, int(d["stream_seq"]))] = (str(d.get("stream_hash")), e)
-    if head is not None and (head.seq != walk.seq or head.hash != walk.prev):
-        return _bad(count, None, head.seq, "removed: the newest entries are missing "
-                    "(chain head is further)", GLOBAL), {}
+    count, anchors, failed = _walk_global(s, batch, walk, head, count, after=(GLOBAL, g_seq))
+    if failed:
+        return failed, {}
     global_head = ends[GLOBAL] = (walk.seq, walk.prev)
     # streams whose instance head, or whose last entry, is not where it was verified
     heads = {i: (n, h or GENESIS) for i, n, h in s.execute(
@@ -367,6 +349,25 @@ def _close(walk: _Walk, heads: dict) -> str | None:
             return "removed: the newest entries are missing (stream head is further)"
         return "inserted or changed: the stream does not end at its instance's head"
     return None
+
+
+def _walk_global(s, batch: int, walk: _Walk, head, count: int, after=(-1, 0)):
+    """Walk the global chain on from ``walk`` (after ``after``) up to the chain ``head``:
+    (entries counted, the anchors of instance streams it holds, the failure or None). An
+    anchor is a global entry's record of an instance stream's (seq, hash)."""
+    anchors: dict[tuple[int, int], tuple[str, AuditEvent]] = {}
+    for e in _entries(s, batch, AuditEvent.stream == GLOBAL, after=after):
+        bad = walk.step(e)
+        if bad:
+            return count, anchors, _bad(count, e.id, e.seq, bad, e.stream)
+        count += 1
+        d = e.details or {}
+        if e.instance_id is not None and "stream_seq" in d:
+            anchors[(e.instance_id, int(d["stream_seq"]))] = (str(d.get("stream_hash")), e)
+    if head is not None and (head.seq != walk.seq or head.hash != walk.prev):
+        return count, anchors, _bad(count, None, head.seq, "removed: the newest entries are "
+                                    "missing (chain head is further)", GLOBAL)
+    return count, anchors, None
 
 
 def _entries(s, batch: int, where, after=(-1, 0)):
