@@ -168,11 +168,13 @@ class RuleSet(Protocol):
     def check(self, data: LintInput) -> Iterable[Finding]: ...
 
 
-def _local(el) -> str:
+def local_name(el) -> str:
+    """The element's local name ('' for a comment or processing instruction); like
+    ``is_bpmn`` and ``element_label`` for plug-in rule sets too."""
     return etree.QName(el).localname if isinstance(el.tag, str) else ""
 
 
-def _is_bpmn(el, *names: str) -> bool:
+def is_bpmn(el, *names: str) -> bool:
     if not isinstance(el.tag, str):
         return False
     q = etree.QName(el)
@@ -180,7 +182,7 @@ def _is_bpmn(el, *names: str) -> bool:
 
 
 def _children(el, *names: str):
-    return [c for c in el if _is_bpmn(c, *names)]
+    return [c for c in el if is_bpmn(c, *names)]
 
 
 def _text(el) -> str | None:
@@ -189,7 +191,7 @@ def _text(el) -> str | None:
     return el.text
 
 
-def _label(el) -> str:
+def element_label(el) -> str:
     name = " ".join((el.get("name") or "").split())
     return f"'{name}' ({el.get('id')})" if name else f"'{el.get('id')}'"
 
@@ -401,7 +403,7 @@ class _Linter:
 
     # ------------------------------------------------------------------ structure
     def _structure(self, fname: str, level) -> None:
-        nodes = {c.get("id"): c for c in level if _local(c) in FLOW_NODES and _is_bpmn(c)}
+        nodes = {c.get("id"): c for c in level if local_name(c) in FLOW_NODES and is_bpmn(c)}
         flows = [f for f in _children(level, "sequenceFlow")]
         out: dict[str, list] = {nid: [] for nid in nodes}
         incoming: dict[str, int] = {nid: 0 for nid in nodes}
@@ -413,20 +415,20 @@ class _Linter:
             if dst in incoming:
                 incoming[dst] += 1
         for nid, el in nodes.items():
-            tag = _local(el)
+            tag = local_name(el)
             if tag in CONTAINERS:
                 self._structure(fname, el)
             if tag == "exclusiveGateway":
                 self._gateway(fname, el, out[nid])
-        if _local(level) != "adHocSubProcess":
+        if local_name(level) != "adHocSubProcess":
             self._reachability(fname, level, nodes, out, incoming)
 
     def _references(self, fname: str, level, nodes: dict, flows: list) -> None:
         """Each sequence flow connects two flow nodes of ``level`` and each boundary event is
         attached to an activity of ``level``; SpiffWorkflow otherwise drops the flow or the
         event silently or fails with a message about something else."""
-        where = (f"process '{level.get('id')}'" if _local(level) == "process"
-                 else f"subprocess {_label(level)}")
+        where = (f"process '{level.get('id')}'" if local_name(level) == "process"
+                 else f"subprocess {element_label(level)}")
         for f in flows:
             for attr, role in (("sourceRef", "source"), ("targetRef", "target")):
                 ref = (f.get(attr) or "").strip()
@@ -438,22 +440,22 @@ class _Linter:
                 else:
                     problem = f"has {role} ({attr}) '{ref}', " + self._missing(ref, where)
                 self.add("reference-missing", ERROR, fname, f.get("id"),
-                         f"sequence flow {_label(f)} {problem}")
+                         f"sequence flow {element_label(f)} {problem}")
         for nid, el in nodes.items():
-            if _local(el) != "boundaryEvent":
+            if local_name(el) != "boundaryEvent":
                 continue
             ref = (el.get("attachedToRef") or "").strip()
             if not ref:
                 problem = "is attached to no activity (attachedToRef)"
-            elif ref in nodes and _local(nodes[ref]) in ACTIVITIES:
+            elif ref in nodes and local_name(nodes[ref]) in ACTIVITIES:
                 continue
             elif ref in nodes:
-                problem = (f"is attached to '{ref}', a {_local(nodes[ref])}: a boundary event "
+                problem = (f"is attached to '{ref}', a {local_name(nodes[ref])}: a boundary event "
                            "belongs on a task, subprocess or call activity")
             else:
                 problem = f"is attached to '{ref}', " + self._missing(ref, where)
             self.add("reference-missing", ERROR, fname, nid,
-                     f"boundary event {_label(el)} {problem}")
+                     f"boundary event {element_label(el)} {problem}")
 
     def _missing(self, ref: str, where: str) -> str:
         if ref in self._ids:
@@ -470,7 +472,7 @@ class _Linter:
                 ERROR,
                 fname,
                 gw.get("id"),
-                f"exclusive gateway {_label(gw)} names default flow '{default}', which is "
+                f"exclusive gateway {element_label(gw)} names default flow '{default}', which is "
                 "not one of its outgoing flows",
             )
         elif len(outgoing) > 1 and not default:
@@ -479,7 +481,7 @@ class _Linter:
                 WARNING,
                 fname,
                 gw.get("id"),
-                f"exclusive gateway {_label(gw)} has {len(outgoing)} outgoing flows and no "
+                f"exclusive gateway {element_label(gw)} has {len(outgoing)} outgoing flows and no "
                 "default flow: when no condition is true the case stops with an error",
             )
 
@@ -492,7 +494,7 @@ class _Linter:
         link_catch: dict[str, list[str]] = {}
         exempt: set[str] = set()
         for nid, el in nodes.items():
-            tag = _local(el)
+            tag = local_name(el)
             if tag == "boundaryEvent" and el.get("attachedToRef") in edges:
                 edges[el.get("attachedToRef")].append((nid, None))
             if el.get("isForCompensation") == "true" or (
@@ -504,17 +506,19 @@ class _Linter:
                 link_catch.setdefault(link.get("name") or el.get("name") or "", []).append(nid)
         for nid, el in nodes.items():
             link = el.find(f"{{{BPMN_NS}}}linkEventDefinition")
-            if link is not None and _local(el) == "intermediateThrowEvent":
+            if link is not None and local_name(el) == "intermediateThrowEvent":
                 for target in link_catch.get(link.get("name") or el.get("name") or "", []):
                     edges[nid].append((target, None))
         starts = [
-            nid for nid, el in nodes.items() if _local(el) == "startEvent" and nid not in exempt
+            nid for nid, el in nodes.items() if local_name(el) == "startEvent" and nid not in exempt
         ]
         if not starts:  # no start event: BPMN's implicit start (SpiffWorkflow reports it too)
             starts = [
                 nid
                 for nid in nodes
-                if not incoming[nid] and _local(nodes[nid]) != "boundaryEvent" and nid not in exempt
+                if not incoming[nid]
+                and local_name(nodes[nid]) != "boundaryEvent"
+                and nid not in exempt
             ]
         reached: set[str] = set()
         stack = list(starts)
@@ -525,14 +529,14 @@ class _Linter:
             reached.add(nid)
             stack.extend(t for t, _f in edges[nid])
         for nid, el in nodes.items():
-            tag = _local(el)
+            tag = local_name(el)
             if nid not in reached and nid not in exempt:
                 self.add(
                     "unreachable-element",
                     WARNING,
                     fname,
                     nid,
-                    f"{tag} {_label(el)} cannot be reached from a start event",
+                    f"{tag} {element_label(el)} cannot be reached from a start event",
                 )
             is_link_throw = (
                 tag == "intermediateThrowEvent"
@@ -554,7 +558,7 @@ class _Linter:
                     WARNING,
                     fname,
                     nid,
-                    f"{tag} {_label(el)} has no outgoing sequence flow: the path ends "
+                    f"{tag} {element_label(el)} has no outgoing sequence flow: the path ends "
                     "here without an end event",
                 )
         self._loops(fname, nodes, edges, starts)
@@ -585,7 +589,7 @@ class _Linter:
                         WARNING,
                         fname,
                         flow_id or path[-1],
-                        f"sequence flow back to {_label(nodes[target])} forms a loop "
+                        f"sequence flow back to {element_label(nodes[target])} forms a loop "
                         f"({names}); SpiffWorkflow's task tree grows with every round and "
                         "stops after about 250 rounds. Model each round as a subprocess "
                         "or call activity (e.g. with standardLoopCharacteristics)",
@@ -600,9 +604,9 @@ class _Linter:
     def _executable(self, fname: str, proc, messages: dict, process_ids: set) -> None:
         lanes = self._lanes(proc)
         for el in proc.iter():
-            if not _is_bpmn(el):
+            if not is_bpmn(el):
                 continue
-            tag = _local(el)
+            tag = local_name(el)
             eid = el.get("id")
             if tag in UNSUPPORTED:
                 self.add(
@@ -610,7 +614,7 @@ class _Linter:
                     ERROR,
                     fname,
                     eid,
-                    f"{tag} {_label(el)}: {UNSUPPORTED[tag]}",
+                    f"{tag} {element_label(el)}: {UNSUPPORTED[tag]}",
                 )
             if tag in HUMAN_TASKS and self._lane_of(el, lanes) is None:
                 self.add(
@@ -618,7 +622,7 @@ class _Linter:
                     ERROR,
                     fname,
                     eid,
-                    f"{tag} {_label(el)} lies in no lane, so no office would see it",
+                    f"{tag} {element_label(el)} lies in no lane, so no office would see it",
                 )
             if tag == "userTask":
                 self._form(fname, el)
@@ -667,7 +671,7 @@ class _Linter:
     @staticmethod
     def _lane_of(el, lanes: dict[str, str]) -> str | None:
         node = el
-        while node is not None and not _is_bpmn(node, "process"):
+        while node is not None and not is_bpmn(node, "process"):
             lane = lanes.get(node.get("id"))
             if lane is not None:
                 return lane
@@ -684,7 +688,7 @@ class _Linter:
                 ERROR,
                 fname,
                 eid,
-                f"user task {_label(task)} names no form ({FORM_PROPERTY}); "
+                f"user task {element_label(task)} names no form ({FORM_PROPERTY}); "
                 "use a manual task for a step without input",
                 design_only=True,
             )
@@ -698,7 +702,7 @@ class _Linter:
                        "is not among the files")
             if why is not None:
                 self.add("user-task-without-form", ERROR, fname, eid,
-                         f"form template '{form}' of user task {_label(task)}: {why}")
+                         f"form template '{form}' of user task {element_label(task)}: {why}")
                 return
             for name in data_paths.candidates(base, self.forms):
                 self._form_file(fname, task, name)
@@ -715,7 +719,7 @@ class _Linter:
                 ERROR,
                 fname,
                 eid,
-                f"form file '{form}' of user task {_label(task)} is not among the files",
+                f"form file '{form}' of user task {element_label(task)} is not among the files",
             )
             return
         if base not in self._form_problems:  # one check per form file, not per task
@@ -734,7 +738,8 @@ class _Linter:
                 ERROR,
                 form,
                 eid,
-                f"form '{form}' of user task {_label(task)} is not a valid JSON Schema: {err}",
+                f"form '{form}' of user task {element_label(task)} is not a valid JSON "
+                f"Schema: {err}",
             )
 
     def _decision(self, fname: str, task) -> None:
@@ -748,7 +753,7 @@ class _Linter:
             ERROR,
             fname,
             task.get("id"),
-            f"businessRuleTask {_label(task)} names no decision: set "
+            f"businessRuleTask {element_label(task)} names no decision: set "
             "spiffworkflow:calledDecisionId (or camunda:decisionRef) to the id of a DMN "
             "decision in the deployment",
         )
@@ -847,7 +852,7 @@ class _Linter:
 
     # ------------------------------------------------------------------ messages
     def _messages(self, fname: str, el, messages: dict) -> None:
-        tag = _local(el)
+        tag = local_name(el)
         eid = el.get("id")
         defs = _children(el, "messageEventDefinition")
         if tag == "sendTask":
@@ -863,8 +868,8 @@ class _Linter:
                     ERROR,
                     fname,
                     eid,
-                    f"{what} {_label(el)} names no message (messageRef): choose or create the "
-                    "message it sends or waits for",
+                    f"{what} {element_label(el)} names no message (messageRef): choose or "
+                    "create the message it sends or waits for",
                 )
                 continue
             if ref not in messages:
@@ -873,8 +878,8 @@ class _Linter:
                     ERROR,
                     fname,
                     eid,
-                    f"{what} {_label(el)} refers to message '{ref}', which is not defined in "
-                    "the file (bpmn:message)",
+                    f"{what} {element_label(el)} refers to message '{ref}', which is not "
+                    "defined in the file (bpmn:message)",
                 )
                 continue
             if not (messages[ref] or "").strip():
@@ -883,7 +888,7 @@ class _Linter:
                     ERROR,
                     fname,
                     eid,
-                    f"message '{ref}' used by {what} {_label(el)} has no name: messages are "
+                    f"message '{ref}' used by {what} {element_label(el)} has no name: messages are "
                     "matched by name, so it could never be sent or received",
                 )
                 continue
@@ -949,9 +954,9 @@ def _cycle_names(nodes: dict, cycle: list[str], target: str) -> str:
         half = CYCLE_NAMES_SHOWN // 2
         skipped = len(ids) - 2 * half
         return " -> ".join(
-            [*(_label(nodes[n]) for n in ids[:half]), f"... ({skipped} more)",
-             *(_label(nodes[n]) for n in ids[-half:])])
-    return " -> ".join(_label(nodes[n]) for n in ids)
+            [*(element_label(nodes[n]) for n in ids[:half]), f"... ({skipped} more)",
+             *(element_label(nodes[n]) for n in ids[-half:])])
+    return " -> ".join(element_label(nodes[n]) for n in ids)
 
 
 def _properties(el) -> dict[str, str]:

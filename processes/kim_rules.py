@@ -22,9 +22,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from lxml import etree
-
 from engine.lint import ERROR, WARNING, Finding, LintInput
+from engine.lint import element_label as _label
+from engine.lint import is_bpmn as _is_bpmn
+from engine.lint import local_name as _local
 from processes.offices import OfficeRegistry
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -125,17 +126,6 @@ ASCII_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 PROCESS_ID = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
-def _local(el) -> str:
-    return etree.QName(el).localname if isinstance(el.tag, str) else ""
-
-
-def _is_bpmn(el, *names: str) -> bool:
-    if not isinstance(el.tag, str):
-        return False
-    q = etree.QName(el)
-    return q.namespace == BPMN_NS and (not names or q.localname in names)
-
-
 def _properties(el) -> dict[str, str]:
     out: dict[str, str] = {}
     for p in el.findall(
@@ -144,11 +134,6 @@ def _properties(el) -> dict[str, str]:
         if p.get("name"):
             out[p.get("name")] = p.get("value") or ""
     return out
-
-
-def _label(el) -> str:
-    name = " ".join((el.get("name") or "").split())
-    return f"'{name}' ({el.get('id')})" if name else f"'{el.get('id')}'"
 
 
 def _generic(filename: str) -> str:
