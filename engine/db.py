@@ -26,6 +26,15 @@ from sqlalchemy.orm import Session, sessionmaker
 DEFAULT_SQLITE_PATH = Path("instance") / "lotse.db"
 
 
+def where_equal(query, *pairs):
+    """``query`` narrowed by ``column == value`` for each (column, value) pair whose value
+    is not None: the optional filters of a list query."""
+    for column, value in pairs:
+        if value is not None:
+            query = query.where(column == value)
+    return query
+
+
 def default_url() -> str:
     """The SQLite default at ``instance/lotse.db`` (relative to the working directory)."""
     return f"sqlite:///{DEFAULT_SQLITE_PATH}"

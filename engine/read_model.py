@@ -19,7 +19,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 
 from engine import data_paths
-from engine.db import Database
+from engine.db import Database, where_equal
 from engine.deploy import FORM_PROPERTY, UI_PROPERTY
 from engine.models import AuditEvent, HumanTask, ProcessDefinition, ProcessInstance, TaskRow
 from engine.views import human_task_dict
@@ -396,14 +396,9 @@ def instances(db: Database, *, status: str | None = None, process_id: str | None
     exception text (``Engine.incident``)."""
     q = (select(ProcessInstance, ProcessDefinition.version)
          .join(ProcessDefinition, ProcessDefinition.id == ProcessInstance.definition_id))
-    if status is not None:
-        q = q.where(ProcessInstance.status == status)
-    if process_id is not None:
-        q = q.where(ProcessInstance.process_id == process_id)
-    if version is not None:
-        q = q.where(ProcessDefinition.version == version)
-    if case_ref is not None:
-        q = q.where(ProcessInstance.case_ref == case_ref)
+    q = where_equal(q, (ProcessInstance.status, status),
+                    (ProcessInstance.process_id, process_id),
+                    (ProcessDefinition.version, version), (ProcessInstance.case_ref, case_ref))
     q = q.order_by(ProcessInstance.updated_at.desc(), ProcessInstance.id.desc()).limit(limit)
     with db.reader() as s:
         return [_ops_row(i, v) for i, v in s.execute(q)]

@@ -38,7 +38,7 @@ from engine import clock as engine_clock
 from engine import deploy as deploy_mod
 from engine.actor import SYSTEM, Actor
 from engine.cache import WorkflowCache
-from engine.db import Database
+from engine.db import Database, where_equal
 from engine.errors import (
     FormInvalid,
     InstanceNotFound,
@@ -261,15 +261,9 @@ class Engine(SchedulingMixin):
         after: tuple[datetime, str] | None = None,
     ) -> list[dict]:
         """Human tasks from the projection alone (no workflow is loaded)."""
-        q = select(HumanTask)
-        if office is not None:
-            q = q.where(HumanTask.office == office)
-        if instance_id is not None:
-            q = q.where(HumanTask.instance_id == instance_id)
-        if assignee is not None:
-            q = q.where(HumanTask.assignee == assignee)
-        if state is not None:
-            q = q.where(HumanTask.state == state)
+        q = where_equal(select(HumanTask), (HumanTask.office, office),
+                        (HumanTask.instance_id, instance_id), (HumanTask.assignee, assignee),
+                        (HumanTask.state, state))
         if after is not None:
             q = q.where(tuple_(HumanTask.created_at, HumanTask.id) > tuple_(*after))
         q = q.order_by(HumanTask.created_at, HumanTask.id)
