@@ -50,6 +50,14 @@ def csrf(client, path: str = "/") -> str:
     return csrf_from(client.get(path).get_data(as_text=True))
 
 
+def signed_in(app, name: str):
+    """A test client of ``app`` logged in as ``name``, its CSRF token in ``.token``."""
+    c = app.test_client()
+    assert login(c, name).status_code == 302
+    c.token = csrf(c)
+    return c
+
+
 def token_for(app, name: str) -> dict:
     """Authorization headers with a fresh bearer token of ``name``."""
     tok = accounts.issue_token(app.extensions["lotse"].db, name)

@@ -16,6 +16,12 @@ def web_app(first_process, tmp_path):
 
 
 @pytest.fixture
+def eng(web_app):
+    """The engine behind ``web_app``."""
+    return web_app.extensions["lotse"].engine
+
+
+@pytest.fixture
 def client(web_app):
     return web_app.test_client()
 

@@ -30,11 +30,6 @@ NO_CASE_ROLES = ("dpo.demo", "designer.demo", "admin.demo")  # see no cases at a
 
 
 @pytest.fixture
-def eng(web_app):
-    return web_app.extensions["lotse"].engine
-
-
-@pytest.fixture
 def api(web_app):
     c = web_app.test_client()
     c.h = {n: token_for(web_app, n) for n in ROLES}

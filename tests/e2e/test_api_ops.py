@@ -17,11 +17,6 @@ OTHERS = ("cm.demo", "jc.demo", "lead.jc", "auditor.demo", "dpo.demo", "designer
 
 
 @pytest.fixture
-def eng(web_app):
-    return web_app.extensions["lotse"].engine
-
-
-@pytest.fixture
 def api(web_app):
     c = web_app.test_client()
     c.h = {n: token_for(web_app, n) for n in ("admin.demo", *OTHERS)}

@@ -25,11 +25,6 @@ OTHERS = ("cm.demo", "jc.demo", "lead.jc", "auditor.demo", "dpo.demo", "designer
 
 
 @pytest.fixture
-def eng(web_app):
-    return web_app.extensions["lotse"].engine
-
-
-@pytest.fixture
 def adb(eng):
     return eng.db
 

@@ -19,7 +19,8 @@ from tests import bpmn_builder as B
 from tests.conftest import BPMN_DIR
 from tests.referral_models import _throw, office_process
 from tests.timer_models import intermediate_process
-from web.testing import base_consent, csrf, login, refer, token_for
+from web.testing import base_consent, refer, token_for
+from web.testing import signed_in as browser_for
 
 pytest_plugins = ["web.testing_fixtures"]
 
@@ -31,22 +32,10 @@ CM = Actor(user="cm.demo", offices=frozenset({"KIM_CM"}))
 
 # ---------------------------------------------------------------- helpers
 @pytest.fixture
-def eng(web_app):
-    return web_app.extensions["lotse"].engine
-
-
-@pytest.fixture
 def api(web_app):
     c = web_app.test_client()
     c.h = {n: token_for(web_app, n) for n in ("cm.demo", "abh.demo", "jc.demo", "lead.jc",
                                               "auditor.demo", "admin.demo", "dpo.demo")}
-    return c
-
-
-def browser_for(web_app, name):
-    c = web_app.test_client()
-    assert login(c, name).status_code == 302
-    c.token = csrf(c)
     return c
 
 

@@ -14,7 +14,8 @@ from processes.wiring import build_engine
 from tests.conftest import BPMN_DIR
 from web import accounts, queries
 from web.settings import SettingsError, from_env
-from web.testing import csrf, login, token_for
+from web.testing import signed_in as browser_for
+from web.testing import token_for
 
 pytest_plugins = ["web.testing_fixtures"]
 
@@ -29,11 +30,6 @@ class FakeClock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.fixture
-def eng(web_app):
-    return web_app.extensions["lotse"].engine
 
 
 @pytest.fixture
@@ -63,13 +59,6 @@ def other_process(web_app):
     engine, _ = build_engine(db)
     yield engine
     db.dispose()
-
-
-def browser_for(web_app, name):
-    c = web_app.test_client()
-    assert login(c, name).status_code == 302
-    c.token = csrf(c)
-    return c
 
 
 class Counter:

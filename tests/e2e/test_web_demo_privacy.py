@@ -15,7 +15,8 @@ from processes import demo_catalogue as D
 from processes.consent import Consent
 from processes.models import Referral
 from tests.integration import test_catalogue_support as S
-from web.testing import csrf, login, make_app, token_for
+from web.testing import make_app, token_for
+from web.testing import signed_in as _browser
 
 pytest_plugins = ["web.testing_fixtures"]
 
@@ -41,13 +42,6 @@ def demo(tmp_path_factory):
     app = make_app(engine, tmp)
     yield app, engine
     db.dispose()
-
-
-def _browser(app, name):
-    c = app.test_client()
-    assert login(c, name).status_code == 302
-    c.token = csrf(c)
-    return c
 
 
 def test_an_auditor_never_sees_a_demo_name(demo):

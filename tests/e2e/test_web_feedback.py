@@ -12,30 +12,17 @@ import re
 from datetime import timedelta
 from html.parser import HTMLParser
 
-import pytest
-
 from engine.runtime import Actor
 from tests import bpmn_builder as B
 from tests.integration.test_form_rules_engine import FORM, _process
-from web.testing import base_consent, csrf, login
+from web.testing import base_consent
+from web.testing import signed_in as user
 
 pytest_plugins = ["web.testing_fixtures"]
 
 CASE = {"first_name": "Amal", "last_name": "Haddad", "birth_date": "1990-04-01",
         "nationality": "SYR", "language": "ar", "residence_status": "temporary"}
 CM = Actor(user="cm.demo")
-
-
-@pytest.fixture
-def eng(web_app):
-    return web_app.extensions["lotse"].engine
-
-
-def user(web_app, name):
-    c = web_app.test_client()
-    assert login(c, name).status_code == 302
-    c.token = csrf(c)
-    return c
 
 
 class _Region(HTMLParser):

@@ -17,7 +17,8 @@ from engine import clock as engine_clock
 from engine.models import AuditEvent
 from tests.integration import test_catalogue_support as S
 from web import accounts
-from web.testing import csrf, login, make_app, token_for
+from web.testing import make_app, token_for
+from web.testing import signed_in as _browser
 
 pytest_plugins = ["web.testing_fixtures"]
 
@@ -71,13 +72,6 @@ def office_case(engine, tmp_path):
     accounts.create_user(engine.db, "aa.demo", roles=("caseworker",), offices=("AA",),
                          password_hash=accounts.hash_password("lotse-demo"))
     return app, engine, seed(engine)
-
-
-def _browser(app, name):
-    c = app.test_client()
-    assert login(c, name).status_code == 302
-    c.token = csrf(c)
-    return c
 
 
 def _reads(engine, actor: str) -> list[AuditEvent]:

@@ -6,26 +6,13 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-import pytest
-
-from web.testing import csrf, login, refer
+from web.testing import refer
+from web.testing import signed_in as browser_for
 
 pytest_plugins = ["web.testing_fixtures"]
 
 CASE = {"first_name": "Amal", "last_name": "Haddad", "birth_date": "1990-04-01",
         "nationality": "SYR", "language": "ar", "residence_status": "temporary"}
-
-
-@pytest.fixture
-def eng(web_app):
-    return web_app.extensions["lotse"].engine
-
-
-def browser_for(web_app, name):
-    c = web_app.test_client()
-    assert login(c, name).status_code == 302
-    c.token = csrf(c)
-    return c
 
 
 def base_consent(eng, ref, categories):

@@ -11,30 +11,18 @@ from datetime import timedelta
 from html import unescape
 from urllib.parse import quote
 
-import pytest
 from sqlalchemy import select, update
 
 from engine.models import AuditEvent, HumanTask
 from engine.runtime import Actor
-from web.testing import csrf, login, refer, token_for
+from web.testing import refer, token_for
+from web.testing import signed_in as browser_for
 
 pytest_plugins = ["web.testing_fixtures"]
 
 CASE = {"first_name": "Amal", "last_name": "Haddad", "birth_date": "1990-04-01",
         "nationality": "SYR", "language": "ar", "residence_status": "temporary"}
 CM = Actor(user="cm.demo")
-
-
-@pytest.fixture
-def eng(web_app):
-    return web_app.extensions["lotse"].engine
-
-
-def browser_for(web_app, name):
-    c = web_app.test_client()
-    assert login(c, name).status_code == 302
-    c.token = csrf(c)
-    return c
 
 
 def start_case(eng, ref, data=None):
