@@ -7,7 +7,10 @@ names/attributes, reflective builtins (``getattr``, ``eval``, ``open`` ...) and 
 the only functions are SAFE_BUILTINS plus an explicit ``HelperRegistry``.
 
 Budgets: every loop iteration, comprehension item, function call and expression node "ticks";
-a tick past the step's deadline (``Budget.seconds``) or past its memory growth
+a tick once the step's scripts and expressions have used more CPU time than ``Budget.seconds``
+(this thread's CPU time inside ``SandboxEnvironment.evaluate/execute`` only, so neither the
+engine's own work between scripts nor a loaded machine that deschedules the worker counts
+against a script), or past its memory growth
 (``Budget.memory_mb``, resident set size) raises ``BudgetExceeded``, which the script engine turns
 into a task error (an incident), so ``while True: pass`` ends the step after a few seconds.
 Amplifying operations are bounded one by one: ``*``, ``**``, ``+``, ``<<``, ``%`` formatting,
@@ -88,7 +91,8 @@ class StepInterrupted(BaseException):
 
 @dataclass(frozen=True)
 class Budget:
-    """What one step may spend: wall-clock seconds and resident-memory growth (0 = unchecked)."""
+    """What one step may spend: CPU seconds inside its scripts and expressions, and
+    resident-memory growth (0 = unchecked)."""
 
     seconds: float = 5.0
     memory_mb: int = 256
@@ -97,8 +101,9 @@ class Budget:
 @dataclass
 class _Running:
     budget: Budget
-    deadline: float
     rss_start: int
+    spent: float = 0.0  # CPU seconds of the step's finished evaluations
+    since: float | None = None  # thread CPU clock when the running evaluation began
     ticks: int = field(default=0)
 
 
@@ -136,11 +141,28 @@ def budget_scope(budget: Budget):
         yield
         return
     memory = budget.memory_mb and _rss()
-    token = _RUNNING.set(_Running(budget, time.monotonic() + budget.seconds, memory))
+    token = _RUNNING.set(_Running(budget, memory))
     try:
         yield
     finally:
         _RUNNING.reset(token)
+
+
+@contextmanager
+def _metered():
+    """Count the enclosed script or expression's CPU time against the running budget.
+
+    A nested evaluation (an expression inside a helper a script called) is already counted."""
+    run = _RUNNING.get()
+    if run is None or run.since is not None:
+        yield
+        return
+    run.since = time.thread_time()
+    try:
+        yield
+    finally:
+        run.spent += time.thread_time() - run.since
+        run.since = None
 
 
 def _tick() -> None:
@@ -149,10 +171,10 @@ def _tick() -> None:
         raise StepInterrupted("shutting down")
     if run is None:
         return
-    if time.monotonic() > run.deadline:
+    if run.since is not None and run.spent + time.thread_time() - run.since >= run.budget.seconds:
         raise BudgetExceeded(
-            f"refused by sandbox: the step ran longer than its budget of "
-            f"{run.budget.seconds:g} s (LOTSE_SCRIPT_TIMEOUT_SECONDS)")
+            f"refused by sandbox: the step's scripts ran longer than their budget of "
+            f"{run.budget.seconds:g} s CPU time (LOTSE_SCRIPT_TIMEOUT_SECONDS)")
     run.ticks += 1
     if run.rss_start and run.ticks % _MEMORY_EVERY == 0:
         if _rss() - run.rss_start > run.budget.memory_mb * 1024 * 1024:
@@ -619,7 +641,8 @@ class SandboxEnvironment(TaskDataEnvironment):
             operators=_OPERATORS, functions=self._functions, names=names
         )
         try:
-            return evaluator.eval(expression, previously_parsed=tree)
+            with _metered():
+                return evaluator.eval(expression, previously_parsed=tree)
         except simpleeval.NameNotDefined as err:  # a NameError lets Spiff suggest "did you mean"
             raise NameError(f"name '{err.name}' is not defined") from None
         except simpleeval.FunctionNotDefined as err:
@@ -638,7 +661,8 @@ class SandboxEnvironment(TaskDataEnvironment):
             raise ScriptError(f"task data overwrites helper function(s): {sorted(clash)}")
         namespace = {k: v for k, v in context.items() if not k.startswith("_")}
         namespace.update({**external, **self.helpers, **_SCRIPT_GLOBALS})
-        exec(code, namespace)  # noqa: S102 - restricted bytecode, guarded builtins
+        with _metered():
+            exec(code, namespace)  # noqa: S102 - restricted bytecode, guarded builtins
         injected = set(_SCRIPT_GLOBALS) | set(self.helpers) | set(external)
         context.clear()
         context.update({
