@@ -14,6 +14,8 @@ from engine.clock import SettableClock
 from engine.db import Database
 from engine.migrate import downgrade, upgrade
 
+pytest_plugins = ["tests.web_fixtures"]  # web_app, eng, client, sqlite_app, live_server
+
 ROOT = Path(__file__).resolve().parent.parent
 BPMN_DIR = ROOT / "bpmn"
 PG_URL = os.environ.get("LOTSE_TEST_DATABASE_URL")

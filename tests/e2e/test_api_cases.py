@@ -20,9 +20,7 @@ from tests.e2e.test_web_dataprotection import (
     entries,
     start_case,
 )
-from web.testing import base_consent, refer, token_for
-
-pytest_plugins = ["web.testing_fixtures"]
+from tests.web_support import base_consent, refer, token_for
 
 ROLES = ("cm.demo", "abh.demo", "jc.demo", "lead.jc", "auditor.demo", "dpo.demo",
          "designer.demo", "admin.demo")

@@ -10,10 +10,8 @@ from datetime import timedelta
 
 import pytest
 
+from tests.web_support import LiveServer, refer, token_for
 from web import accounts
-from web.testing import LiveServer, refer, token_for
-
-pytest_plugins = ["web.testing_fixtures"]
 
 TASK_KEYS = {"task_id", "instance_id", "case_ref", "name", "office", "state", "assignee",
              "created_at", "due_at"}
@@ -66,7 +64,7 @@ def test_unauthorized(api, headers):
 
 
 def test_session_cookie_is_not_enough_for_the_api(web_app):
-    from web.testing import login
+    from tests.web_support import login
 
     c = web_app.test_client()
     login(c, "cm.demo")

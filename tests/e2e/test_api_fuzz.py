@@ -20,9 +20,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from engine.runtime import Actor
-from web.testing import token_for
+from tests.web_support import token_for
 
-pytest_plugins = ["web.testing_fixtures"]
 MAX_EXAMPLES = 30
 
 

@@ -22,10 +22,8 @@ from engine.migrate import upgrade
 from engine.models import AuditEvent, ProcessInstance
 from tests.conftest import make_database
 from tests.e2e.test_db_outage import Http, _pg_dsn, _pg_url
+from tests.web_support import BPMN_DIR, LiveServer, make_app, token_for
 from web.models import IdempotencyKey
-from web.testing import BPMN_DIR, LiveServer, make_app, token_for
-
-pytest_plugins = ["web.testing_fixtures"]
 
 BODY = {"process_id": "kim_first_referral", "case_ref": "IDEM-1", "data": {}}
 

@@ -9,9 +9,7 @@ import pytest
 
 from tests import bpmn_builder as B
 from tests.timer_models import boundary_process
-from web.testing import token_for
-
-pytest_plugins = ["web.testing_fixtures"]
+from tests.web_support import token_for
 
 OTHERS = ("cm.demo", "jc.demo", "lead.jc", "auditor.demo", "dpo.demo", "designer.demo")
 

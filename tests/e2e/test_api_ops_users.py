@@ -13,10 +13,8 @@ import pytest
 from sqlalchemy import select
 
 from engine.models import AuditEvent
+from tests.web_support import token_for
 from web import accounts
-from web.testing import token_for
-
-pytest_plugins = ["web.testing_fixtures"]
 
 OTHERS = ("cm.demo", "jc.demo", "lead.jc", "auditor.demo", "dpo.demo", "designer.demo")
 NEW = {"name": "api.user", "roles": ["caseworker"], "offices": ["JC"],

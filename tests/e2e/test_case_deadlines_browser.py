@@ -16,9 +16,8 @@ from engine.clock import BERLIN
 from processes.referrals import list_referrals
 from tests.e2e.test_web_browser import axe_check, log_in
 from tests.integration import test_catalogue_support as S
-from web.testing import base_consent, token_for
+from tests.web_support import base_consent, token_for
 
-pytest_plugins = ["web.testing_fixtures"]
 pytestmark = pytest.mark.browser
 
 PERSON = {"first_name": "Amal", "last_name": "Haddad", "birth_date": "1989-04-12"}

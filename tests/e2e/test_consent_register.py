@@ -19,9 +19,7 @@ from processes.consent import BASE_PURPOSE, Consent, ConsentDuplicate, case_acce
 from processes.dataprotection import Policy
 from processes.models import Referral
 from tests.integration import test_catalogue_support as S
-from web.testing import csrf, login, token_for
-
-pytest_plugins = ["web.testing_fixtures"]
+from tests.web_support import csrf, login, token_for
 
 CM = Actor(user="cm.demo", offices=frozenset({"KIM_CM"}))
 PERSON = {"first_name": "Amal", "last_name": "Haddad", "birth_date": "1989-04-12"}

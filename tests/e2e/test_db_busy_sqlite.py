@@ -11,7 +11,7 @@ from engine.db import Database, Timeouts
 from engine.migrate import upgrade
 from engine.runtime import Actor
 from tests.e2e.test_db_outage import CASE, Http
-from web.testing import BPMN_DIR, LiveServer, make_app, token_for
+from tests.web_support import BPMN_DIR, LiveServer, make_app, token_for
 
 
 def test_other_writer_beyond_busy_timeout_answers_503_instance_busy(tmp_path, clock):

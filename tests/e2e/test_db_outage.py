@@ -26,11 +26,11 @@ from sqlalchemy.engine import make_url
 from engine.db import Database, Timeouts
 from engine.runtime import Actor
 from tests.conftest import PG_URL, make_database
+from tests.web_support import BPMN_DIR, LiveServer, make_app, token_for
 from web import accounts
 from web.app import create_app
 from web.demo_users import DEMO_PASSWORD, seed_users
 from web.settings import Settings, from_env
-from web.testing import BPMN_DIR, LiveServer, make_app, token_for
 
 pytestmark = pytest.mark.postgres
 

@@ -22,8 +22,6 @@ from tests.e2e.test_designer_browser import (
     selected,
 )
 
-pytest_plugins = ["web.testing_fixtures"]
-
 VENDOR = ROOT / "web" / "static" / "vendor"
 BUNDLE = "bpmn-js-bpmnlint/lotse-bpmnlint.iife.js"
 URL = re.compile(r"""(?:https?:)?//[A-Za-z0-9.-]+\.[A-Za-z]{2,}[^\s"'`)<>\\]*""")

@@ -17,7 +17,6 @@ from engine.deploy import SourceFile
 from tests.conftest import BPMN_DIR, ROOT
 from tests.e2e.browser_helpers import axe_check, log_in  # noqa: F401 - shared
 
-pytest_plugins = ["web.testing_fixtures"]
 pytestmark = pytest.mark.browser
 
 CORPUS = ROOT.parent / "shared" / "bpmn-interop"

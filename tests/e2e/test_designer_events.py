@@ -16,7 +16,6 @@ from tests.e2e.test_designer_browser import (  # noqa: F401 - autouse fixture
     report_settled,
 )
 
-pytest_plugins = ["web.testing_fixtures"]
 pytestmark = pytest.mark.browser
 BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
 

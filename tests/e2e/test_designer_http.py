@@ -16,10 +16,8 @@ from engine.models import AuditEvent, ProcessDefinition
 from engine.runtime import Actor
 from tests import bpmn_builder as B
 from tests.conftest import ROOT
+from tests.web_support import csrf, login
 from web.designer.models import Draft
-from web.testing import csrf, login
-
-pytest_plugins = ["web.testing_fixtures"]
 
 CORPUS = ROOT.parent / "shared" / "bpmn-interop"
 FORM = json.dumps({"type": "object", "required": ["ok"],

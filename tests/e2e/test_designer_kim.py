@@ -10,8 +10,6 @@ from engine.models import ProcessDefinition
 from tests import kim_model as K
 from tests.e2e.test_designer_http import designer, headers, new_draft, save
 
-pytest_plugins = ["web.testing_fixtures"]
-
 FILES = {"check-schema.json": K.SCHEMA, "check-uischema.json": K.UI_SCHEMA}
 NO_LEGAL_BASIS = K.model().replace('value="§ 9 TIntG NRW"', 'value=""', 1)
 DUPLICATE_ID = K.model().replace('<bpmn:endEvent id="End_Round"/>',

@@ -13,10 +13,10 @@ from sqlalchemy import func, select
 from engine.bpmn_xml import count_model_elements
 from tests import bpmn_builder as B
 from tests.e2e.test_designer_http import designer, headers, new_draft, save
+from tests.web_support import make_app
 from web.designer import drafts
 from web.designer.models import Draft
 from web.settings import SettingsError, from_env
-from web.testing import make_app
 
 LIMIT = 300
 GERMAN = "Das Modell ist zu groß für eine Prüfung im Browser"

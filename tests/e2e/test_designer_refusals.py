@@ -8,8 +8,6 @@ import json
 from tests import bpmn_builder as B
 from tests.e2e.test_designer_http import designer, headers, new_draft, save
 
-pytest_plugins = ["web.testing_fixtures"]
-
 DEEP = '{"type": "object", "properties": {"a": ' * 1000 + "{}" + "}}" * 1000
 BAD_LABELS = json.dumps({"type": "object", "required": ["art"], "properties": {
     "art": {"type": "string", "title": "Art", "enum": ["a"], "x-enum-labels": ["a"]}}})

@@ -12,7 +12,6 @@ from playwright.sync_api import expect
 from engine.runtime import Actor
 from tests.e2e.browser_helpers import axe_check, log_in
 
-pytest_plugins = ["web.testing_fixtures"]
 pytestmark = pytest.mark.browser
 
 CASE = {"first_name": "Amal", "last_name": "Haddad", "birth_date": "1990-04-01",

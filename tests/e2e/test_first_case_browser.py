@@ -17,7 +17,7 @@ from playwright.sync_api import expect
 from engine import clock as engine_clock
 from tests.e2e.browser_helpers import axe_check, log_in
 from tests.integration import test_catalogue_support as S
-from web.testing import LiveServer, make_app
+from tests.web_support import LiveServer, make_app
 
 pytestmark = pytest.mark.browser
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"

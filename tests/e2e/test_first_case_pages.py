@@ -7,10 +7,9 @@ import pytest
 
 from engine import clock as engine_clock
 from tests.integration import test_catalogue_support as S
+from tests.web_support import login, make_app
 from web.demo_users import DEMO_USERS
-from web.testing import login, make_app
 
-pytest_plugins = ["web.testing_fixtures"]
 WORKER_ROLES = {"caseworker", "case_manager", "team_lead"}
 
 

@@ -16,9 +16,7 @@ from sqlalchemy import func, select
 from engine.models import AuditEvent, HumanTask, ProcessInstance
 from engine.runtime import Actor
 from tests import bpmn_builder as B
-from web.testing import csrf, login
-
-pytest_plugins = ["web.testing_fixtures"]
+from tests.web_support import csrf, login
 
 DEEP = "[" * 350 + "]" * 350
 DEEP_OBJ = '{"a":' * 350 + "1" + "}" * 350

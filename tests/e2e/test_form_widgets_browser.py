@@ -21,7 +21,6 @@ from tests import bpmn_builder as B
 from tests.e2e.browser_helpers import axe_check, log_in
 from tests.integration import test_catalogue_support as S
 
-pytest_plugins = ["web.testing_fixtures"]
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -16,12 +16,10 @@ from processes.wiring import build_engine
 from tests import bpmn_builder as B
 from tests.conftest import START
 from tests.timer_models import intermediate_process
+from tests.web_support import make_app
 from web import settings as settings_mod
 from web.app import create_app
 from web.settings import Settings
-from web.testing import make_app
-
-pytest_plugins = ["web.testing_fixtures"]
 
 START_MINUS_DAY = START - timedelta(days=1)
 CM = Actor(user="cm.demo", offices=frozenset({"KIM_CM"}))
@@ -252,7 +250,7 @@ def test_metrics_with_token_needs_exactly_that_bearer_token(first_process, tmp_p
     far = {"REMOTE_ADDR": "10.1.2.3"}
     assert scrape(c, headers={"Authorization": f"Bearer {TOKEN}"}, environ_base=far)
     # a user's API token is not a metrics token
-    from web.testing import token_for
+    from tests.web_support import token_for
 
     assert c.get("/metrics", headers=token_for(app, "admin.demo")).status_code == 401
 

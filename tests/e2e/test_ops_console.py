@@ -16,10 +16,8 @@ from sqlalchemy import select
 from engine.models import AuditEvent
 from tests import bpmn_builder as B
 from tests.timer_models import boundary_process
+from tests.web_support import csrf, login
 from web import accounts
-from web.testing import csrf, login
-
-pytest_plugins = ["web.testing_fixtures"]
 
 OTHERS = ("cm.demo", "jc.demo", "lead.jc", "auditor.demo", "dpo.demo", "designer.demo")
 

@@ -20,7 +20,6 @@ from tests.e2e.browser_helpers import axe_check, log_in
 from tests.timer_models import boundary_process
 from web import accounts
 
-pytest_plugins = ["web.testing_fixtures"]
 pytestmark = pytest.mark.browser
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "ops-console.png"
 

@@ -20,7 +20,7 @@ from engine.models import AuditEvent
 from engine.runtime import Actor
 from tests.conftest import make_database
 from tests.e2e.test_db_outage import CASE, Http, _pg_dsn, _pg_url
-from web.testing import BPMN_DIR, LiveServer, make_app, token_for
+from tests.web_support import BPMN_DIR, LiveServer, make_app, token_for
 
 CM = Actor(user="cm.demo")
 

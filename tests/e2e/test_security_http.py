@@ -10,9 +10,7 @@ from urllib.parse import quote, urlsplit
 
 import pytest
 
-from web.testing import CSRF_RE, LiveServer, token_for
-
-pytest_plugins = ["web.testing_fixtures"]
+from tests.web_support import CSRF_RE, LiveServer, token_for
 
 
 class Raw:

@@ -9,10 +9,9 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from engine.models import AuditEvent
+from tests.web_support import csrf_from, make_app
 from web.models import LoginAttempt
-from web.testing import csrf_from, make_app
 
-pytest_plugins = ["web.testing_fixtures"]
 NAT = {"REMOTE_ADDR": "10.20.30.40"}
 
 

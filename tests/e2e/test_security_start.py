@@ -15,10 +15,9 @@ from sqlalchemy import func, select
 
 from engine.models import ProcessInstance
 from tests import bpmn_builder as B
+from tests.web_support import csrf, login, refer, token_for
 from web import accounts
-from web.testing import csrf, login, refer, token_for
 
-pytest_plugins = ["web.testing_fixtures"]
 ROOT = Path(__file__).resolve().parents[2]
 
 START_FORM = json.dumps({"type": "object", "properties": {

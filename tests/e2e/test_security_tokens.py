@@ -11,11 +11,10 @@ from pathlib import Path
 
 from sqlalchemy import update
 
+from tests.web_support import csrf_from, login, make_app
 from web import accounts
 from web.models import ApiToken, UserSession
-from web.testing import csrf_from, login, make_app
 
-pytest_plugins = ["web.testing_fixtures"]
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -11,10 +11,8 @@ import pytest
 
 from engine import clock as engine_clock
 from tests.integration import test_catalogue_support as S
-from web.testing import login, make_app
+from tests.web_support import login, make_app
 from web.ui.tasks import render_instructions
-
-pytest_plugins = ["web.testing_fixtures"]
 
 
 @pytest.mark.parametrize(("value", "shown"), [

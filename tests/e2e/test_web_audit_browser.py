@@ -16,9 +16,8 @@ from tests.conftest import BPMN_DIR
 from tests.e2e.test_web_browser import CASE, axe_check, log_in, start_case
 from tests.e2e.test_web_dataprotection import REF_DATA, referral_process
 from tests.referral_models import office_process
-from web.testing import base_consent, refer
+from tests.web_support import base_consent, refer
 
-pytest_plugins = ["web.testing_fixtures"]
 pytestmark = pytest.mark.browser
 NAMES = ("Amal", "Haddad")
 

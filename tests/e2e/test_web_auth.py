@@ -7,10 +7,8 @@ from datetime import timedelta
 import pytest
 from click.testing import CliRunner
 
+from tests.web_support import csrf, csrf_from, login, make_app
 from web import accounts
-from web.testing import csrf, csrf_from, login, make_app
-
-pytest_plugins = ["web.testing_fixtures"]
 
 
 def test_login_page_and_redirect_when_anonymous(client):

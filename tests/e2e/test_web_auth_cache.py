@@ -10,13 +10,11 @@ import pytest
 from sqlalchemy import event, select, update
 
 from engine.db import Database
+from tests.web_support import login, token_for
 from web import accounts
 from web.auth import auth_cache_seconds
 from web.models import ApiToken, UserSession
 from web.settings import SettingsError
-from web.testing import login, token_for
-
-pytest_plugins = ["web.testing_fixtures"]
 
 
 class FakeClock:

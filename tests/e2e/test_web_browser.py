@@ -12,9 +12,8 @@ from playwright.sync_api import expect
 
 from engine.runtime import Actor
 from tests.e2e.browser_helpers import axe_check, log_in  # noqa: F401 - shared
-from web.testing import refer
+from tests.web_support import refer
 
-pytest_plugins = ["web.testing_fixtures"]
 pytestmark = pytest.mark.browser
 
 CASE = {"first_name": "Amal", "last_name": "Haddad", "birth_date": "1990-04-01",

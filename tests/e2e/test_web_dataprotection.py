@@ -19,10 +19,8 @@ from tests import bpmn_builder as B
 from tests.conftest import BPMN_DIR
 from tests.referral_models import _throw, office_process
 from tests.timer_models import intermediate_process
-from web.testing import base_consent, refer, token_for
-from web.testing import signed_in as browser_for
-
-pytest_plugins = ["web.testing_fixtures"]
+from tests.web_support import base_consent, refer, token_for
+from tests.web_support import signed_in as browser_for
 
 CASE = {"first_name": "Amal", "last_name": "Haddad", "birth_date": "1990-04-01",
         "nationality": "SYR", "language": "ar", "residence_status": "temporary"}

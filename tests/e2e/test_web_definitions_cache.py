@@ -12,12 +12,10 @@ from sqlalchemy import event
 from engine.db import Database
 from processes.wiring import build_engine
 from tests.conftest import BPMN_DIR
+from tests.web_support import signed_in as browser_for
+from tests.web_support import token_for
 from web import accounts, queries
 from web.settings import SettingsError, from_env
-from web.testing import signed_in as browser_for
-from web.testing import token_for
-
-pytest_plugins = ["web.testing_fixtures"]
 
 CASE = {"first_name": "Amal", "last_name": "Haddad", "birth_date": "1990-04-01",
         "nationality": "SYR", "language": "ar", "residence_status": "temporary"}

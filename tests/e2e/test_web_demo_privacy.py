@@ -15,10 +15,8 @@ from processes import demo_catalogue as D
 from processes.consent import Consent
 from processes.models import Referral
 from tests.integration import test_catalogue_support as S
-from web.testing import make_app, token_for
-from web.testing import signed_in as _browser
-
-pytest_plugins = ["web.testing_fixtures"]
+from tests.web_support import make_app, token_for
+from tests.web_support import signed_in as _browser
 
 
 def _names() -> list[re.Pattern]:

@@ -15,10 +15,8 @@ from html.parser import HTMLParser
 from engine.runtime import Actor
 from tests import bpmn_builder as B
 from tests.integration.test_form_rules_engine import FORM, _process
-from web.testing import base_consent
-from web.testing import signed_in as user
-
-pytest_plugins = ["web.testing_fixtures"]
+from tests.web_support import base_consent
+from tests.web_support import signed_in as user
 
 CASE = {"first_name": "Amal", "last_name": "Haddad", "birth_date": "1990-04-01",
         "nationality": "SYR", "language": "ar", "residence_status": "temporary"}

@@ -16,11 +16,9 @@ from sqlalchemy import select
 from engine import clock as engine_clock
 from engine.models import AuditEvent
 from tests.integration import test_catalogue_support as S
+from tests.web_support import make_app, token_for
+from tests.web_support import signed_in as _browser
 from web import accounts
-from web.testing import make_app, token_for
-from web.testing import signed_in as _browser
-
-pytest_plugins = ["web.testing_fixtures"]
 
 CASE = "K-14"
 PERSON = {"first_name": "Amal", "last_name": "Haddad", "birth_date": "1989-04-12",
@@ -246,7 +244,7 @@ def test_a_consent_cannot_name_the_referral_category(office_case):
 @pytest.fixture
 def office_server(sqlite_db, clock, tmp_path):
     from processes.wiring import build_engine
-    from web.testing import LiveServer
+    from tests.web_support import LiveServer
 
     eng, _ = build_engine(sqlite_db, clock=clock)
     tasks = seed(eng)

@@ -6,10 +6,8 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from web.testing import refer
-from web.testing import signed_in as browser_for
-
-pytest_plugins = ["web.testing_fixtures"]
+from tests.web_support import refer
+from tests.web_support import signed_in as browser_for
 
 CASE = {"first_name": "Amal", "last_name": "Haddad", "birth_date": "1990-04-01",
         "nationality": "SYR", "language": "ar", "residence_status": "temporary"}

@@ -7,9 +7,7 @@ from urllib.parse import quote
 import pytest
 
 from engine.runtime import Actor
-from web.testing import csrf, login
-
-pytest_plugins = ["web.testing_fixtures"]
+from tests.web_support import csrf, login
 
 NASTY = ["", " ", "%", "%00", "\u0000", "'; DROP TABLE user_account;--", "<script>x</script>",
          "ü" * 300, "x" * 5000, "-1", "0", "99999999999999999999999", "1e309", "NaN",

@@ -16,9 +16,7 @@ from engine.files import StoredFile
 from engine.runtime import Actor
 from tests import bpmn_builder as B
 from tests.integration.test_form_rules_engine import FORM, _process
-from web.testing import base_consent, csrf, login, make_app, token_for
-
-pytest_plugins = ["web.testing_fixtures"]
+from tests.web_support import base_consent, csrf, login, make_app, token_for
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 200
 FAKE_PDF = b"MZ\x90\x00 not a pdf at all"
@@ -139,7 +137,7 @@ def test_rest_api_uploads_then_completes_with_the_reference(web_app):
 def test_upload_a_png_in_chromium(sqlite_app, page, tmp_path):
     from playwright.sync_api import expect
 
-    from web.testing import LiveServer
+    from tests.web_support import LiveServer
 
     eng, iid, tid = _setup(sqlite_app, "K-UP-4")
     png = tmp_path / "einwilligung.png"

@@ -16,9 +16,8 @@ from sqlalchemy import update
 from engine.models import HumanTask
 from engine.runtime import Actor
 from tests.e2e.browser_helpers import axe_check, log_in
-from web.testing import refer
+from tests.web_support import refer
 
-pytest_plugins = ["web.testing_fixtures"]
 pytestmark = pytest.mark.browser
 CASE = {"first_name": "Amal", "last_name": "Haddad", "birth_date": "1990-04-01",
         "nationality": "SYR", "language": "ar", "residence_status": "temporary"}

@@ -15,10 +15,8 @@ from sqlalchemy import select, update
 
 from engine.models import AuditEvent, HumanTask
 from engine.runtime import Actor
-from web.testing import refer, token_for
-from web.testing import signed_in as browser_for
-
-pytest_plugins = ["web.testing_fixtures"]
+from tests.web_support import refer, token_for
+from tests.web_support import signed_in as browser_for
 
 CASE = {"first_name": "Amal", "last_name": "Haddad", "birth_date": "1990-04-01",
         "nationality": "SYR", "language": "ar", "residence_status": "temporary"}

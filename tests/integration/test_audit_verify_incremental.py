@@ -12,8 +12,6 @@ from engine.models import AuditCheckpoint, AuditEvent
 from tests.integration.test_audit_chain import _tamper
 from tests.integration.test_engine import PERSON
 
-pytest_plugins = ["web.testing_fixtures"]
-
 
 def _case(eng, ref: str) -> int:
     iid = eng.start("kim_first_referral", {}, case_ref=ref)["instance_id"]
@@ -130,7 +128,7 @@ def test_tampering_before_the_checkpoint_needs_the_full_run(first_process, db):
 
 
 def test_api_and_page_verify_incrementally_and_in_full_on_request(web_app):
-    from web.testing import login, token_for
+    from tests.web_support import login, token_for
 
     eng = web_app.extensions["lotse"].engine
     _case(eng, "API-1")

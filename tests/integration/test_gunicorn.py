@@ -154,9 +154,9 @@ def test_worker_timeout_on_api_is_json(tmp_path):
     from engine.runtime import Actor
     from processes.wiring import build_engine
     from tests.e2e.test_db_outage import _hold_instance_lock
+    from tests.web_support import BPMN_DIR
     from web import accounts
     from web.demo_users import seed_users
-    from web.testing import BPMN_DIR
 
     db = make_database("postgresql", tmp_path)
     eng, registry = build_engine(db)

@@ -1,7 +1,8 @@
-"""Test helpers for the web app: an app on a test engine, logins, tokens and a live server.
+"""Test helpers for the web tests: an app on a test engine, logins, tokens and a live server.
 
-Used by tests/e2e/test_web_*.py and test_api_*.py; their fixtures are in
-``web.testing_fixtures`` (``pytest_plugins = ["web.testing_fixtures"]``)."""
+Used by the web, API and browser tests; their fixtures are in ``tests.web_fixtures``, loaded
+for the whole suite by ``tests/conftest.py``. They live under ``tests/`` so that the
+distribution does not ship them."""
 
 from __future__ import annotations
 

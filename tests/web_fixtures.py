@@ -1,4 +1,4 @@
-"""pytest fixtures for the web tests: ``pytest_plugins = ["web.testing_fixtures"]``."""
+"""pytest fixtures for the web tests, loaded for the whole suite by ``tests/conftest.py``."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from web.testing import BPMN_DIR, LiveServer, make_app
+from tests.web_support import BPMN_DIR, LiveServer, make_app
 
 
 @pytest.fixture
