@@ -1,9 +1,6 @@
-"""The KIM rule set of ``lotse lint``: the catalogue's consistency rules for BPMN files that
-people edit (in the modeler or any BPMN tool) instead of generating them.
-
-``processes/catalogue.py`` keeps these rules by construction while it writes ``bpmn/``
-(its builders add the properties, ids, lanes and diagram shapes, and it raises on duplicate
-ids and forms). Here they are checked on the files themselves: ``processes/wiring.py``
+"""The KIM rule set of ``lotse lint``: the catalogue's consistency rules for the BPMN files in
+``bpmn/``, which people edit in the modeler or any BPMN tool (they are the catalogue's source;
+no generator writes them). The rules are checked on the files themselves: ``processes/wiring.py``
 hands ``KimRules`` to the engine (``Engine(lint_rules=...)``) and to ``lotse lint``; the
 engine runs them after its own checks (``engine.lint.RuleSet``), so the CLI, the modeler's
 live report, the API and every deploy see the same findings. An ``error`` refuses deploy;

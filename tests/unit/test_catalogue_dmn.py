@@ -1,10 +1,11 @@
-"""The referral suggestion decision (brief 4.3), row by row: the DMN table evaluated by
-SpiffWorkflow's DMN engine in the Lotse sandbox, and the script P2 runs while DMN files cannot
-be deployed, must suggest exactly the same referrals."""
+"""The referral suggestion decision (brief 4.3), row by row: the committed DMN table
+(``bpmn/p2_support_plan/suggest_referrals.dmn``, which P2's business-rule task calls) evaluated
+by SpiffWorkflow's DMN engine in the Lotse sandbox."""
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -14,10 +15,10 @@ from engine import clock as engine_clock
 from engine import sandbox
 from engine.bpmn_xml import parse_xml
 from engine.clock import SettableClock
-from processes import catalogue as C
 from processes import dates
 from processes.helpers import HELPERS
 
+DMN_FILE = Path(__file__).resolve().parents[2] / "bpmn/p2_support_plan/suggest_referrals.dmn"
 TODAY = datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)
 ENGINE = sandbox.make_script_engine({**dates.HELPERS, **HELPERS})
 
@@ -72,8 +73,8 @@ NEAR_MISSES = [
 
 def _decision():
     parser = SpiffBpmnParser()
-    parser.add_dmn_xml(parse_xml(C.render_dmn().encode()).getroot(), filename="s.dmn")
-    return parser.get_engine(C.DECISION_ID, None)
+    parser.add_dmn_xml(parse_xml(DMN_FILE.read_bytes()).getroot(), filename=DMN_FILE.name)
+    return parser.get_engine("suggest_referrals", None)
 
 
 DMN = _decision()
@@ -90,27 +91,18 @@ def _via_dmn(data: dict) -> list[tuple[str, str, str]]:
                     out.get("suggested_process", []), strict=True))
 
 
-def _via_script(data: dict) -> list[tuple[str, str, str]]:
-    ctx = dict(data)
-    with engine_clock.using(SettableClock(TODAY)):
-        ENGINE.environment.execute(C.suggestion_script(), ctx)
-    return list(zip(ctx["suggested_office"], ctx["suggested_purpose"],
-                    ctx["suggested_process"], strict=True))
-
-
 def _purposes(rows) -> set[str]:
     return {purpose for _office, purpose, _process in rows}
 
 
 def test_the_table_has_one_row_per_brief_rule_and_collects():
-    dmn = C.render_dmn()
-    assert 'hitPolicy="COLLECT"' in dmn
-    assert len(C.DMN_RULES) == 12  # brief 4.3: 10 rules, the P4 rule suggests three offices
+    assert 'hitPolicy="COLLECT"' in DMN_FILE.read_text(encoding="utf-8")
+    # brief 4.3: 10 rules, the P4 rule suggests three offices
     assert len(DMN.decision_table.rules) == 12
 
 
 def test_no_rule_fires_for_a_quiet_case():
-    assert _via_dmn(BASE) == [] == _via_script(BASE)
+    assert _via_dmn(BASE) == []
 
 
 @pytest.mark.parametrize(("row", "change", "expected"), ROWS,
@@ -118,13 +110,12 @@ def test_no_rule_fires_for_a_quiet_case():
 def test_each_row_fires_on_its_condition(row, change, expected):
     data = {**BASE, **change}
     assert _purposes(_via_dmn(data)) == expected
-    assert _via_script(data) == _via_dmn(data)
 
 
 @pytest.mark.parametrize("change", NEAR_MISSES)
 def test_just_outside_a_condition_nothing_fires(change):
     data = {**BASE, **change}
-    assert _via_dmn(data) == [] == _via_script(data)
+    assert _via_dmn(data) == []
 
 
 def test_topic_processes_are_named():
@@ -136,7 +127,6 @@ def test_topic_processes_are_named():
     assert processes["WOHN:SICHERUNG"] == "kim_housing_emergency"
     assert processes["KI_SEB:SCHULPLATZ"] == "kim_school_enrolment"
     assert processes["FK:KINDERGELD"] == ""
-    assert _via_script(data) == rows
 
 
 def test_several_rules_collect_in_table_order():
@@ -144,4 +134,3 @@ def test_several_rules_collect_in_table_order():
             "benefits_current": "none", "birth_date": "2004-06-01"}
     assert [p for _o, p, _x in _via_dmn(data)] == ["ABH:AUFENTHALT", "JMD:BERATUNG",
                                                     "AA:VERMITTLUNG"]
-    assert _via_script(data) == _via_dmn(data)

@@ -11,7 +11,6 @@ import pytest
 from engine import forms
 from engine.deploy import SourceFile
 from engine.lint import ERROR, lint_files
-from processes import catalogue
 from processes.offices import OfficeRegistry
 from processes.validators import make_format_checker
 from tests import bpmn_builder as B
@@ -130,7 +129,8 @@ def test_catalogue_forms_keep_minors_at_most_the_household(path):
     """F1.1 and F5.1 (brief: "minors_in_household ≤ household_size")."""
     schema = forms.load_form((BPMN_DIR / path).read_text(encoding="utf-8"))
     assert forms.check_schema(schema, format_checker=CHECKER) is None
-    assert catalogue.MINORS_AT_MOST_HOUSEHOLD in schema["x-lotse-compare"]
+    assert {"field": "minors_in_household", "op": "<=",
+            "other": "household_size"} in schema["x-lotse-compare"]
     def minors_errors(minors: int) -> list[str] | None:
         data = {"household_size": 1, "minors_in_household": minors}
         return forms.validate_form({**schema, "required": []}, data).get("minors_in_household")
@@ -197,7 +197,8 @@ def test_catalogue_school_counselling_limits_schooling_by_age():
     path = BPMN_DIR / "p3_school_enrolment/p3-erstberatung-schema.json"
     schema = forms.load_form(path.read_text(encoding="utf-8"))
     assert forms.check_schema(schema, format_checker=CHECKER) is None
-    assert catalogue.SCHOOLING_AT_MOST_AGE_MINUS_5 in schema["x-lotse-compare"]
+    assert {"field": "schooling_years_abroad", "op": "<=", "other": "child_birth_date",
+            "other_as": "age", "plus": -5, "at_least": 0} in schema["x-lotse-compare"]
 
 
 # --- a bound that is a sum of fields and case data: "arrears + 2 × monthly rent" -------------
