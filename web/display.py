@@ -80,6 +80,8 @@ def display_value(value, node: dict | None, lang: str, *, key: str | None = None
             return "keine" if lang != "en" else "none"
         item = (node or {}).get("items") if isinstance((node or {}).get("items"), dict) \
             else None
+        if item is not None and "x-enum-labels" not in item and "x-enum-labels" in node:
+            item = {**item, "x-enum-labels": node["x-enum-labels"]}  # labels on the array
         sep = "; " if any(isinstance(v, dict) for v in value) else ", "
         return sep.join(display_value(v, item, lang, key=key, labels=labels) for v in value)
     if isinstance(value, dict):

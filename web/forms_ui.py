@@ -259,8 +259,8 @@ def _field(ctx: _Ctx, node: dict, ui_node: dict, *, name: str, path: str, label:
                      ("false", translate("task.no", lang))]
     elif widget == "checkboxes":
         items = node["items"]
-        if "enum" in items:
-            labels = _enum_labels(items, lang)
+        if "enum" in items:  # the catalogue puts the labels on the array, others on items
+            labels = _enum_labels(items, lang) or _enum_labels(node, lang)
             f.options = [(str(v), labels.get(str(v), str(v))) for v in items["enum"]]
         else:
             f.options = list(form_codes.language_options(lang))

@@ -283,6 +283,9 @@ def test_every_form_is_a_valid_schema_with_german_and_english_labels(path):
                 labels = field["x-enum-labels"]
                 assert set(labels["de"]) == set(field["enum"]) == set(labels["en"])
             items = field.get("items", {})
+            if "enum" in items:  # a multiple choice: its labels on the array or the items
+                labels = field.get("x-enum-labels") or items["x-enum-labels"]
+                assert set(labels["de"]) == set(items["enum"]) == set(labels["en"]), name
             if items.get("type") == "object":
                 walk(items["properties"])
 

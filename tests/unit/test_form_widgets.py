@@ -5,6 +5,7 @@ states and languages by name; "add entry"/"remove" and where nested errors are s
 from __future__ import annotations
 
 import copy
+import json
 
 import pytest
 from werkzeug.datastructures import MultiDict
@@ -166,3 +167,30 @@ def test_add_and_remove_entries():
                           focus="children.2")
     focused = [f.path for f in iter_fields(fields) if f.attrs.get("focus")]
     assert focused == ["children.2.first_name"]
+
+
+def test_multiple_choice_labels_written_on_the_array_are_shown():
+    """The catalogue writes a multiple choice's labels on the array, not on its items: the
+    clearing form once offered "arbeit_ausbildung" and the consent form "IDENT" as labels."""
+    from pathlib import Path
+
+    from web.display import display_value
+
+    root = Path(__file__).resolve().parents[2] / "bpmn"
+    for path, name, code, de, en in [
+        ("p1_intake_clearing/p1-clearing-schema.json", "handlungsfelder_need",
+         "arbeit_ausbildung", "Arbeit und Ausbildung", "Work and training"),
+        ("p2_support_plan/p2-einwilligung-schema.json", "data_categories", "IDENT",
+         "Identität", None),
+    ]:
+        schema = json.loads((root / path).read_text(encoding="utf-8"))
+        by = {f.name: f for f in iter_fields(build_fields(schema, {}, lang="de"))}
+        assert by[name].widget == "checkboxes"
+        assert (code, de) in by[name].options, by[name].options
+        assert all(label != value for value, label in by[name].options), by[name].options
+        node = schema["properties"][name]
+        assert display_value([code], node, "de") == de
+        if en:
+            en_by = {f.name: f for f in iter_fields(build_fields(schema, {}, lang="en"))}
+            assert (code, en) in en_by[name].options
+            assert display_value([code], node, "en") == en
