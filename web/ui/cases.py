@@ -24,18 +24,24 @@ def _display(value, node: dict | None, key: str | None = None,
     return display.display_value(value, node, lang(), key=key, labels=labels)
 
 
-def visible_data(inst: dict, data: dict, *, task_id: str | None = None) -> dict:
+def visible_data(inst: dict, data: dict, *, task_id: str | None = None,
+                 named_only: bool = False) -> dict:
     """The case data this viewer may see (see web/visibility.py), ready for the pages:
     ``rows`` (fields inside containers such as a referral's ``shared_data`` listed one by one,
     a field shown once even if the data hold it twice), ``masked``, ``hidden`` (how many
     fields the consent scope leaves out) and ``not_shared`` (the categories outside the
-    viewer's scope, by name)."""
-    seen = visibility.case_data(g.user, inst["case_ref"], data, instance_id=inst["instance_id"],
-                                task_id=task_id)
-    from web.display import field_label
+    viewer's scope, by name). ``named_only`` leaves out the processes' working variables
+    that no form and no entry of ``web.display.VARIABLES`` names (the task page: a
+    caseworker reads the case, not ``cycle`` or ``round_records``); they are not read."""
+    from web.display import field_label, has_label
 
     labels = cq.form_fields(services().db, inst["definition_id"])
     pol = visibility.policy()
+    if named_only:
+        data = {k: v for k, v in data.items()
+                if has_label(k, labels.get(k)) or pol.is_container(k, v)}
+    seen = visibility.case_data(g.user, inst["case_ref"], data, instance_id=inst["instance_id"],
+                                task_id=task_id)
     rows: list[dict] = []
     shown: set[tuple[str, str]] = set()
 

@@ -157,7 +157,12 @@ def case_data_view(task: dict) -> dict | None:
         assert row is not None  # human_task.instance_id is a foreign key; never deleted
         definition_id = row.definition_id
     inst = {"case_ref": ref, "instance_id": task["instance_id"], "definition_id": definition_id}
-    return visible_data(inst, _instance_data(task), task_id=task["task_id"])
+    from web import task_context
+
+    # what the open task sees: inside a called process (P2 under P1) the instance's own data
+    # stop at the call, so the results review would show none of the offices' results
+    return visible_data(inst, task_context.task_data(task), task_id=task["task_id"],
+                        named_only=True)
 
 
 def instruction_data(task: dict) -> dict:
